@@ -1,0 +1,50 @@
+# Two commands: `make demo` and `make test`. Each creates .venv and installs from the lock files.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_OUT := build/shadow/demo
+
+.PHONY: demo test test-browser bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+
+$(VENV)/.runtime: $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime requirements-test.lock
+	$(BIN)/pip install --quiet -r requirements-test.lock
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(BIN)/shadow replay replay_data/captures/sample-cloud-api.jsonl --out $(DEMO_OUT) --force
+	@echo "report: $(DEMO_OUT)/report.md and $(DEMO_OUT)/report.html"
+
+test: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -m "not browser and not bench"
+
+test-browser: $(VENV)/.test
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	$(BIN)/pytest -m browser
+
+bench: $(VENV)/.test
+	$(BIN)/pytest -m bench --benchmark-enable --benchmark-only tests/bench
+	$(BIN)/shadow bench --messages 200000
+
+# Regenerate the lock files from pyproject (needs the registries); commit the result.
+lock:
+	rm -rf /tmp/shadow-lock && $(PYTHON) -m venv /tmp/shadow-lock
+	/tmp/shadow-lock/bin/pip install --quiet --upgrade "pip>=24"
+	/tmp/shadow-lock/bin/pip install --quiet .
+	/tmp/shadow-lock/bin/pip freeze --exclude coordinator-shadow > requirements.lock
+	/tmp/shadow-lock/bin/pip install --quiet ".[test]"
+	/tmp/shadow-lock/bin/pip freeze --exclude coordinator-shadow > requirements-test.lock
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache

@@ -1,0 +1,237 @@
+"""The simulated world every arm shares: inbound messages, the agent, the sender, restarts.
+
+Guarantees:
+
+1. Common random numbers: every draw is keyed by what it is about, ``("agent", call key)`` and
+   ``("send", call key, attempt)``, so the same call gets the same latency, outcome and reply in
+   every arm, whatever else was drawn (a call key is the sorted tuple of its members' seqs).
+2. A ``script`` entry for a member's ``message_id`` overrides the drawn value: in a batch,
+   ``hang`` wins over ``error`` over ``ok`` and the largest latency wins.
+3. Drawn latencies are rounded to 1 ms. A ``hang`` fails with ``AgentError`` after
+   ``client_timeout`` or, when that is ``None``, never settles.
+4. With ``same_input_same_reply``, the reply is a function of the members' normalized text
+   hashes (in order) and topics: "Oi" always gets the same greeting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from hashlib import blake2b
+
+from shadow.kernel import Event, Kernel, KeyedRandom, normal_quantile
+
+MS = 1_000
+SECOND = 1_000_000
+
+
+@dataclass(slots=True)
+class Message:
+    """One inbound message as the coordinators see it (texts only as hashes)."""
+
+    seq: int
+    message_id: str
+    contact_id: str
+    received_at: int
+    text_hash: str
+    text_norm_hash: str
+    type: str = "text"
+    topic: str = ""
+    repeat_kind: str = ""
+
+
+class AgentError(Exception):
+    """The agent call threw (``error``), or a hang reached ``client_timeout``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """A latency model: ``fixed``, ``lognormal`` (median, p95), ``uniform`` or ``recorded``."""
+
+    kind: str = "lognormal"
+    fixed: int = 0
+    median: int = 3 * SECOND
+    p95: int = 9 * SECOND
+    low: int = 0
+    high: int = 0
+
+    def draw(self, u: float) -> int:
+        """A latency in µs for the uniform ``u``, rounded to 1 ms."""
+        if self.kind == "fixed":
+            value = float(self.fixed)
+        elif self.kind == "uniform":
+            value = self.low + (self.high - self.low) * u
+        else:
+            mu = math.log(self.median)
+            sigma = max(math.log(self.p95) - mu, 0.0) / 1.6448536269514722
+            value = math.exp(mu + sigma * normal_quantile(u))
+        return max(0, round(value / MS)) * MS
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptEntry:
+    latency: int | None = None
+    outcome: str | None = None
+    reply: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    latency: Latency = field(default_factory=Latency)
+    error_rate: float = 0.005
+    hang_rate: float = 0.0005
+    client_timeout: int | None = 600 * SECOND
+    same_input_same_reply: bool = True
+    replies: Mapping[str, str] = field(default_factory=dict)
+    script: Mapping[str, ScriptEntry] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    start: int
+    end: int
+    failure_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class SenderSettings:
+    latency: Latency = field(default_factory=lambda: Latency(kind="fixed", fixed=300 * MS))
+    failure_rate: float = 0.01
+    outages: tuple[Outage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    at: int
+    downtime: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentSettings:
+    seed: int = 1
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    sender: SenderSettings = field(default_factory=SenderSettings)
+    restarts: tuple[Restart, ...] = ()
+
+
+_OUTCOME_RANK = {"ok": 0, "error": 1, "hang": 2}
+
+
+@dataclass(slots=True)
+class AgentCall:
+    """One agent call: its event (value: reply text hash) and what was drawn for it."""
+
+    key: tuple[int, ...]
+    event: Event
+    outcome: str
+    latency: int
+    reply: str
+
+
+def text_token(text: str) -> str:
+    """The hash under which a text (a reply, or a map key) is known: 16 hex digits."""
+    return blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def normalize_text(text: str) -> str:
+    """NFC, casefold, trimmed, inner whitespace collapsed (formats.md)."""
+    import unicodedata
+
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+class Environment:
+    """Agent and sender of one arm; stateless apart from what was drawn (guarantee 1)."""
+
+    def __init__(
+        self,
+        settings: EnvironmentSettings,
+        recorded_latency: Mapping[int, int] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.random = KeyedRandom(settings.seed)
+        self._recorded = recorded_latency or {}
+        self.recorded_fallbacks = 0
+        agent = settings.agent
+        # the replies map is keyed by a topic or a normalized text; messages carry hashes
+        self._replies: dict[str, str] = {}
+        for key, reply in agent.replies.items():
+            self._replies[key] = text_token(reply)
+            self._replies[text_token(normalize_text(key))] = text_token(reply)
+
+    def agent_call(self, kernel: Kernel, members: Sequence[Message]) -> AgentCall:
+        """Start an agent call on ``members`` now; its event settles per guarantee 2-3."""
+        agent = self.settings.agent
+        key = tuple(sorted(message.seq for message in members))
+        u_outcome, u_latency, _ = self.random.uniforms(3, "agent", key)
+        if u_outcome < agent.hang_rate:
+            outcome = "hang"
+        elif u_outcome < agent.hang_rate + agent.error_rate:
+            outcome = "error"
+        else:
+            outcome = "ok"
+        latency = self._latency(agent.latency, u_latency, key)
+        reply = self._reply(members, key)
+        if agent.script:
+            entries = [e for m in members if (e := agent.script.get(m.message_id)) is not None]
+            outcomes = [e.outcome for e in entries if e.outcome is not None]
+            if outcomes:
+                outcome = max(outcomes, key=_OUTCOME_RANK.__getitem__)
+            latencies = [e.latency for e in entries if e.latency is not None]
+            if latencies:
+                latency = max(latencies)
+            replies = [e.reply for e in entries if e.reply is not None]
+            if replies:
+                reply = text_token(replies[0])
+        event = kernel.event()
+        if outcome == "ok":
+            kernel._push(kernel.now + latency, event.succeed, reply, None)
+        elif outcome == "error":
+            kernel._push(kernel.now + latency, event.fail, AgentError("agent error"), None)
+        elif agent.client_timeout is not None:
+            kernel._push(
+                kernel.now + agent.client_timeout,
+                event.fail,
+                AgentError("agent hang reached client_timeout"),
+                None,
+            )
+        return AgentCall(key, event, outcome, latency, reply)
+
+    def send_attempt(
+        self, kernel: Kernel, key: tuple[int, ...], attempt: int, contact_id: str = ""
+    ) -> Event:
+        """One send attempt started now; settles with ``True`` (delivered) or ``False``."""
+        sender = self.settings.sender
+        u_fail, u_latency = self.random.uniforms(2, "send", key, attempt)
+        rate = sender.failure_rate
+        now = kernel.now
+        for outage in sender.outages:
+            if outage.start <= now < outage.end:
+                rate = max(rate, outage.failure_rate)
+        latency = sender.latency.draw(u_latency)
+        event = kernel.event()
+        kernel._push(now + latency, event.succeed, u_fail >= rate, None)
+        return event
+
+    def _latency(self, model: Latency, u: float, key: tuple[int, ...]) -> int:
+        if model.kind != "recorded":
+            return model.draw(u)
+        recorded = self._recorded.get(key[-1])
+        if recorded is not None:
+            return recorded
+        self.recorded_fallbacks += 1
+        return Latency().draw(u)
+
+    def _reply(self, members: Sequence[Message], key: tuple[int, ...]) -> str:
+        agent = self.settings.agent
+        if self._replies:
+            for message in members:
+                mapped = self._replies.get(message.topic) if message.topic else None
+                mapped = mapped or self._replies.get(message.text_norm_hash)
+                if mapped is not None:
+                    return mapped
+        if agent.same_input_same_reply:
+            basis = "|".join(f"{m.text_norm_hash}/{m.topic}" for m in members)
+            return self.random.hex("reply", basis)
+        return self.random.hex("reply", key)

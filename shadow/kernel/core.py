@@ -1,0 +1,288 @@
+"""A small discrete-event kernel in integer-microsecond virtual time.
+
+The coordinators being modelled are JavaScript: async functions, promises, timers and
+``Promise.race``. This kernel gives generator processes the same semantics, deterministically.
+
+Guarantees (tests cite them by number):
+
+1. Time is an integer number of microseconds. ``Kernel.now`` never goes backwards; scheduling
+   in the past raises ``ValueError``.
+2. An event settles at most once, with a value (``succeed``) or an exception (``fail``);
+   settling it again raises ``RuntimeError``.
+3. When an event settles, every waiter is woken in the order it started waiting, and all those
+   continuations run before any timer or arrival due at the same instant (JavaScript's
+   microtasks run before its macrotasks).
+4. Timers due at the same instant fire in the order they were created.
+5. Arrivals fed to ``Kernel.run`` count as created when the run began: an arrival due at the
+   same instant as a timer is delivered first; arrivals keep their given order.
+6. ``spawn`` runs a process synchronously up to its first ``yield``, as calling an async
+   function runs up to its first ``await``.
+7. ``any_of`` settles like ``Promise.race``: with the first of its events to settle; the losers
+   are not cancelled, they run on and their effects happen.
+8. ``Group.stop()`` is final: no process of the group resumes again, no timer or periodic task
+   of the group fires again. (A restart wipes an arm's coordinators this way.)
+9. A process that raises with nobody waiting on it crashes the run (a model bug must not pass
+   silently, as an unhandled rejection stops Node).
+10. A run is a pure function of its inputs: the kernel reads no clock, holds no random state
+    and never iterates over a set.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from heapq import heappop, heappush
+from typing import Any
+
+#: A process: a generator that yields a delay in microseconds (int) or an Event to wait for.
+ProcessGenerator = Generator[Any, Any, Any]
+
+_INFINITY = 1 << 62
+
+
+class Group:
+    """Processes, timers and periodic tasks that stop together (one coordinator instance)."""
+
+    __slots__ = ("alive", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.alive = True
+
+    def stop(self) -> None:
+        """Stop every process and timer of the group for good (guarantee 8)."""
+        self.alive = False
+
+    def __repr__(self) -> str:
+        return f"Group({self.name!r}, alive={self.alive})"
+
+
+class Event:
+    """A promise: settles once, wakes every waiter in order (guarantees 2 and 3)."""
+
+    __slots__ = ("_callbacks", "kernel", "ok", "settled", "value")
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self._callbacks: list[Callable[[Event], None]] | None = []
+        self.settled = False
+        self.ok = True
+        self.value: Any = None
+
+    def succeed(self, value: Any = None) -> Event:
+        """Resolve with ``value``; wakes the waiters as microtasks."""
+        self._settle(True, value)
+        return self
+
+    def fail(self, exc: BaseException) -> Event:
+        """Reject with ``exc``; each waiter gets it raised at its ``yield``."""
+        self._settle(False, exc)
+        return self
+
+    def _settle(self, ok: bool, value: Any) -> None:
+        if self.settled:
+            raise RuntimeError("an event settles only once")
+        self.settled = True
+        self.ok = ok
+        self.value = value
+        callbacks = self._callbacks
+        self._callbacks = None
+        if callbacks:
+            ready = self.kernel._ready
+            for callback in callbacks:
+                ready.append((callback, self))
+
+    def add_callback(self, callback: Callable[[Event], None]) -> None:
+        """Call ``callback(self)`` once settled (as a microtask, even if settled already)."""
+        if self._callbacks is None:
+            self.kernel._ready.append((callback, self))
+        else:
+            self._callbacks.append(callback)
+
+    @property
+    def has_waiters(self) -> bool:
+        return bool(self._callbacks)
+
+
+class Process(Event):
+    """A generator driven by the kernel; as an event it settles with the generator's result."""
+
+    __slots__ = ("_generator", "group")
+
+    def __init__(self, kernel: Kernel, generator: ProcessGenerator, group: Group) -> None:
+        super().__init__(kernel)
+        self._generator = generator
+        self.group = group
+
+    def _resume(self, event: Event | None) -> None:
+        if not self.group.alive:
+            return
+        generator = self._generator
+        try:
+            if event is None or event.ok:
+                target = generator.send(None if event is None else event.value)
+            else:
+                target = generator.throw(event.value)
+        except StopIteration as stop:
+            self.succeed(stop.value)
+            return
+        except Exception as exc:
+            if not self._callbacks:
+                raise  # guarantee 9
+            self.fail(exc)
+            return
+        if type(target) is int:
+            self.kernel._push(self.kernel.now + target, self._resume, None, self.group)
+        elif isinstance(target, Event):
+            target.add_callback(self._resume)
+        else:
+            raise TypeError(f"a process yields a delay (int µs) or an Event, not {target!r}")
+
+
+class Kernel:
+    """Virtual clock, timer heap and microtask queue. See the module docstring for the rules."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self._ready: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._heap: list[tuple[int, int, Callable[[Any], None], Any, Group | None]] = []
+        self._counter = 0
+        self.root = Group("root")
+
+    # -- scheduling -------------------------------------------------------------------------
+    def _push(
+        self, at: int, fn: Callable[[Any], None], arg: Any, group: Group | None
+    ) -> None:
+        if at < self.now:
+            raise ValueError(f"cannot schedule at {at} µs, before now ({self.now} µs)")
+        self._counter += 1
+        heappush(self._heap, (at, self._counter, fn, arg, group))
+
+    def call_at(self, at: int, fn: Callable[[], None], group: Group | None = None) -> None:
+        """Run ``fn()`` at virtual time ``at`` (a timer: guarantee 4)."""
+        self._push(at, _call, fn, group)
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` as a microtask at the current instant."""
+        self._ready.append((_call, fn))
+
+    def event(self) -> Event:
+        return Event(self)
+
+    def timeout(self, delay: int, value: Any = None, group: Group | None = None) -> Event:
+        """An event that succeeds with ``value`` after ``delay`` µs."""
+        event = Event(self)
+        self._push(self.now + delay, event.succeed, value, group)
+        return event
+
+    def spawn(self, generator: ProcessGenerator, group: Group | None = None) -> Process:
+        """Start a process now, running it up to its first yield (guarantee 6)."""
+        process = Process(self, generator, group or self.root)
+        process._resume(None)
+        return process
+
+    def every(
+        self, period: int, fn: Callable[[], None], group: Group | None = None
+    ) -> None:
+        """Call ``fn()`` at ``now + period``, then every ``period``, while the group lives."""
+        if period <= 0:
+            raise ValueError("a periodic task needs a positive period")
+
+        def tick(_: Any) -> None:
+            fn()
+            self._push(self.now + period, tick, None, group)
+
+        self._push(self.now + period, tick, None, group)
+
+    def any_of(self, events: Sequence[Event]) -> Event:
+        """``Promise.race``: settles as the first event settles; its value is that event."""
+        race = Event(self)
+
+        def on_settle(event: Event) -> None:
+            if race.settled:
+                return
+            if event.ok:
+                race.succeed(event)
+            else:
+                race.fail(event.value)
+
+        for event in events:
+            event.add_callback(on_settle)
+        return race
+
+    def all_of(self, events: Sequence[Event]) -> Event:
+        """``Promise.all``: the list of values, or the first failure."""
+        gathered = Event(self)
+        values: list[Any] = [None] * len(events)
+        pending = [len(events)]
+        if not events:
+            return gathered.succeed([])
+
+        def make(index: int) -> Callable[[Event], None]:
+            def on_settle(event: Event) -> None:
+                if gathered.settled:
+                    return
+                if not event.ok:
+                    gathered.fail(event.value)
+                    return
+                values[index] = event.value
+                pending[0] -= 1
+                if pending[0] == 0:
+                    gathered.succeed(values)
+
+            return on_settle
+
+        for index, event in enumerate(events):
+            event.add_callback(make(index))
+        return gathered
+
+    # -- running ----------------------------------------------------------------------------
+    def run(
+        self,
+        until: int | None,
+        arrivals: Iterable[tuple[int, Any]] = (),
+        on_arrival: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Run until virtual time ``until`` (inclusive), delivering ``arrivals`` on the way.
+
+        ``arrivals`` yields ``(time, payload)`` in non-decreasing time; each payload is passed
+        to ``on_arrival`` at its time (guarantee 5). On return ``now == until``. With ``until``
+        None, the run returns once the last arrival was delivered and its microtasks ran
+        (timers due at that instant stay pending for the next ``run``).
+        """
+        ready = self._ready
+        heap = self._heap
+        feed: Iterator[tuple[int, Any]] = iter(arrivals)
+        next_arrival = next(feed, None)
+        arrival_at = next_arrival[0] if next_arrival is not None else _INFINITY
+        while True:
+            while ready:
+                fn, arg = ready.popleft()
+                fn(arg)
+            if until is None and next_arrival is None:
+                return
+            timer_at = heap[0][0] if heap else _INFINITY
+            if arrival_at <= timer_at:
+                if until is not None and arrival_at > until:
+                    break
+                if arrival_at < self.now:
+                    raise ValueError("arrivals must come in non-decreasing time")
+                self.now = arrival_at
+                assert next_arrival is not None and on_arrival is not None
+                on_arrival(next_arrival[1])
+                next_arrival = next(feed, None)
+                arrival_at = next_arrival[0] if next_arrival is not None else _INFINITY
+            else:
+                if until is not None and timer_at > until:
+                    break
+                at, _, fn, arg, group = heappop(heap)
+                if group is not None and not group.alive:
+                    continue
+                self.now = at
+                fn(arg)
+        if until is not None and until > self.now:
+            self.now = until
+
+
+def _call(fn: Callable[[], None]) -> None:
+    fn()

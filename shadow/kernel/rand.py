@@ -1,0 +1,55 @@
+"""Keyed random draws: common random numbers for every arm.
+
+Guarantees:
+
+1. A draw is a pure function of ``(seed, key)``: the same key gives the same numbers whatever
+   was drawn before, in whatever order, in whichever process.
+2. Values are uniform on ``[0, 1)`` with 53 bits of precision.
+3. Keys are tuples of ``str`` and ``int`` (nested tuples allowed); equal keys draw equally.
+
+One blake2b call per draw (about 1.5 µs here), never a fresh ``random.Random`` (about 10 µs).
+"""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+from statistics import NormalDist
+
+_SCALE = 1.0 / (1 << 64)
+_UNIT = NormalDist()
+KeyPart = str | int | tuple["KeyPart", ...]
+
+
+def _encode(key: tuple[KeyPart, ...]) -> bytes:
+    return "\x1f".join(map(str, key)).encode()
+
+
+class KeyedRandom:
+    """Uniform numbers drawn from ``(seed, *key)``; see the module's guarantees."""
+
+    __slots__ = ("_prefix", "seed")
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._prefix = f"{seed}\x1e".encode()
+
+    def uniforms(self, count: int, *key: KeyPart) -> list[float]:
+        """``count`` independent uniforms for one key (one hash call)."""
+        digest = blake2b(self._prefix + _encode(key), digest_size=8 * count).digest()
+        return [
+            int.from_bytes(digest[i : i + 8], "little") * _SCALE for i in range(0, 8 * count, 8)
+        ]
+
+    def uniform(self, *key: KeyPart) -> float:
+        digest = blake2b(self._prefix + _encode(key), digest_size=8).digest()
+        return int.from_bytes(digest, "little") * _SCALE
+
+    def hex(self, *key: KeyPart, digits: int = 16) -> str:
+        """A stable hexadecimal token for a key (reply texts, pseudonyms)."""
+        size = (digits + 1) // 2
+        return blake2b(self._prefix + _encode(key), digest_size=size).hexdigest()[:digits]
+
+
+def normal_quantile(u: float) -> float:
+    """Standard normal quantile of ``u`` (clamped away from 0 and 1)."""
+    return _UNIT.inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12))

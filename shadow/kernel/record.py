@@ -1,0 +1,252 @@
+"""Decision events in, columnar outcomes out.
+
+Models never decide a message's fate directly: they emit decision events (``arrived``,
+``duplicate_suppressed``, ``processing_started``, ``reply_sent``, ...), each naming the rule (a
+config key) behind it. The recorder folds them into per-seq columns and, at the end, applies the
+fate table of contracts.md (first row that applies). Events themselves are kept only for the
+seqs being captured (``explain`` and the report timelines re-run an arm to get them).
+
+Guarantees:
+
+1. Outcome columns depend only on the sequence of events emitted, not on how many seqs are
+   captured.
+2. ``fate`` follows contracts.md: answered > lost > duplicate_suppressed > dropped > timed_out >
+   unanswered > stranded.
+3. ``cause`` is the fate's rule when it has one, else the rule of the latest event that delayed
+   the message or changed its batch, else empty.
+4. A seq is *open* from ``arrived`` until an event closes it (suppressed, dropped, replied,
+   blocked, send failed, agent error); ``restart`` marks every open seq lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from shadow.kernel.core import Kernel
+
+FATES = (
+    "answered",
+    "lost",
+    "duplicate_suppressed",
+    "dropped",
+    "timed_out",
+    "unanswered",
+    "stranded",
+)
+FATE_CODE = {name: code for code, name in enumerate(FATES)}
+LAYERS = ("orchestrator", "coordinator", "response_manager")
+
+#: Events that delayed a message or changed its batch: candidates for ``cause``.
+DELAY_EVENTS = frozenset(
+    {
+        "queued",
+        "lock_wait",
+        "lock_wait_timeout",
+        "slot_wait",
+        "batched",
+        "force_released",
+        "duplicate_missed",
+        "evicted",
+    }
+)
+#: Events with no effect on outcomes (kept for timelines).
+NOTE_EVENTS = frozenset(
+    {
+        "accepted",
+        "lock_acquired",
+        "send_attempt",
+        "agent_hang",
+        "emergency_flush",
+    }
+)
+EVENT_KINDS = frozenset(
+    {
+        "arrived",
+        "duplicate_suppressed",
+        "dropped",
+        "processing_started",
+        "processing_timeout",
+        "agent_error",
+        "reply_blocked",
+        "send_failed",
+        "reply_sent",
+        "lost",
+    }
+) | DELAY_EVENTS | NOTE_EVENTS
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEvent:
+    """One captured decision: what happened, to which seqs, by which rule, in which layer."""
+
+    at: int
+    kind: str
+    seqs: tuple[int, ...]
+    rule: str
+    layer: str
+    system: str
+    detail: str
+
+
+class Recorder:
+    """Per-seq outcome columns of one arm, filled by decision events."""
+
+    def __init__(self, kernel: Kernel, size: int, capture: Iterable[int] = ()) -> None:
+        self.kernel = kernel
+        self.size = size
+        self.processing_count = [0] * size
+        self.reply_count = [0] * size
+        self.first_reply_at = [-1] * size
+        self.batch_size = [0] * size
+        self.reply_text_hash: list[str | None] = [None] * size
+        self.waits = [[-1] * size for _ in LAYERS]
+        self.arrived_at = [-1] * size
+        # the rule of each kind of terminal decision, "" when none happened
+        self.suppressed_rule = [""] * size
+        self.dropped_rule = [""] * size
+        self.timeout_rule = [""] * size
+        self.unanswered_rule = [""] * size
+        self.delay_rule = [""] * size
+        self.lost = [False] * size
+        self.system = [""] * size
+        self._open: dict[int, None] = {}
+        self._capture = frozenset(capture)
+        self.events: list[DecisionEvent] = []
+        self.system_name = ""
+
+    # -- the one entry point models use --------------------------------------------------------
+    def event(
+        self,
+        kind: str,
+        seqs: int | tuple[int, ...] | list[int],
+        rule: str = "",
+        layer: str = "",
+        detail: str = "",
+    ) -> None:
+        """Record a decision ``kind`` about ``seqs`` taken by ``rule`` in ``layer``."""
+        members: tuple[int, ...] | list[int] = (seqs,) if isinstance(seqs, int) else seqs
+        if self._capture and not self._capture.isdisjoint(members):
+            self.events.append(
+                DecisionEvent(
+                    self.kernel.now, kind, tuple(members), rule, layer, self.system_name, detail
+                )
+            )
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            if kind not in NOTE_EVENTS:
+                raise ValueError(f"unknown decision event {kind!r}")
+            return
+        handler(self, members, rule, detail)
+
+    def wait(self, seq: int, layer: int, waited: int) -> None:
+        """Add ``waited`` µs to the seq's wait in ``LAYERS[layer]``."""
+        column = self.waits[layer]
+        column[seq] = waited if column[seq] < 0 else column[seq] + waited
+
+    def restart(self) -> list[int]:
+        """Mark every open seq lost (a restart wiped it); returns them in arrival order."""
+        wiped = list(self._open)
+        if wiped:
+            self.event("lost", wiped, "environment.restarts")
+        return wiped
+
+    def is_open(self, seq: int) -> bool:
+        return seq in self._open
+
+    # -- handlers ----------------------------------------------------------------------------
+    def _arrived(self, seqs: Any, rule: str, detail: str) -> None:
+        now = self.kernel.now
+        for seq in seqs:
+            self.arrived_at[seq] = now
+            self.system[seq] = self.system_name
+            self._open[seq] = None
+
+    def _suppressed(self, seqs: Any, rule: str, detail: str) -> None:
+        for seq in seqs:
+            self.suppressed_rule[seq] = rule
+            self._open.pop(seq, None)
+
+    def _dropped(self, seqs: Any, rule: str, detail: str) -> None:
+        for seq in seqs:
+            if self.processing_count[seq]:
+                self.unanswered_rule[seq] = rule
+            else:
+                self.dropped_rule[seq] = rule
+            self._open.pop(seq, None)
+
+    def _processing(self, seqs: Any, rule: str, detail: str) -> None:
+        size = len(seqs)
+        for seq in seqs:
+            if not self.processing_count[seq]:
+                self.batch_size[seq] = size
+            self.processing_count[seq] += 1
+
+    def _timeout(self, seqs: Any, rule: str, detail: str) -> None:
+        for seq in seqs:
+            self.timeout_rule[seq] = rule
+
+    def _unanswered(self, seqs: Any, rule: str, detail: str) -> None:
+        for seq in seqs:
+            self.unanswered_rule[seq] = rule
+            self._open.pop(seq, None)
+
+    def _reply(self, seqs: Any, rule: str, detail: str) -> None:
+        now = self.kernel.now
+        for seq in seqs:
+            if self.first_reply_at[seq] < 0:
+                self.first_reply_at[seq] = now
+                self.reply_text_hash[seq] = detail
+            self.reply_count[seq] += 1
+            self._open.pop(seq, None)
+
+    def _lost(self, seqs: Any, rule: str, detail: str) -> None:
+        for seq in seqs:
+            self.lost[seq] = True
+            self._open.pop(seq, None)
+
+    def _delayed(self, seqs: Any, rule: str, detail: str) -> None:
+        for seq in seqs:
+            self.delay_rule[seq] = rule
+
+    # -- results -----------------------------------------------------------------------------
+    def fates(self, drain_rule: str = "run.drain") -> tuple[list[int], list[str], list[str]]:
+        """Fate code, rule and cause of every seq (guarantees 2 and 3)."""
+        fate_codes: list[int] = []
+        rules: list[str] = []
+        causes: list[str] = []
+        for seq in range(self.size):
+            if self.reply_count[seq]:
+                fate, rule = 0, ""
+            elif self.lost[seq]:
+                fate, rule = 1, "environment.restarts"
+            elif self.suppressed_rule[seq] and not self.processing_count[seq]:
+                fate, rule = 2, self.suppressed_rule[seq]
+            elif self.dropped_rule[seq] and not self.processing_count[seq]:
+                fate, rule = 3, self.dropped_rule[seq]
+            elif self.timeout_rule[seq]:
+                fate, rule = 4, self.timeout_rule[seq]
+            elif self.unanswered_rule[seq]:
+                fate, rule = 5, self.unanswered_rule[seq]
+            else:
+                fate, rule = 6, drain_rule
+            fate_codes.append(fate)
+            rules.append(rule)
+            causes.append(rule or self.delay_rule[seq])
+        return fate_codes, rules, causes
+
+
+_HANDLERS = {
+    "arrived": Recorder._arrived,
+    "duplicate_suppressed": Recorder._suppressed,
+    "dropped": Recorder._dropped,
+    "processing_started": Recorder._processing,
+    "processing_timeout": Recorder._timeout,
+    "agent_error": Recorder._unanswered,
+    "reply_blocked": Recorder._unanswered,
+    "send_failed": Recorder._unanswered,
+    "reply_sent": Recorder._reply,
+    "lost": Recorder._lost,
+    **{kind: Recorder._delayed for kind in DELAY_EVENTS},
+}
