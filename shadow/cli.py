@@ -9,15 +9,15 @@ contracts.md: 0 ok, 1 check failed, 2 needs a human, 3 bad usage or input, 4 int
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 
-from shadow.errors import ShadowError
+from shadow.errors import ShadowError, UsageError
 
 app = typer.Typer(
     name="shadow",
@@ -54,31 +54,442 @@ def print_json(document: Any) -> None:
 
 # --- commands: each block below belongs to one feature; edit only your own block ----------
 
+
 # [command: config show]
+@config_app.command("show")
+def config_show(
+    config: ConfigOption = None,
+    sets: SetOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print every configuration key: `key = value  (source)`, sorted by key."""
+    from shadow.config import load_config, render_value
+
+    effective = load_config(config, sets or [])
+    if as_json:
+        print_json(effective.show())
+        return
+    lines = [
+        f"{key} = {render_value(value)}  ({effective.sources[key]})"
+        for key, value in effective.flat().items()
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
 # [end: config show]
 
 # [command: validate]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="auto, shadow, csv, cloud, evolution, zapi, twilio, wwebjs or export.",
+    ),
+]
+TzOption = Annotated[
+    str, typer.Option("--tz", help="Chat exports: zone of their local times (IANA or +HH:MM).")
+]
+ContactOption = Annotated[
+    str | None, typer.Option("--contact", help="Chat exports: the conversation's contact id.")
+]
+MeOption = Annotated[
+    str | None, typer.Option("--me", help="Chat exports: the business's author name (outbound).")
+]
+NinthDigitOption = Annotated[
+    bool,
+    typer.Option(
+        "--merge-br-ninth-digit", help="Merge 55DD9XXXXXXXX with 55DDXXXXXXXX (default off)."
+    ),
+]
+
+
+def read_options(
+    tz: str, contact: str | None, me: str | None, merge_ninth: bool
+) -> Any:  # -> shadow.streams.ReadOptions (lazy import keeps --help fast)
+    """Reader options from the command line; the app secret from ``SHADOW_APP_SECRET``."""
+    import os
+
+    from shadow.streams import ReadOptions
+
+    return ReadOptions(
+        tz=tz,
+        contact=contact,
+        me=me,
+        merge_br_ninth_digit=merge_ninth,
+        app_secret=os.environ.get("SHADOW_APP_SECRET") or None,
+    )
+
+
+@app.command("validate")
+def validate_command(
+    captures: Annotated[list[Path], typer.Argument(help="Capture files.")],
+    format: FormatOption = "auto",
+    json_output: JsonOption = False,
+    on_error: Annotated[
+        str, typer.Option("--on-error", help="skip (list every bad line) or fail (stop at one).")
+    ] = "skip",
+    max_skew: Annotated[
+        str, typer.Option("--max-skew", help="Warn when timestamps go backwards by more.")
+    ] = "60s",
+    tz: TzOption = "UTC",
+    contact: ContactOption = None,
+    me: MeOption = None,
+    merge_br_ninth_digit: NinthDigitOption = False,
+) -> None:
+    """Check captures without running them: line kinds, counts, time span, every bad line."""
+    from shadow.durations import parse_duration
+    from shadow.errors import CheckFailed
+    from shadow.streams import read_captures
+    from shadow.streams.validate import validate_document, validate_table
+
+    try:
+        skew = parse_duration(max_skew)
+    except ValueError as exc:
+        raise UsageError(f"--max-skew: {exc}") from None
+    if on_error not in ("fail", "skip"):
+        raise UsageError(f"--on-error must be fail or skip, not {on_error!r}")
+    capture = read_captures(
+        captures,
+        format=format,
+        on_error="fail" if on_error == "fail" else "skip",
+        max_skew=skew,
+        options=read_options(tz, contact, me, merge_br_ninth_digit),
+    )
+    for warning in capture.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    if json_output:
+        print_json(validate_document(capture))
+    else:
+        for table in validate_table(capture):
+            out.print(table)
+    if capture.rejected:
+        raise CheckFailed(f"{len(capture.rejected)} bad line(s) in the capture")
+
+
 # [end: validate]
 
 # [command: redact]
+@app.command("redact")
+def redact_command(
+    capture: Annotated[Path, typer.Argument(help="The capture to pseudonymize.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The shadow JSONL to write.")],
+    flag: Annotated[
+        str | None,
+        typer.Option("--flag", help="Record each contact's Unleash bucket from its real id."),
+    ] = None,
+    format: FormatOption = "auto",
+    tz: TzOption = "UTC",
+    contact: ContactOption = None,
+    me: MeOption = None,
+    merge_br_ninth_digit: NinthDigitOption = False,
+) -> None:
+    """Pseudonymize a capture with a keyed HMAC (key from SHADOW_REDACT_KEY), keeping equality."""
+    import os
+
+    from shadow.streams import read_captures
+    from shadow.streams.redact import REDACT_KEY_ENV, write_redacted
+
+    key = os.environ.get(REDACT_KEY_ENV, "")
+    if not key:
+        raise UsageError(f"redact refuses to run without a key: set {REDACT_KEY_ENV}")
+    if output.resolve() == capture.resolve():
+        raise UsageError("-o must differ from the capture")
+    loaded = read_captures(
+        [capture], format=format, options=read_options(tz, contact, me, merge_br_ninth_digit)
+    )
+    for warning in loaded.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    written = write_redacted(loaded, output, key, flag)
+    err.print(f"wrote {written} lines to {output}", markup=False)
+
+
 # [end: redact]
 
 # [command: scenarios]
+@app.command("scenarios")
+def scenarios_command(json_output: JsonOption = False) -> None:
+    """List the built-in scenarios (replay_data/scenarios/)."""
+    from shadow.streams.scenarios import list_scenarios
+
+    listing = list_scenarios()
+    if json_output:
+        print_json([{"name": name, "description": text} for name, text in listing])
+        return
+    from rich.table import Table
+
+    table = Table("scenario", "what it exercises", box=None, pad_edge=False)
+    for name, text in listing:
+        table.add_row(name, text)
+    out.print(table)
+
+
 # [end: scenarios]
 
 # [command: generate]
+@app.command("generate")
+def generate_command(
+    scenario: Annotated[
+        str, typer.Argument(help="A built-in scenario name (shadow scenarios) or a YAML file.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The shadow JSONL to write.")],
+    seed: Annotated[int, typer.Option("--seed", help="The seed of every draw.")] = 1,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Set a scenario key: duration=10m, contacts=50, "
+            "traffic.0.conversations.rate=50/min (repeatable).",
+        ),
+    ] = None,
+) -> None:
+    """Write a synthetic stream (shadow JSONL) and beside it FILE.env.yaml (its environment)."""
+    from shadow.streams.generate import generate_to_file
+
+    count, env_file = generate_to_file(scenario, output, seed=seed, sets=sets or ())
+    err.print(f"wrote {count} messages to {output} and its environment to {env_file}", markup=False)
+
+
 # [end: generate]
 
+
 # [command: replay]
+@app.command()
+def replay(
+    captures: Annotated[
+        list[str], typer.Argument(help="Capture files, or scenario:NAME to generate one.")
+    ],
+    format: Annotated[str, typer.Option("--format", help="Capture format or auto.")] = "auto",
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Environment seed.")] = None,
+    arms: Annotated[
+        str | None, typer.Option("--arms", help="Comma-separated arms (default legacy,unified).")
+    ] = None,
+    stage: Annotated[
+        list[int] | None, typer.Option("--stage", help="Rollout stage in percent (repeatable).")
+    ] = None,
+    flag: Annotated[str | None, typer.Option("--flag", help="Feature flag name.")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="unleash, launchdarkly or flagd.")
+    ] = None,
+    flip_at: Annotated[
+        str | None, typer.Option("--flip-at", help="Virtual time of the flip (e.g. 30m).")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    on_error: Annotated[
+        str, typer.Option("--on-error", help="fail (stop at a bad line) or skip.")
+    ] = "fail",
+    keep_raw: Annotated[
+        bool, typer.Option("--keep-raw", help="Keep raw contact ids and texts in the run.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Replay captures through every arm in virtual time, compare, write the run folder.
+
+    Example: shadow replay capture.jsonl --stage 10 --stage 50
+    """
+    from shadow.durations import parse_duration
+    from shadow.pipeline import ReplayOptions
+    from shadow.pipeline import replay as run_replay
+
+    if on_error not in ("fail", "skip"):
+        raise UsageError(f"--on-error: {on_error!r} is not one of fail, skip")
+    options = ReplayOptions(
+        inputs=captures,
+        format=format,
+        config_file=config,
+        sets=list(set_ or []),
+        seed=seed,
+        arms=[a for a in arms.split(",") if a.strip()] if arms else None,
+        stages=list(stage or []),
+        flag=flag,
+        provider=provider,
+        flip_at=parse_duration(flip_at) if flip_at else None,
+        out=out_dir,
+        force=force,
+        workers=workers,
+        on_error=on_error,
+        keep_raw=keep_raw,
+    )
+    started = time.perf_counter()
+    if json_ or not err.is_terminal:
+        summary = run_replay(options, lambda m: err.print(f"replay: {m}", markup=False))
+    else:
+        with err.status("replaying...") as status:
+            summary = run_replay(options, lambda m: status.update(f"replay: {m}"))
+    if json_:
+        print_json(summary)
+        return
+    render_replay_summary(summary, time.perf_counter() - started)
+
+
+def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
+    """The closing table: fates per arm, divergences per pair, top signatures."""
+    from rich.table import Table
+
+    from shadow.kernel import FATES
+
+    fates = Table(title=f"{summary['messages']} messages, {summary['contacts']} contacts")
+    fates.add_column("fate")
+    for arm in summary["arms"]:
+        fates.add_column(arm, justify="right")
+    for fate in FATES:
+        fates.add_row(fate, *(str(summary["arms"][arm].get(fate, 0)) for arm in summary["arms"]))
+    out.print(fates)
+    pairs = Table(title="divergences")
+    pairs.add_column("pair")
+    for severity in ("regression", "change", "improvement"):
+        pairs.add_column(severity, justify="right")
+    pairs.add_column("kinds")
+    for pair, counts in summary["divergences"].items():
+        kinds = ", ".join(f"{k} {n}" for k, n in counts["by_kind"].items())
+        pairs.add_row(
+            pair,
+            *(str(counts["by_severity"][s]) for s in ("regression", "change", "improvement")),
+            kinds,
+        )
+    out.print(pairs)
+    if summary["top_signatures"]:
+        top = Table(title="top signatures")
+        for column in (
+            "signature",
+            "count",
+            "severity",
+            "kinds",
+            "baseline cause",
+            "candidate cause",
+        ):
+            top.add_column(column)
+        for sig in summary["top_signatures"][:8]:
+            top.add_row(
+                sig["signature"],
+                str(sig["count"]),
+                sig["severity"],
+                ",".join(sig["kinds"]),
+                sig["baseline_cause"] or "-",
+                sig["candidate_cause"] or "-",
+            )
+        out.print(top)
+    out.print(f"run folder: {summary['run_dir']}  ({seconds:.1f} s)", markup=False)
+    out.print(f"next: shadow explain {summary['run_dir']} --seq N", markup=False)
+
+
 # [end: replay]
 
+
 # [command: explain]
+@app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by shadow replay.")],
+    seq: Annotated[int | None, typer.Option("--seq", help="One message (its seq).")] = None,
+    contact: Annotated[
+        str | None, typer.Option("--contact", help="Every message of one contact (pseudonym).")
+    ] = None,
+    arms: Annotated[str | None, typer.Option("--arms", help="Comma-separated arms.")] = None,
+) -> None:
+    """Show each arm's decision events for one message or contact, side by side.
+
+    Example: shadow explain build/shadow/demo --seq 42
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from shadow.explain import open_run, rerun
+
+    if (seq is None) == (contact is None):
+        raise UsageError("give exactly one of --seq N or --contact ID")
+    run = open_run(run_dir)
+    seqs = [seq] if seq is not None else run.seqs_of_contact(contact or "")
+    if not seqs:
+        raise UsageError(f"--contact {contact}: no message of that contact in the run")
+    wanted = [a.strip() for a in arms.split(",")] if arms else None
+    timelines = rerun(run, seqs, wanted)
+    for seq_ in seqs[:50]:
+        outcomes = Table(title=f"seq {seq_}", title_justify="left")
+        outcomes.add_column("arm")
+        for column in (
+            "fate",
+            "rule",
+            "cause",
+            "processing_count",
+            "reply_count",
+            "reply_latency",
+            "batch_size",
+        ):
+            outcomes.add_column(column)
+        for timeline in timelines:
+            row = next(o for o in timeline.outcomes if o["seq"] == seq_)
+            outcomes.add_row(
+                timeline.arm,
+                *(
+                    str(row[c]) if row[c] is not None else "-"
+                    for c in (
+                        "fate",
+                        "rule",
+                        "cause",
+                        "processing_count",
+                        "reply_count",
+                        "reply_latency",
+                        "batch_size",
+                    )
+                ),
+            )
+        out.print(outcomes)
+    events = Table(
+        title="decision events (virtual time from the stream start)", title_justify="left"
+    )
+    events.add_column("time", justify="right")
+    for timeline in timelines:
+        events.add_column(timeline.arm)
+    merged = sorted({(e.at, i, j) for i, t in enumerate(timelines) for j, e in enumerate(t.events)})
+    for at, index, position in merged:
+        event = timelines[index].events[position]
+        cells = [""] * len(timelines)
+        seqs_text = ",".join(str(s) for s in event.seqs)
+        rule = f" [{event.rule}]" if event.rule else ""
+        layer = f"{event.layer}: " if event.layer else ""
+        cells[index] = escape(f"{layer}{event.kind} #{seqs_text}{rule}")
+        events.add_row(f"{at / 1e6:.3f}s", *cells)
+    out.print(events)
+
+
 # [end: explain]
 
 # [command: report]
 # [end: report]
 
+
 # [command: bench]
+@app.command()
+def bench(
+    messages: Annotated[int, typer.Option("--messages", help="Stream messages.")] = 200_000,
+    contacts: Annotated[int, typer.Option("--contacts", help="Distinct contacts.")] = 5_000,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Throughput and peak memory of a full replay (legacy, unified, comparator).
+
+    Example: shadow bench --messages 200000
+    """
+    from shadow.bench import run_bench
+
+    if messages < 1 or contacts < 1:
+        raise UsageError("--messages and --contacts must be at least 1")
+    result = run_bench(messages, contacts, workers)
+    if json_:
+        print_json(result)
+        return
+    out.print(
+        f"{result['messages']} messages, {result['contacts']} contacts, arms legacy+unified: "
+        f"{result['wall_s']} s wall, {result['messages_per_s']} messages/s, "
+        f"peak RSS {result['peak_rss_mb']} MB",
+        markup=False,
+    )
+    out.print(f"phases: {result['phases']}", markup=False)
+
+
 # [end: bench]
 
 # [command: rollout]
@@ -98,14 +509,16 @@ def main() -> None:
     except ShadowError as exc:
         err.print(f"error: {exc.message}", markup=False)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(3)
+    except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        sys.exit(0 if type(exc).__name__ == "NoArgsIsHelpError" else 3)
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence: exit 4, no traceback

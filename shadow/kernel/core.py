@@ -110,7 +110,12 @@ class Process(Event):
     __slots__ = ("_generator", "group")
 
     def __init__(self, kernel: Kernel, generator: ProcessGenerator, group: Group) -> None:
-        super().__init__(kernel)
+        # Event.__init__ inlined: a process is created per message on the hot path.
+        self.kernel = kernel
+        self._callbacks = []
+        self.settled = False
+        self.ok = True
+        self.value = None
         self._generator = generator
         self.group = group
 
@@ -119,8 +124,10 @@ class Process(Event):
             return
         generator = self._generator
         try:
-            if event is None or event.ok:
-                target = generator.send(None if event is None else event.value)
+            if event is None:
+                target = generator.send(None)
+            elif event.ok:
+                target = generator.send(event.value)
             else:
                 target = generator.throw(event.value)
         except StopIteration as stop:
@@ -132,7 +139,13 @@ class Process(Event):
             self.fail(exc)
             return
         if type(target) is int:
-            self.kernel._push(self.kernel.now + target, self._resume, None, self.group)
+            kernel = self.kernel
+            if target < 0:
+                raise ValueError(f"a process cannot sleep a negative time ({target} µs)")
+            kernel._counter += 1
+            heappush(
+                kernel._heap, (kernel.now + target, kernel._counter, self._resume, None, self.group)
+            )
         elif isinstance(target, Event):
             target.add_callback(self._resume)
         else:
@@ -150,9 +163,7 @@ class Kernel:
         self.root = Group("root")
 
     # -- scheduling -------------------------------------------------------------------------
-    def _push(
-        self, at: int, fn: Callable[[Any], None], arg: Any, group: Group | None
-    ) -> None:
+    def _push(self, at: int, fn: Callable[[Any], None], arg: Any, group: Group | None) -> None:
         if at < self.now:
             raise ValueError(f"cannot schedule at {at} µs, before now ({self.now} µs)")
         self._counter += 1
@@ -181,9 +192,7 @@ class Kernel:
         process._resume(None)
         return process
 
-    def every(
-        self, period: int, fn: Callable[[], None], group: Group | None = None
-    ) -> None:
+    def every(self, period: int, fn: Callable[[], None], group: Group | None = None) -> None:
         """Call ``fn()`` at ``now + period``, then every ``period``, while the group lives."""
         if period <= 0:
             raise ValueError("a periodic task needs a positive period")

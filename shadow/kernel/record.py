@@ -61,20 +61,24 @@ NOTE_EVENTS = frozenset(
         "emergency_flush",
     }
 )
-EVENT_KINDS = frozenset(
-    {
-        "arrived",
-        "duplicate_suppressed",
-        "dropped",
-        "processing_started",
-        "processing_timeout",
-        "agent_error",
-        "reply_blocked",
-        "send_failed",
-        "reply_sent",
-        "lost",
-    }
-) | DELAY_EVENTS | NOTE_EVENTS
+EVENT_KINDS = (
+    frozenset(
+        {
+            "arrived",
+            "duplicate_suppressed",
+            "dropped",
+            "processing_started",
+            "processing_timeout",
+            "agent_error",
+            "reply_blocked",
+            "send_failed",
+            "reply_sent",
+            "lost",
+        }
+    )
+    | DELAY_EVENTS
+    | NOTE_EVENTS
+)
 
 
 @dataclass(frozen=True, slots=True)

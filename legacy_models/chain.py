@@ -1,0 +1,103 @@
+"""The legacy chain (production today): webhook -> orchestrator -> coordinator -> agent -> RM.
+
+``Orchestrator.processMessage(contact, msg, p1)`` with ``p1 = Coordinator.enqueueMessage(
+contact, msg, p2)`` and ``p2(batch)`` = the agent call on the batch, then
+``ResponseManager.sendResponse(contact, reply)``. Nothing is shared between the layers; what
+each sees of the next is the settle table of models.md (``Coordinator.enqueue``'s event).
+
+Guarantees:
+
+1. Each layer behaves exactly as alone (its own rows and switches); the chain only wires them.
+2. Conflict #1: ``chain.lock_disagreement`` counts contacts where exactly one of the
+   orchestrator lock and the coordinator loop is held, evaluated once the instant's microtasks
+   have run (a hand-over inside one instant is no disagreement); ``lock_disagreement_s`` in
+   ``stats()`` is the contact-seconds spent so (open intervals counted up to now).
+3. Conflict #3: ``wait_orchestrator`` (arrival to the orchestrator's processor call),
+   ``wait_coordinator`` (enqueue to the batch's agent call) and ``wait_response_manager``
+   (``sendResponse`` to the last attempt) are recorded per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from legacy_models.coordinator import Coordinator
+from legacy_models.orchestrator import Orchestrator
+from legacy_models.response_manager import ResponseManager
+from legacy_models.settings import LegacySettings
+from legacy_models.steps import AgentSteps
+from shadow.environment import Environment, Message
+from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
+
+
+class LegacyChain:
+    """The ``legacy`` arm: the three layers in sequence."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        env: Environment,
+        rec: Recorder,
+        gauges: GaugeSource,
+        group: Group,
+        settings: LegacySettings = LegacySettings(),
+    ) -> None:
+        self.kernel = kernel
+        self.group = group
+        self._dirty: dict[str, None] = {}
+        self._disagree_since: dict[str, int] = {}
+        self._disagreement_us = 0
+        self.g_disagreement = gauges.gauge("chain.lock_disagreement")
+        self.g_disagreement.set(0)
+        self.steps = AgentSteps(kernel, env, rec, group, "coordinator")
+        self.response_manager = ResponseManager(
+            kernel, env, rec, gauges, group, settings.response_manager
+        )
+        self.coordinator = Coordinator(
+            kernel, rec, gauges, group, settings.coordinator, self._agent, self._lock_changed
+        )
+        self.orchestrator = Orchestrator(
+            kernel,
+            rec,
+            gauges,
+            group,
+            settings.orchestrator,
+            self.coordinator.enqueue,
+            self._lock_changed,
+        )
+        self.on_message = self.orchestrator.on_message
+
+    def _agent(self, members: Sequence[Message]) -> Event:
+        """``p2(batch)``: the agent call on the batch, then ``sendResponse``."""
+        return self.steps.process(members, self.response_manager.send_response)
+
+    def stats(self) -> dict[str, int | float]:
+        now = self.kernel.now
+        open_us = sum(now - since for since in self._disagree_since.values())
+        stats = self.orchestrator.stats()
+        stats.update(self.coordinator.stats())
+        stats.update(self.response_manager.stats())
+        stats["lock_disagreement_s"] = (self._disagreement_us + open_us) / 1_000_000
+        return stats
+
+    # -- Conflict #1 --------------------------------------------------------------------------
+    def _lock_changed(self, contact: str) -> None:
+        if not self._dirty:
+            # a timer at this instant runs after every microtask due now (kernel guarantee 3)
+            self.kernel.call_at(self.kernel.now, self._evaluate, self.group)
+        self._dirty[contact] = None
+
+    def _evaluate(self) -> None:
+        now = self.kernel.now
+        locks = self.orchestrator.locks
+        loops = self.coordinator.loops
+        since = self._disagree_since
+        for contact in self._dirty:
+            disagree = (contact in locks) != (contact in loops)
+            if disagree:
+                if contact not in since:
+                    since[contact] = now
+            elif contact in since:
+                self._disagreement_us += now - since.pop(contact)
+        self._dirty.clear()
+        self.g_disagreement.set(len(since))

@@ -1,0 +1,285 @@
+"""MessageCoordinator (``src/handlers/MessageCoordinator.js``): loops, dedupe, batching, C1-C8.
+
+The coordinator's "lock" is a promise per contact: its processing loop. ``enqueueMessage``
+returns a promise per message that settles as the settle table of models.md says.
+
+Guarantees (models.md, Legacy 2):
+
+1. C1: with ``loop``, at most one loop runs per contact; it takes batches from the head of the
+   contact's queue until the queue is empty. With ``naive_await``, each caller awaits the
+   current holder once and then runs one batch from the head itself, so two callers woken
+   by the same holder run overlapping batches.
+2. C2 [A4]: the hash of ``(contact, text)`` (exact or normalized text) accepted less than
+   ``duplicate_window`` ago suppresses the message (``duplicate_suppressed``); a suppressed
+   message does not refresh the time.
+3. C3: batches leave in arrival order. C4 [A5]: a batch takes every waiting message up to
+   ``max_batch`` (one with batching off); one agent call for the batch.
+4. C5 [A6]: a message arriving at a queue of ``max_queue_size`` waiting messages is dropped
+   (``drop_new``) or pushes out the oldest waiting one (``drop_oldest``).
+5. C6 [A7]: when more than ``emergency_flush_queues`` contacts have waiting messages after an
+   enqueue, every waiting message is ``dropped`` (``emergency_flush``), the newcomer included.
+6. C7: a sweep every ``cleanup_every`` removes expired hashes and empty queues; until then
+   they stay (gauges). C8: counters never reset.
+7. The returned event settles True (resolve) at once for suppressed, dropped and flushed
+   messages, True when the batch's processor resolves and False when it rejects (agent error,
+   or a hang when ``client_timeout`` ends it), for every member of the batch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from legacy_models.settings import CoordinatorSettings
+from legacy_models.steps import AgentSteps
+from shadow.environment import Environment, Message
+from shadow.kernel import Event, GaugeSource, Group, Kernel, ProcessGenerator, Recorder
+
+LAYER = "coordinator"
+#: The batch processor: its event settles True (resolved) / False (rejected).
+BatchProcessor = Callable[[Sequence[Message]], Event]
+#: A waiting message: the message, when it entered, and the promise its caller holds.
+Entry = tuple[Message, int, Event]
+
+
+class Coordinator:
+    """The coordinator layer around any batch processor."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        rec: Recorder,
+        gauges: GaugeSource,
+        group: Group,
+        settings: CoordinatorSettings,
+        processor: BatchProcessor,
+        on_lock_change: Callable[[str], None] | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.rec = rec
+        self.group = group
+        self.settings = settings
+        self.processor = processor
+        self.on_lock_change = on_lock_change
+        self.loops: dict[str, Event | None] = {}
+        self.queues: dict[str, deque[Entry]] = {}
+        self.hashes: dict[tuple[str, str], int] = {}
+        self.nonempty = 0
+        self.waiting = 0
+        self.exact = settings.hash_text == "exact"
+        self.batch_limit = settings.max_batch if settings.batching_enabled else 1
+        self.resolved = kernel.event().succeed(True)
+        self.total_messages = 0
+        self.duplicates_detected = 0
+        self.dropped = 0
+        self.flushed = 0
+        self.emergency_flushes = 0
+        self.batches = 0
+        self.batched_messages = 0
+        self.processed = 0
+        self.errors = 0
+        self.g_loops = gauges.gauge("coordinator.loops")
+        self.g_hashes = gauges.gauge("coordinator.hashes")
+        self.g_queues = gauges.gauge("coordinator.queues")
+        self.g_nonempty = gauges.gauge(
+            "coordinator.nonempty_queues", settings.emergency_flush_queues
+        )
+        self.g_waiting = gauges.gauge("coordinator.queued_messages")
+        for gauge in (self.g_loops, self.g_hashes, self.g_queues, self.g_nonempty, self.g_waiting):
+            gauge.set(0)
+        kernel.every(settings.cleanup_every, self._cleanup, group)
+
+    def enqueue(self, message: Message) -> Event:
+        """``enqueueMessage(contact, msg, processor)``: the caller's promise (guarantee 7)."""
+        now = self.kernel.now
+        settings = self.settings
+        rec = self.rec
+        self.total_messages += 1
+        contact = message.contact_id
+        key = (contact, message.text_hash if self.exact else message.text_norm_hash)
+        hashes = self.hashes
+        accepted_at = hashes.get(key)
+        if accepted_at is not None and now - accepted_at < settings.duplicate_window:  # C2
+            self.duplicates_detected += 1
+            rec.event("duplicate_suppressed", message.seq, "coordinator.duplicate_window", LAYER)
+            return self.resolved
+        hashes[key] = now
+        if accepted_at is None:
+            self.g_hashes.set(len(hashes))
+        queue = self.queues.get(contact)
+        if queue is None:
+            queue = self.queues[contact] = deque()
+            self.g_queues.set(len(self.queues))
+        if len(queue) >= settings.max_queue_size:  # C5 [A6]
+            self.dropped += 1
+            if settings.overflow == "drop_new":
+                rec.event("dropped", message.seq, "coordinator.max_queue_size", LAYER)
+                return self.resolved
+            oldest = queue.popleft()
+            self.waiting -= 1
+            if not queue:
+                self.nonempty -= 1
+            rec.event("dropped", oldest[0].seq, "coordinator.max_queue_size", LAYER)
+            oldest[2].succeed(True)
+        done = self.kernel.event()
+        if not queue:
+            self.nonempty += 1
+        queue.append((message, now, done))
+        self.waiting += 1
+        if self.nonempty > settings.emergency_flush_queues:  # C6 [A7]
+            self.g_nonempty.set(self.nonempty)
+            self._emergency_flush()
+            return done
+        if settings.mutex == "loop":
+            if contact in self.loops:
+                rec.event("queued", message.seq, "coordinator.mutex", LAYER)
+            else:
+                self._set_loop(contact, None)
+                self.loops[contact] = self.kernel.spawn(self._drain(contact), self.group)
+        else:
+            holder = self.loops.get(contact)
+            if holder is not None:
+                rec.event("queued", message.seq, "coordinator.mutex", LAYER)
+            self.kernel.spawn(self._naive(contact, holder), self.group)
+        # set after the loop took what it could: a message taken at once never waited
+        self.g_waiting.set(self.waiting)
+        self.g_nonempty.set(self.nonempty)
+        return done
+
+    def stats(self) -> dict[str, int | float]:
+        """C8 counters (never reset)."""
+        return {
+            "coordinator.total_messages": self.total_messages,
+            "coordinator.duplicates_detected": self.duplicates_detected,
+            "coordinator.dropped": self.dropped,
+            "coordinator.flushed": self.flushed,
+            "coordinator.emergency_flushes": self.emergency_flushes,
+            "coordinator.batches": self.batches,
+            "coordinator.batched_messages": self.batched_messages,
+            "coordinator.processed": self.processed,
+            "coordinator.errors": self.errors,
+        }
+
+    # -- the lock: a processing loop per contact ---------------------------------------------
+    def _set_loop(self, contact: str, loop: Event | None) -> None:
+        self.loops[contact] = loop
+        self.g_loops.set(len(self.loops))
+        if self.on_lock_change is not None:
+            self.on_lock_change(contact)
+
+    def _end_loop(self, contact: str) -> None:
+        del self.loops[contact]
+        self.g_loops.set(len(self.loops))
+        if self.on_lock_change is not None:
+            self.on_lock_change(contact)
+
+    def _take(self, contact: str) -> list[Entry] | None:
+        """C3/C4 [A5]: the next batch from the head of the queue, or None when it is empty."""
+        queue = self.queues.get(contact)
+        if not queue:
+            return None
+        size = min(len(queue), self.batch_limit)
+        batch = [queue.popleft()] if size == 1 else [queue.popleft() for _ in range(size)]
+        self.waiting -= size
+        self.g_waiting.set(self.waiting)
+        if not queue:
+            self.nonempty -= 1
+            self.g_nonempty.set(self.nonempty)
+        now = self.kernel.now
+        rec = self.rec
+        for message, entered, _ in batch:
+            rec.wait(message.seq, 1, now - entered)
+        self.batches += 1
+        self.processed += size
+        if size > 1:
+            self.batched_messages += size
+            rec.event(
+                "batched",
+                [entry[0].seq for entry in batch],
+                "coordinator.batching.max_batch",
+                LAYER,
+            )
+        return batch
+
+    def _settle(self, batch: list[Entry], resolved: bool) -> None:
+        if not resolved:
+            self.errors += 1
+        for entry in batch:
+            entry[2].succeed(resolved)
+
+    def _drain(self, contact: str) -> ProcessGenerator:
+        """C1 ``loop``: run batches until the contact's queue is empty, then end the loop."""
+        while (batch := self._take(contact)) is not None:
+            resolved = yield self.processor([entry[0] for entry in batch])
+            self._settle(batch, resolved)
+        self._end_loop(contact)
+
+    def _naive(self, contact: str, holder: Event | None) -> ProcessGenerator:
+        """C1 ``naive_await``: await the current holder once (an ``if``), then run one batch."""
+        if holder is not None:
+            yield holder
+        batch = self._take(contact)
+        if batch is None:
+            return
+        run = self.processor([entry[0] for entry in batch])
+        self._set_loop(contact, run)
+        resolved = yield run
+        self._settle(batch, resolved)
+        if self.loops.get(contact) is run:
+            self._end_loop(contact)
+
+    # -- overload and cleanup ------------------------------------------------------------------
+    def _emergency_flush(self) -> None:
+        """C6 [A7]: discard every waiting message of every contact."""
+        flushed: list[int] = []
+        settle: list[Event] = []
+        for queue in self.queues.values():
+            for message, _, done in queue:
+                flushed.append(message.seq)
+                settle.append(done)
+            queue.clear()
+        self.nonempty = 0
+        self.waiting = 0
+        self.g_nonempty.set(0)
+        self.g_waiting.set(0)
+        self.flushed += len(flushed)
+        self.emergency_flushes += 1
+        self.rec.event("emergency_flush", flushed, "coordinator.emergency_flush_queues", LAYER)
+        self.rec.event("dropped", flushed, "coordinator.emergency_flush_queues", LAYER)
+        for done in settle:
+            done.succeed(True)
+
+    def _cleanup(self) -> None:
+        """C7: expired hashes and empty queues go; running loops keep their contact's entry."""
+        now = self.kernel.now
+        window = self.settings.duplicate_window
+        hashes = self.hashes
+        for key in [k for k, at in hashes.items() if now - at >= window]:
+            del hashes[key]
+        self.g_hashes.set(len(hashes))
+        queues = self.queues
+        for contact in [c for c, q in queues.items() if not q]:
+            del queues[contact]
+        self.g_queues.set(len(queues))
+
+
+class CoordinatorArm:
+    """The coordinator alone: its processor calls the agent on the batch and sends once."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        env: Environment,
+        rec: Recorder,
+        gauges: GaugeSource,
+        group: Group,
+        settings: CoordinatorSettings = CoordinatorSettings(),
+    ) -> None:
+        steps = AgentSteps(kernel, env, rec, group, LAYER)
+        self.coordinator = Coordinator(kernel, rec, gauges, group, settings, steps.direct)
+
+    def on_message(self, message: Message) -> None:
+        self.coordinator.enqueue(message)
+
+    def stats(self) -> dict[str, int | float]:
+        return self.coordinator.stats()

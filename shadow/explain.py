@@ -1,0 +1,162 @@
+"""Timelines of decision events, re-run from a run folder (events are never stored).
+
+Guarantees:
+
+1. ``rerun`` rebuilds the exact stream, configuration and arms of the run from its folder
+   alone, re-runs the arms capturing events for the asked seqs, and checks that every
+   re-run outcome row equals the stored one; a difference raises ``RerunMismatch`` (the
+   folder was made by another harness version, or a model is not deterministic).
+2. Timelines are ordered by virtual time, then by the order the events happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from shadow.arms import ModelSettings, parse_arms
+from shadow.compare import outcome_frame, stream_facts
+from shadow.config import load_config
+from shadow.errors import ShadowError, UsageError
+from shadow.kernel import DecisionEvent
+from shadow.replay import stream_from_columns, translate_script
+from shadow.runfolder import verify_folder
+from shadow.runner import RunPlan, Stream, run_arm
+
+COMPARED = (
+    "fate",
+    "rule",
+    "cause",
+    "processing_count",
+    "reply_count",
+    "first_reply_at",
+    "batch_size",
+    "reply_text_hash",
+    "order_violation",
+)
+
+
+class RerunMismatch(ShadowError):
+    """The re-run did not reproduce the stored outcomes (exit 4: the harness is wrong)."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """One arm's decision events for the asked seqs, and those seqs' outcome rows."""
+
+    arm: str
+    events: list[DecisionEvent]
+    outcomes: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class RunFolder:
+    """A verified run folder, loaded for re-running."""
+
+    path: Path
+    manifest: dict[str, Any]
+    stream: Stream
+    outcomes: pd.DataFrame
+    plan: RunPlan
+    repeat_horizon: int
+
+    def seqs_of_contact(self, contact: str) -> list[int]:
+        return [s for s, c in enumerate(self.stream.contact_id) if c == contact]
+
+
+def open_run(path: Path) -> RunFolder:
+    """Verify and load a run folder (guarantee 1's inputs)."""
+    manifest = verify_folder(path)
+    config = load_config(None, [], manifest["config"], scenario_source="run.json")
+    columns = pq.read_table(path / "stream.parquet").to_pydict()
+    outbound = None
+    if (path / "outbound.parquet").exists():
+        outbound = pq.read_table(path / "outbound.parquet").to_pydict()
+    environment = config.environment_settings()
+    stages = [int(s) for s in manifest.get("stages", [])]
+    stream = stream_from_columns(
+        columns,
+        outbound,
+        int(manifest["stream"]["first_at_us"]),
+        stages,
+        environment.sender.latency.draw(0.5),
+    )
+    environment = translate_script(environment, manifest.get("script_message_ids", {}))
+    models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
+    specs = parse_arms(manifest["arms"])
+    plan = RunPlan(
+        tuple(specs),
+        models,
+        config.run.drain,
+        config.run.gauge_interval,
+        tuple(stages),
+        manifest.get("flip_at"),
+    )
+    outcomes = pd.read_parquet(path / "outcomes.parquet")
+    return RunFolder(path, manifest, stream, outcomes, plan, config.compare.repeat_horizon)
+
+
+def rerun(run: RunFolder, seqs: Sequence[int], arms: Sequence[str] | None = None) -> list[Timeline]:
+    """Re-run the arms capturing events for ``seqs``; verified against the stored outcomes."""
+    if not seqs:
+        raise UsageError("nothing to explain: no message matches")
+    size = len(run.stream)
+    for seq in seqs:
+        if not 0 <= seq < size:
+            raise UsageError(f"--seq {seq}: the run has seqs 0 to {size - 1}")
+    wanted = list(arms) if arms else [s.name for s in run.plan.arms]
+    stream = run.stream
+    received = np.asarray(stream.received_at, dtype=np.int64)
+    repeat_of, repeat_kind = stream_facts(
+        stream.contact_id,
+        stream.message_id,
+        stream.text_hash,
+        stream.received_at,
+        stream.repeat_kind,
+        run.repeat_horizon,
+    )
+    timelines: list[Timeline] = []
+    for spec in run.plan.arms:
+        if spec.name not in wanted:
+            continue
+        stored = run.outcomes[run.outcomes["arm"] == spec.name].reset_index(drop=True)
+        if not spec.simulated:
+            rows = stored.iloc[list(seqs)]
+            timelines.append(Timeline(spec.name, [], _records(rows)))
+            continue
+        result = run_arm(spec, run.plan, stream, capture=seqs)
+        frame = outcome_frame(result, stream.contact_id, received, repeat_of, repeat_kind)
+        _verify(spec.name, frame, stored)
+        events = sorted(result.events, key=lambda e: e.at)
+        timelines.append(Timeline(spec.name, events, _records(frame.iloc[list(seqs)])))
+    unknown = [a for a in wanted if a not in {s.name for s in run.plan.arms}]
+    if unknown:
+        raise UsageError(f"--arms: {', '.join(unknown)} not in this run ({run.manifest['arms']})")
+    return timelines
+
+
+def _verify(arm: str, rerun_frame: pd.DataFrame, stored: pd.DataFrame) -> None:
+    for column in COMPARED:
+        a = rerun_frame[column].astype("string").fillna("<null>").to_numpy()
+        b = stored[column].astype("string").fillna("<null>").to_numpy()
+        if len(a) != len(b) or (a != b).any():
+            first = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), 0)
+            raise RerunMismatch(
+                f"re-running arm {arm} did not reproduce outcomes.parquet ({column} of seq "
+                f"{first}: {a[first]} vs stored {b[first]}); was the run made by another "
+                "harness version?"
+            )
+
+
+def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    from shadow.pipeline import outcome_record
+
+    return [outcome_record(row) for _, row in rows.iterrows()]

@@ -1,0 +1,86 @@
+"""What the gate reads: the input contract between the comparator's run folder and the gate.
+
+The gate needs only records (architecture.md). ``gate_io.load_gate_input`` builds a
+``GateInput`` from a run folder; tests build one directly.
+
+**run.json** (a dict) — keys the gate reads:
+
+- ``arms``: list of arm names (``legacy``, ``rollout@10``, ...).
+- ``rollout_fingerprint``: ``rollout.fingerprint(settings)`` (provider, flag, group_id, salt,
+  stickiness, algorithm, id). Missing: the fingerprint check fails.
+- ``seed``: int, keys the latency bootstrap (default 1).
+- ``files``: ``{name: sha256}`` where name is a data file's logical name (``stream``,
+  ``outbound``, ``outcomes``, ``divergences``, ``signatures``, ``gauges``, ``rejected``, mapped
+  to ``stream.parquet`` ...) or a file name; a value may also be ``{"path", "sha256"}``.
+  Checked by ``gate_io`` (never by the gate).
+
+**divergences.jsonl**, one dict per line, fields the gate reads:
+
+- ``seq`` (int), ``baseline`` and ``candidate`` (arm names of the pair),
+- ``kinds`` (list of kind names), ``severity`` (the line's worst),
+- ``severities`` (optional ``{kind: severity}``; when present, per-kind severity is used so a
+  ``change`` kind on a line whose worst is ``regression`` is not counted as a regression),
+- ``signature`` (12 hex digits), ``attribution: {baseline: {rule, cause}, candidate: {...}}``.
+  Other fields (``effect``, outcome records) are ignored: the scope comes from outcomes.
+
+**outcomes** per arm (columns, aligned): ``seq`` int, ``contact_id`` str, ``fate`` str,
+``reply_latency`` float seconds (NaN when null), ``system`` str (``unified`` or ``legacy`` in
+``rollout@P`` arms; the cohort is the candidate's ``unified`` messages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+OUTCOME_COLUMNS = ("seq", "contact_id", "fate", "reply_latency", "system")
+
+
+@dataclass(frozen=True, slots=True)
+class ArmOutcomes:
+    """One arm's outcome columns, sorted by seq."""
+
+    seq: npt.NDArray[np.int64]
+    contact_id: npt.NDArray[np.str_]
+    fate: npt.NDArray[np.str_]
+    reply_latency: npt.NDArray[np.float64]
+    system: npt.NDArray[np.str_]
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Sequence[Any] | npt.NDArray[Any]]) -> ArmOutcomes:
+        """Build from any column mapping (lists, numpy arrays, pandas Series); nulls allowed in
+        ``reply_latency`` (NaN) and ``system`` (empty)."""
+        seq = np.asarray(columns["seq"], dtype=np.int64)
+        order = np.argsort(seq, kind="stable")
+        latency = np.array(
+            [np.nan if value is None else float(value) for value in columns["reply_latency"]],
+            dtype=np.float64,
+        )
+
+        def text(name: str) -> npt.NDArray[np.str_]:
+            values = columns.get(name)
+            if values is None:
+                return np.full(len(seq), "", dtype=np.str_)
+            return np.array(["" if v is None else str(v) for v in values], dtype=np.str_)
+
+        return cls(
+            seq=seq[order],
+            contact_id=text("contact_id")[order],
+            fate=text("fate")[order],
+            reply_latency=latency[order],
+            system=text("system")[order],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GateInput:
+    """A run as the gate sees it; ``run_ref`` names the folder in ``shadow explain`` commands."""
+
+    run: Mapping[str, Any]
+    divergences: Sequence[Mapping[str, Any]]
+    outcomes: Mapping[str, ArmOutcomes]
+    run_ref: str = "RUN_DIR"

@@ -1,0 +1,50 @@
+"""The kernel benchmark of architecture.md: per-contact lock + agent delay + send.
+
+A workload on the bare kernel (no models), to measure the scheduler itself: each message
+waits for its contact's lock (a FIFO of events), holds it through an agent delay and a send,
+then hands the lock on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+from shadow.kernel import Event, Kernel, KeyedRandom
+
+
+def pipeline(messages: int, contacts: int = 500, seed: int = 1) -> int:
+    """Run ``messages`` through the pipeline; returns how many replies were sent."""
+    kernel = Kernel()
+    random = KeyedRandom(seed)
+    locked: dict[int, deque[Event]] = {}
+    sent = [0]
+
+    def handle(contact: int, agent_delay: int) -> Generator[Any, Any, None]:
+        waiters = locked.get(contact)
+        if waiters is None:
+            locked[contact] = deque()
+        else:
+            turn = kernel.event()
+            waiters.append(turn)
+            yield turn
+        yield agent_delay
+        yield 300_000
+        sent[0] += 1
+        queue = locked[contact]
+        if queue:
+            queue.popleft().succeed()
+        else:
+            del locked[contact]
+
+    def arrivals() -> Any:
+        at = 0
+        for index in range(messages):
+            u_gap, u_contact, u_delay = random.uniforms(3, "bench", index)
+            at += int(u_gap * 1_200_000)
+            yield at, (int(u_contact * contacts), 1_000_000 + int(u_delay * 8_000_000))
+
+    kernel.run(None, arrivals(), lambda m: kernel.spawn(handle(*m)))
+    kernel.run(kernel.now + 600_000_000)
+    return sent[0]

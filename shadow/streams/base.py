@@ -1,0 +1,182 @@
+"""The seam every capture reader plugs into: one ``LineResult`` per physical line.
+
+A reader is a generator ``read(lines, ctx)`` over ``(line_number, text)`` pairs that yields
+exactly one ``LineResult`` per physical line, in line order (a reader that must look ahead, the
+chat export, buffers a few results and yields them late, still in order). The driver
+(``normalize.read_captures``) checks that promise, so no line can vanish from the accounting.
+
+A reader signals a bad line by raising ``LineError(reason)`` from its per-line code; the JSON
+helper ``json_lines`` turns that (and any malformed-structure error) into a ``rejected`` result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shadow.errors import InputError
+from shadow.streams.record import InboundRecord, OutboundRecord
+
+LineKind = Literal["inbound", "receipt", "outbound", "skipped", "rejected", "continuation"]
+LINE_KINDS: tuple[LineKind, ...] = (
+    "inbound",
+    "receipt",
+    "outbound",
+    "skipped",
+    "rejected",
+    "continuation",
+)
+
+
+class LineError(Exception):
+    """A bad line: the reason goes to ``rejected.jsonl`` or stops the run (``--on-error``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """Reader options that are not the format: chat-export identity and zone, id merging, secret."""
+
+    tz: str = "UTC"
+    contact: str | None = None
+    me: str | None = None
+    merge_br_ninth_digit: bool = False
+    app_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileContext:
+    """What a reader knows about the file it reads."""
+
+    file: str
+    name: str
+    format: str
+    options: ReadOptions
+
+
+@dataclass(slots=True)
+class LineResult:
+    """The single kind of one physical line, and the items it carries."""
+
+    line: int
+    kind: LineKind
+    inbound: list[InboundRecord] = field(default_factory=list)
+    outbound: list[OutboundRecord] = field(default_factory=list)
+    receipts: int = 0
+    groups: int = 0
+    header: dict[str, Any] | None = None
+    reason: str = ""
+    raw: str = ""
+
+
+def classify_items(
+    line: int,
+    inbound: list[InboundRecord],
+    outbound: list[OutboundRecord],
+    receipts: int,
+    groups: int,
+) -> LineResult:
+    """The line's kind from what it carries: inbound > outbound > receipt > skipped."""
+    kind: LineKind
+    if inbound:
+        kind = "inbound"
+    elif outbound:
+        kind = "outbound"
+    elif receipts:
+        kind = "receipt"
+    else:
+        kind = "skipped"
+    return LineResult(line, kind, inbound, outbound, receipts, groups)
+
+
+def rejected(line: int, reason: str, raw: str) -> LineResult:
+    return LineResult(line, "rejected", reason=reason, raw=raw)
+
+
+# Errors a parser may hit on structurally wrong JSON (a list where an object was expected, ...).
+STRUCTURE_ERRORS = (
+    LineError,
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    RecursionError,
+)
+
+#: Classifies one parsed JSON object: the format family it belongs to, or None.
+Classifier = Callable[[Any], str | None]
+#: A format reader: one LineResult per physical line, in line order.
+Reader = Callable[[Iterable[tuple[int, str]], "FileContext"], Iterator["LineResult"]]
+#: Parses one JSON object of the reader's format into a line result (raises LineError).
+ObjectParser = Callable[[int, dict[str, Any], str], LineResult]
+
+
+def json_lines(
+    lines: Iterable[tuple[int, str]],
+    ctx: FileContext,
+    classify: Classifier,
+    parse: ObjectParser,
+) -> Iterator[LineResult]:
+    """Shared loop of the JSON-lines formats: blank lines skipped, bad JSON rejected, a record of
+    another known format stops the read (a mixed file is an input error naming the line)."""
+    for number, text in lines:
+        if not text.strip():
+            yield LineResult(number, "skipped")
+            continue
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            yield rejected(number, f"not JSON: {exc}", text)
+            continue
+        if not isinstance(obj, dict):
+            yield rejected(number, f"not a JSON object: {type(obj).__name__}", text)
+            continue
+        family = classify(obj)
+        if family is not None and family != ctx.format:
+            raise InputError(
+                ctx.file, number, f"mixed formats: a {family} record in a {ctx.format} file"
+            )
+        try:
+            yield parse(number, obj, text)
+        except STRUCTURE_ERRORS as exc:
+            reason = exc.reason if isinstance(exc, LineError) else f"malformed record: {exc!r}"
+            yield rejected(number, reason, text)
+
+
+def need(obj: Any, key: str, what: str = "") -> Any:
+    """``obj[key]``, or a LineError naming the missing field."""
+    if not isinstance(obj, dict) or key not in obj or obj[key] is None:
+        raise LineError(f"missing field {what or key}")
+    return obj[key]
+
+
+def need_dict(obj: Any, key: str, what: str = "") -> dict[str, Any]:
+    value = need(obj, key, what)
+    if not isinstance(value, dict):
+        raise LineError(f"field {what or key} is not an object")
+    return value
+
+
+def need_list(obj: Any, key: str, what: str = "") -> list[Any]:
+    value = need(obj, key, what)
+    if not isinstance(value, list):
+        raise LineError(f"field {what or key} is not a list")
+    return value
+
+
+def opt_str(obj: Any, key: str) -> str:
+    """A string field, or ``""`` when absent; a non-string is a bad line."""
+    if not isinstance(obj, dict):
+        return ""
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LineError(f"field {key} is not a string")
+    return value

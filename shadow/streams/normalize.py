@@ -1,0 +1,166 @@
+"""``read_captures``: capture files of any known format to one normalized, ordered stream.
+
+Guarantees:
+
+1. Each file is read as a stream of physical lines (``\\n``-separated, a trailing ``\\r`` and a
+   leading BOM dropped); each line gets exactly one kind, checked here whatever the reader.
+2. ``format="auto"`` detects each file's format from its first records; a record of another
+   format later in the file stops the read naming the line; an empty file or an unknown format
+   stops it too (all ``InputError``, exit 3).
+3. ``on_error="fail"`` raises ``InputError(file, line, reason)`` at the first bad line;
+   ``"skip"`` collects ``Rejected`` lines, in file then line order. A line that is not UTF-8 is a
+   bad line.
+4. Inbound records come sorted by ``received_at``, stable on file order then line order (then
+   order within the line); outbound likewise by ``sent_at``.
+5. Timestamps going backwards by more than ``max_skew`` µs within a file give one warning per
+   file naming the lines (returned, never printed).
+6. Memory holds the normalized records, never the raw capture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shadow.errors import InputError, UsageError
+from shadow.streams import cloud, evolution, export, gateways, shadow_format
+from shadow.streams.accounting import Accounting, Counts
+from shadow.streams.base import FileContext, LineResult, Reader, ReadOptions
+from shadow.streams.detect import FORMATS, detect_format
+from shadow.streams.record import InboundRecord, OutboundRecord, Rejected
+
+SECOND = 1_000_000
+OnError = Literal["fail", "skip"]
+
+READERS: dict[str, Reader] = {
+    "shadow": shadow_format.read_jsonl,
+    "csv": shadow_format.read_csv,
+    "cloud": cloud.read,
+    "evolution": evolution.read,
+    "zapi": gateways.read_zapi,
+    "twilio": gateways.read_twilio,
+    "wwebjs": gateways.read_wwebjs,
+    "export": export.read,
+}
+_LISTED_LINES = 20
+
+
+@dataclass(slots=True)
+class Capture:
+    """The normalized capture: ordered records, the accounting, bad lines and warnings."""
+
+    inbound: list[InboundRecord] = field(default_factory=list)
+    outbound: list[OutboundRecord] = field(default_factory=list)
+    accounting: Accounting = field(default_factory=Accounting)
+    rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    header: dict[str, Any] | None = None
+
+    @property
+    def fingerprint(self) -> Any:
+        """The rollout fingerprint of a shadow header (``redact --flag``), if any."""
+        return None if self.header is None else self.header.get("fingerprint")
+
+
+def physical_lines(path: Path, bad_utf8: set[int] | None = None) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every physical line; undecodable lines noted in ``bad_utf8``."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            data = raw.rstrip(b"\n").removesuffix(b"\r")
+            if number == 1:
+                data = data.removeprefix(b"\xef\xbb\xbf")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                if bad_utf8 is not None:
+                    bad_utf8.add(number)
+                text = data.decode("utf-8", errors="replace")
+            yield number, text
+
+
+def _sniff(path: Path, label: str, fmt: str) -> str:
+    has_content = any(text.strip() for _, text in physical_lines(path))
+    if not has_content:
+        raise InputError(label, None, "empty capture: no records")
+    if fmt != "auto":
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown --format {fmt!r}; known: auto, {', '.join(FORMATS)}")
+        return fmt
+    detected = detect_format(text for _, text in physical_lines(path))
+    if detected is None:
+        raise InputError(label, None, f"unknown format: none of {', '.join(FORMATS)}")
+    return detected
+
+
+def read_captures(
+    paths: Sequence[str | Path],
+    format: str = "auto",
+    on_error: OnError = "fail",
+    max_skew: int = 60 * SECOND,
+    options: ReadOptions | None = None,
+) -> Capture:
+    """Read, check and merge capture files (guarantees 1-6)."""
+    if on_error not in ("fail", "skip"):
+        raise UsageError(f"--on-error must be fail or skip, not {on_error!r}")
+    if not paths:
+        raise UsageError("no capture given")
+    options = options or ReadOptions()
+    capture = Capture()
+    for given in paths:
+        path = Path(given)
+        label = str(given)
+        if not path.is_file():
+            raise InputError(label, None, "no such file")
+        fmt = _sniff(path, label, format)
+        capture.formats.append(fmt)
+        ctx = FileContext(label, path.name, fmt, options)
+        counts = capture.accounting.start(label, fmt)
+        _read_file(path, ctx, counts, capture, on_error, max_skew)
+    capture.inbound.sort(key=lambda record: record.received_at)
+    capture.outbound.sort(key=lambda record: record.sent_at)
+    return capture
+
+
+def _read_file(
+    path: Path,
+    ctx: FileContext,
+    counts: Counts,
+    capture: Capture,
+    on_error: OnError,
+    max_skew: int,
+) -> None:
+    bad_utf8: set[int] = set()
+    expected = 1
+    latest: int | None = None
+    backwards: list[int] = []
+    for result in READERS[ctx.format](physical_lines(path, bad_utf8), ctx):
+        if result.line != expected:
+            raise RuntimeError(f"{ctx.format} reader skipped or reordered line {expected}")
+        expected += 1
+        if result.line in bad_utf8 and result.kind != "rejected":
+            result = LineResult(result.line, "rejected", reason="not UTF-8", raw="")
+        if result.kind == "rejected":
+            if on_error == "fail":
+                raise InputError(ctx.file, result.line, result.reason)
+            capture.rejected.append(Rejected(ctx.file, result.line, result.reason, result.raw))
+        if result.header is not None and capture.header is None:
+            capture.header = result.header
+        times = [r.received_at for r in result.inbound] + [r.sent_at for r in result.outbound]
+        for at in times:
+            if latest is not None and at < latest - max_skew:
+                backwards.append(result.line)
+            latest = at if latest is None else max(latest, at)
+        capture.inbound.extend(result.inbound)
+        capture.outbound.extend(result.outbound)
+        capture.accounting.add(counts, result)
+    if backwards:
+        lines = sorted(set(backwards))
+        listed = ", ".join(str(n) for n in lines[:_LISTED_LINES])
+        more = f" and {len(lines) - _LISTED_LINES} more" if len(lines) > _LISTED_LINES else ""
+        capture.warnings.append(
+            f"{ctx.file}: timestamps go backwards by more than {max_skew / SECOND:g}s "
+            f"at lines {listed}{more}"
+        )

@@ -1,0 +1,110 @@
+"""The normalized records every capture reader produces (formats.md).
+
+Guarantees:
+
+1. A record is immutable; its text hashes are computed once, at construction, from ``text``.
+2. ``text_hash`` is ``text_token(text)`` and ``text_norm_hash`` is ``text_token(normalize_text(
+   text))``: the same tokens the agent's ``replies`` map uses, so replies keyed by text match.
+3. A redacted text ``~r1:<N>:<E>`` (written by ``shadow redact``) hashes so that both kinds of
+   equality survive redaction: ``text_norm_hash`` comes from ``N`` alone and ``text_hash`` from
+   the whole form. Two originals with equal normalized texts share ``N``; equal exact texts share
+   the whole form.
+4. Times are integer microseconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from shadow.environment import normalize_text, text_token
+
+#: The canonical message types (formats.md); each reader maps its gateway's names onto these.
+KNOWN_TYPES: tuple[str, ...] = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "voice",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "unsupported",
+)
+REPEAT_KINDS: tuple[str, ...] = ("resend", "legit")
+
+REDACTED_PREFIX = "~r1:"
+_REDACTED = re.compile(r"~r1:([0-9a-f]+):([0-9a-f]+)")
+
+
+def is_redacted(text: str) -> bool:
+    """Is this text in ``shadow redact``'s ``~r1:<N>:<E>`` form?"""
+    return _REDACTED.fullmatch(text) is not None
+
+
+def text_hashes(text: str) -> tuple[str, str]:
+    """``(text_hash, text_norm_hash)`` of a text, understanding the redacted form (rule 3)."""
+    match = _REDACTED.fullmatch(text)
+    if match is not None:
+        return text_token(text), text_token(REDACTED_PREFIX + match.group(1))
+    return text_token(text), text_token(normalize_text(text))
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """One inbound message of a capture, as every reader reduces it."""
+
+    message_id: str
+    contact_id: str
+    received_at: int
+    sent_at: int | None
+    type: str
+    text: str
+    topic: str
+    repeat_kind: str
+    bucket: int | None
+    file: str
+    line: int
+    text_hash: str = field(init=False, compare=False)
+    text_norm_hash: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        exact, norm = text_hashes(self.text)
+        object.__setattr__(self, "text_hash", exact)
+        object.__setattr__(self, "text_norm_hash", norm)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRecord:
+    """One recorded bot reply: what production sent, when, and which message it answers."""
+
+    contact_id: str
+    sent_at: int
+    reply_to: str | None
+    text: str
+    file: str
+    line: int
+    text_hash: str = field(init=False, compare=False)
+    text_norm_hash: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        exact, norm = text_hashes(self.text)
+        object.__setattr__(self, "text_hash", exact)
+        object.__setattr__(self, "text_norm_hash", norm)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A bad line: where, why, and its raw content (for ``rejected.jsonl``)."""
+
+    file: str
+    line: int
+    reason: str
+    raw: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "reason": self.reason, "raw": self.raw}
