@@ -27,7 +27,7 @@ from legacy_models.response_manager import ResponseManager
 from legacy_models.settings import LegacySettings
 from legacy_models.steps import AgentSteps
 from shadow.environment import Environment, Message
-from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
+from shadow.kernel import GaugeSource, Group, Kernel, ProcessGenerator, Recorder
 
 
 class LegacyChain:
@@ -67,9 +67,9 @@ class LegacyChain:
         )
         self.on_message = self.orchestrator.on_message
 
-    def _agent(self, members: Sequence[Message]) -> Event:
-        """``p2(batch)``: the agent call on the batch, then ``sendResponse``."""
-        return self.steps.process(members, self.response_manager.send_response)
+    def _agent(self, members: Sequence[Message]) -> ProcessGenerator:
+        """``p2(batch)``: the agent call on the batch, then ``await sendResponse``."""
+        return self.steps.call(members, self.response_manager.respond)
 
     def stats(self) -> dict[str, int | float]:
         now = self.kernel.now

@@ -36,8 +36,9 @@ from shadow.environment import Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, ProcessGenerator, Recorder
 
 LAYER = "coordinator"
-#: The batch processor: its event settles True (resolved) / False (rejected).
-BatchProcessor = Callable[[Sequence[Message]], Event]
+#: The batch processor, run inside the contact's loop (``yield from``): True resolved, False
+#: rejected.
+BatchProcessor = Callable[[Sequence[Message]], ProcessGenerator]
 #: A waiting message: the message, when it entered, and the promise its caller holds.
 Entry = tuple[Message, int, Event]
 
@@ -130,18 +131,16 @@ class Coordinator:
             self.g_nonempty.set(self.nonempty)
             self._emergency_flush()
             return done
-        if settings.mutex == "loop":
-            if contact in self.loops:
-                rec.event("queued", message.seq, "coordinator.mutex", LAYER)
-            else:
-                self._set_loop(contact, None)
-                self.loops[contact] = self.kernel.spawn(self._drain(contact), self.group)
-        else:
-            holder = self.loops.get(contact)
-            if holder is not None:
-                rec.event("queued", message.seq, "coordinator.mutex", LAYER)
+        if settings.mutex == "loop" and contact not in self.loops:
+            # the new loop takes the message at once (gauges set by ``_take``): it never waited
+            self._set_loop(contact, None)
+            self.loops[contact] = self.kernel.spawn(self._drain(contact), self.group)
+            return done
+        holder = self.loops.get(contact)
+        if holder is not None or contact in self.loops:
+            rec.event("queued", message.seq, "coordinator.mutex", LAYER)
+        if settings.mutex != "loop":
             self.kernel.spawn(self._naive(contact, holder), self.group)
-        # set after the loop took what it could: a message taken at once never waited
         self.g_waiting.set(self.waiting)
         self.g_nonempty.set(self.nonempty)
         return done
@@ -210,7 +209,7 @@ class Coordinator:
     def _drain(self, contact: str) -> ProcessGenerator:
         """C1 ``loop``: run batches until the contact's queue is empty, then end the loop."""
         while (batch := self._take(contact)) is not None:
-            resolved = yield self.processor([entry[0] for entry in batch])
+            resolved = yield from self.processor([entry[0] for entry in batch])
             self._settle(batch, resolved)
         self._end_loop(contact)
 
@@ -221,7 +220,7 @@ class Coordinator:
         batch = self._take(contact)
         if batch is None:
             return
-        run = self.processor([entry[0] for entry in batch])
+        run = self.kernel.spawn(self.processor([entry[0] for entry in batch]), self.group)
         self._set_loop(contact, run)
         resolved = yield run
         self._settle(batch, resolved)

@@ -337,11 +337,12 @@ class OrchestratorArm:
         group: Group,
         settings: OrchestratorSettings = OrchestratorSettings(),
     ) -> None:
-        steps = AgentSteps(kernel, env, rec, group, LAYER)
-        self.orchestrator = Orchestrator(
-            kernel, rec, gauges, group, settings, lambda message: steps.direct((message,))
-        )
+        self.steps = AgentSteps(kernel, env, rec, group, LAYER)
+        self.orchestrator = Orchestrator(kernel, rec, gauges, group, settings, self._process)
         self.on_message = self.orchestrator.on_message
+
+    def _process(self, message: Message) -> Event:
+        return self.steps.process((message,), self.steps.send_once)
 
     def stats(self) -> dict[str, int | float]:
         return self.orchestrator.stats()

@@ -47,7 +47,6 @@ class ResponseManager:
         self.settings = settings
         self.cache: dict[tuple[str, str], int] = {}
         self.pending = 0
-        self.resolved = kernel.event().succeed(True)
         self.backoff = settings.backoff or (0,)
         self.sent = 0
         self.blocked = 0
@@ -63,27 +62,32 @@ class ResponseManager:
 
     def send_response(self, contact: str, reply: str, seqs: tuple[int, ...]) -> Event:
         """Deliver ``reply`` (answering ``seqs``) to ``contact``; the event always resolves."""
+        return self.kernel.spawn(self.respond(contact, reply, seqs), self.group)
+
+    def respond(self, contact: str, reply: str, seqs: tuple[int, ...]) -> ProcessGenerator:
+        """``await sendResponse(to, message)`` inside the caller's process."""
         now = self.kernel.now
         settings = self.settings
+        rec = self.rec
         key = (contact, reply)
         recorded = self.cache.get(key)
         if recorded is not None and now - recorded < settings.duplicate_window:  # R1, R5
             self.blocked += 1
-            self.rec.event("reply_blocked", seqs, "response_manager.duplicate_window", LAYER, reply)
+            rec.event("reply_blocked", seqs, "response_manager.duplicate_window", LAYER, reply)
             for seq in seqs:
-                self.rec.wait(seq, 2, 0)
-            return self.resolved
+                rec.wait(seq, 2, 0)
+            return True
         if self.pending >= settings.max_queue:  # R4 [A10]
             self.refused += 1
-            self.rec.event("dropped", seqs, "response_manager.max_queue", LAYER)
+            rec.event("dropped", seqs, "response_manager.max_queue", LAYER)
             for seq in seqs:
-                self.rec.wait(seq, 2, 0)
-            return self.resolved
+                rec.wait(seq, 2, 0)
+            return True
         if settings.mark_before_send:  # R1 [A8]
             self._record(key, now)
         self.pending += 1
         self.g_pending.set(self.pending)
-        return self.kernel.spawn(self._send(key, seqs, now), self.group)
+        return (yield from self._send(key, seqs, now))
 
     def stats(self) -> dict[str, int | float]:
         return {
@@ -161,7 +165,7 @@ class ResponseManagerArm:
         self.steps = AgentSteps(kernel, env, rec, group, LAYER)
 
     def on_message(self, message: Message) -> None:
-        self.steps.process((message,), self.manager.send_response)
+        self.steps.process((message,), self.manager.respond)
 
     def stats(self) -> dict[str, int | float]:
         return self.manager.stats()

@@ -23,15 +23,16 @@ from collections.abc import Callable, Sequence
 from shadow.environment import AgentError, Environment, Message
 from shadow.kernel import Event, Group, Kernel, ProcessGenerator, Recorder
 
-#: What a reply goes through once the agent answered: (contact, reply hash, seqs, call key).
-Deliver = Callable[[str, str, tuple[int, ...]], Event]
+#: What a reply goes through once the agent answered, inlined in the caller's process with
+#: ``yield from``: (contact, reply hash, seqs = the call key) -> a generator.
+Deliver = Callable[[str, str, tuple[int, ...]], ProcessGenerator]
 
 AGENT_RULE = "environment.agent"
 SENDER_RULE = "environment.sender"
 
 
 class AgentSteps:
-    """Agent call, then a delivery step, as one kernel process per batch."""
+    """Agent call, then a delivery step, run inside the caller's process (``yield from``)."""
 
     __slots__ = ("env", "group", "kernel", "layer", "rec")
 
@@ -45,10 +46,11 @@ class AgentSteps:
         self.layer = layer
 
     def process(self, members: Sequence[Message], deliver: Deliver) -> Event:
-        """Call the agent on ``members`` now; hand its reply to ``deliver``; settle True/False."""
-        return self.kernel.spawn(self._run(members, deliver), self.group)
+        """The same as a process of its own: an event settling True/False."""
+        return self.kernel.spawn(self.call(members, deliver), self.group)
 
-    def _run(self, members: Sequence[Message], deliver: Deliver) -> ProcessGenerator:
+    def call(self, members: Sequence[Message], deliver: Deliver) -> ProcessGenerator:
+        """Call the agent on ``members`` now, hand its reply to ``deliver``; return True/False."""
         call = self.env.agent_call(self.kernel, members)
         seqs = call.key
         rec = self.rec
@@ -60,14 +62,11 @@ class AgentSteps:
         except AgentError:
             rec.event("agent_error", seqs, AGENT_RULE, self.layer, call.outcome)
             return False
-        yield deliver(members[0].contact_id, reply, seqs)
+        yield from deliver(members[0].contact_id, reply, seqs)
         return True
 
-    def send_once(self, contact: str, reply: str, seqs: tuple[int, ...]) -> Event:
+    def send_once(self, contact: str, reply: str, seqs: tuple[int, ...]) -> ProcessGenerator:
         """One send attempt, no retry, no de-duplication (the single-layer arms)."""
-        return self.kernel.spawn(self._send_once(contact, reply, seqs), self.group)
-
-    def _send_once(self, contact: str, reply: str, seqs: tuple[int, ...]) -> ProcessGenerator:
         rec = self.rec
         rec.event("send_attempt", seqs, SENDER_RULE, self.layer)
         delivered = yield self.env.send_attempt(self.kernel, seqs, 1, contact)
@@ -75,8 +74,7 @@ class AgentSteps:
             rec.event("reply_sent", seqs, "", self.layer, reply)
         else:
             rec.event("send_failed", seqs, SENDER_RULE, self.layer)
-        return True
 
-    def direct(self, members: Sequence[Message]) -> Event:
+    def direct(self, members: Sequence[Message]) -> ProcessGenerator:
         """The single-layer processor: agent call, then one send attempt."""
-        return self.process(members, self.send_once)
+        return self.call(members, self.send_once)

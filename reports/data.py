@@ -63,14 +63,25 @@ class RunData:
     def arms(self) -> list[str]:
         return [str(a) for a in self.manifest.get("arms", [])]
 
+    @property
+    def pairs(self) -> list[str]:
+        """The compared pairs in arm order (``run.json`` stores them sorted by name)."""
+        rank = {arm: index for index, arm in enumerate(self.arms)}
+
+        def key(pair: str) -> tuple[int, int, str]:
+            baseline, _, candidate = pair.partition(" vs ")
+            return rank.get(baseline, len(rank)), rank.get(candidate, len(rank)), pair
+
+        return sorted(self.manifest.get("divergences", {}), key=key)
+
     def contact_of(self, seq: int) -> str:
         return self.display(str(self.stream["contact_id"].iat[seq]))
 
     def text_of(self, seq: int) -> str | None:
         if not self.show_text or "text" not in self.stream.columns:
             return None
-        value = self.stream["text"].iat[seq]
-        return None if pd.isna(value) else str(value)
+        value: Any = self.stream["text"].iat[seq]
+        return None if value is None or value is pd.NA else str(value)
 
 
 DIVERGENCE_COLUMNS = (
@@ -195,7 +206,7 @@ def _share(count: float, total: float) -> str:
 def divergence_tables(data: RunData) -> dict[str, Any]:
     """Counts by severity per pair, and by kind (rows) per pair (columns)."""
     pairs = data.manifest.get("divergences", {})
-    names = list(pairs)
+    names = data.pairs
     severity_rows = [
         {"pair": pair, "counts": [int(pairs[pair]["by_severity"].get(s, 0)) for s in SEVERITIES]}
         for pair in names
@@ -254,11 +265,20 @@ def latency_summary(data: RunData) -> tuple[list[dict[str, Any]], dict[str, np.n
     rows = []
     curves: dict[str, np.ndarray] = {}
     for arm in data.arms:
-        values = data.outcomes.loc[data.outcomes["arm"] == arm, "reply_latency"].dropna()
-        values = values.to_numpy(dtype=float)
+        answered = data.outcomes.loc[data.outcomes["arm"] == arm, "reply_latency"].dropna()
+        values = answered.to_numpy(dtype=float)
         if values.size == 0:
-            rows.append({"arm": arm, "answered": 0, "p50": None, "p90": None, "p95": None,
-                         "p99": None, "max": None})
+            rows.append(
+                {
+                    "arm": arm,
+                    "answered": 0,
+                    "p50": None,
+                    "p90": None,
+                    "p95": None,
+                    "p99": None,
+                    "max": None,
+                }
+            )
             continue
         p50, p90, p95, p99 = np.quantile(values, [0.5, 0.9, 0.95, 0.99])
         rows.append(
@@ -283,7 +303,7 @@ def divergences_over_time(data: RunData) -> tuple[np.ndarray, dict[str, dict[str
     frame = data.divergences
     at = data.stream["at_s"].to_numpy(dtype=float)
     series: dict[str, dict[str, np.ndarray]] = {}
-    for pair in data.manifest.get("divergences", {}):
+    for pair in data.pairs:
         lines = frame[frame["pair"] == pair]
         times = at[lines["seq"].to_numpy(dtype=np.int64)]
         regressions = times[(lines["severity"] == "regression").to_numpy()]
@@ -297,7 +317,9 @@ def divergences_over_time(data: RunData) -> tuple[np.ndarray, dict[str, dict[str
 def gauge_rows(data: RunData) -> list[dict[str, Any]]:
     """Every structure of every arm: peak, when, cap, and the seed's figure when it has one."""
     rows = []
-    for arm, structures in data.manifest.get("gauges", {}).items():
+    gauges = data.manifest.get("gauges", {})
+    for arm in [a for a in data.arms if a in gauges] + sorted(set(gauges) - set(data.arms)):
+        structures = gauges[arm]
         for name in sorted(structures):
             info = structures[name]
             base = name.split("/")[-1]
@@ -332,8 +354,9 @@ def gauge_totals(data: RunData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         part = totals[totals["arm"] == arm]
         if part.empty:
             continue
-        bins = np.clip(np.searchsorted(edges, part["time"].to_numpy(), side="right") - 1, 0,
-                       GAUGE_BINS - 1)
+        bins = np.clip(
+            np.searchsorted(edges, part["time"].to_numpy(), side="right") - 1, 0, GAUGE_BINS - 1
+        )
         peak = pd.Series(part["value"].to_numpy()).groupby(bins).max()
         result[arm] = (edges[peak.index.to_numpy()], peak.to_numpy(dtype=float))
     return result
@@ -401,15 +424,23 @@ def extra_reply_rows(data: RunData, limit: int) -> tuple[list[dict[str, Any]], d
     more = more.reset_index()
     more["shown"] = [data.display(str(c)) for c in more["contact_id"]]
     more = more.sort_values(["extra", "shown"], ascending=[False, True])
+    top = more.head(limit)
     rows = [
         {
-            "contact": str(r.shown),
-            "legacy": int(r.legacy),
-            "unified": int(r.unified),
-            "extra": int(r.extra),
-            "batched": int(r.batched),
+            "contact": str(shown),
+            "legacy": int(legacy),
+            "unified": int(unified),
+            "extra": int(extra),
+            "batched": int(batched_count),
         }
-        for r in more.head(limit).itertuples()
+        for shown, legacy, unified, extra, batched_count in zip(
+            top["shown"].tolist(),
+            top["legacy"].tolist(),
+            top["unified"].tolist(),
+            top["extra"].tolist(),
+            top["batched"].tolist(),
+            strict=True,
+        )
     ]
     totals = {
         "contacts": len(more),

@@ -20,9 +20,10 @@ def run_bench(messages: int, contacts: int, workers: int | None) -> dict[str, An
     from shadow.pipeline import ReplayOptions, replay_records
     from shadow.timing import Stopwatch
 
-    records = list(steady_load(messages, contacts))
     with tempfile.TemporaryDirectory(prefix="shadow-bench-") as folder:
         watch = Stopwatch()
+        records = list(steady_load(messages, contacts))
+        watch.phase("generate")
         options = ReplayOptions(
             inputs=["<bench>"],
             out=Path(folder) / "run",
@@ -30,7 +31,7 @@ def run_bench(messages: int, contacts: int, workers: int | None) -> dict[str, An
             arms=["legacy", "unified"],
             reports=False,
         )
-        replay_records(options, records)
+        replay_records(options, records, watch=watch)
         timing = watch.report()
     wall = float(timing["wall_s"])  # type: ignore[arg-type]
     return {

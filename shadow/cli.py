@@ -406,6 +406,8 @@ def explain(
         raise UsageError(f"--contact {contact}: no message of that contact in the run")
     wanted = [a.strip() for a in arms.split(",")] if arms else None
     timelines = rerun(run, seqs, wanted)
+    # piped output (CI logs, grep) gets whole lines: no wrapping at 80 columns
+    console = out if out.is_terminal else Console(width=240, highlight=False, soft_wrap=True)
     for seq_ in seqs[:50]:
         outcomes = Table(title=f"seq {seq_}", title_justify="left")
         outcomes.add_column("arm")
@@ -452,12 +454,40 @@ def explain(
         layer = f"{event.layer}: " if event.layer else ""
         cells[index] = escape(f"{layer}{event.kind} #{seqs_text}{rule}")
         events.add_row(f"{at / 1e6:.3f}s", *cells)
-    out.print(events)
+    console.print(events)
 
 
 # [end: explain]
 
 # [command: report]
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by shadow replay.")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="HTML output (default RUN_DIR/report.html).")
+    ] = None,
+    md: Annotated[
+        Path | None, typer.Option("--md", help="Markdown output (default RUN_DIR/report.md).")
+    ] = None,
+    show_text: Annotated[
+        bool,
+        typer.Option("--show-text", help="Show message texts and raw ids (needs --keep-raw)."),
+    ] = False,
+) -> None:
+    """(Re)render the approvers' reports of a run: report.md and a self-contained report.html.
+
+    Example: shadow report build/shadow/capture --html /tmp/report.html
+    """
+    from reports import render_run
+
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run folder")
+    html_file = html or run_dir / "report.html"
+    md_file = md or run_dir / "report.md"
+    render_run(run_dir, html=html_file, md=md_file, show_text=show_text)
+    out.print(f"wrote {md_file} and {html_file}", markup=False)
+
+
 # [end: report]
 
 
@@ -493,9 +523,189 @@ def bench(
 # [end: bench]
 
 # [command: rollout]
+@app.command()
+def rollout(
+    capture: Annotated[Path, typer.Argument(help="A capture file (production contact ids).")],
+    flag: Annotated[str, typer.Option("--flag", help="The flag name (Unleash group id).")],
+    provider: Annotated[
+        str, typer.Option("--provider", help="unleash, launchdarkly or flagd.")
+    ] = "unleash",
+    group_id: Annotated[
+        str | None, typer.Option("--group-id", help="Unleash groupId (default: the flag name).")
+    ] = None,
+    salt: Annotated[
+        str | None, typer.Option("--salt", help="LaunchDarkly: the flag's salt.")
+    ] = None,
+    algorithm: Annotated[
+        str | None, typer.Option("--algorithm", help="flagd: v2 (default) or v1.")
+    ] = None,
+    stages: Annotated[
+        str, typer.Option("--stages", help="Comma-separated percentages.")
+    ] = "10,50,100",
+    buckets: Annotated[
+        Path | None, typer.Option("--buckets", help="Write contact_id,bucket CSV here.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="Capture format (auto).")] = "auto",
+    json_: JsonOption = False,
+) -> None:
+    """Who is in each stage's cohort, by the production flag's own bucketing.
+
+    Example: shadow rollout capture.jsonl --flag USE_UNIFIED_COORDINATOR --stages 10,50,100
+    """
+    from shadow.rollout import (
+        RolloutSettings,
+        buckets_csv,
+        cohorts_of_entries,
+        contact_buckets,
+        entry_stage,
+        fingerprint,
+        parse_stages,
+    )
+    from shadow.streams import read_captures
+
+    settings = RolloutSettings(
+        provider=provider, flag=flag, group_id=group_id, salt=salt, algorithm=algorithm
+    )
+    stage_list = parse_stages(stages)
+    loaded = read_captures([capture], format=format, on_error="fail")
+    contact_ids = [record.contact_id for record in loaded.inbound]
+    carried = {r.contact_id: r.bucket for r in loaded.inbound if r.bucket is not None}
+    order, messages = contact_buckets(contact_ids, settings)
+    if carried:
+        # a redacted capture: ids are pseudonyms, each line carries the real id's bucket
+        header = loaded.fingerprint or {}
+        if header.get("id") != fingerprint(settings)["id"]:
+            raise UsageError(
+                f"{capture}: redacted with flag fingerprint {header.get('id')}, not "
+                f"{fingerprint(settings)['id']}: its buckets are for another flag setting"
+            )
+        order = [(contact, carried.get(contact, value)) for contact, value in order]
+        entries = [(contact, int(value)) for contact, value in order]
+    else:
+        entries = [(contact, entry_stage(value, settings)) for contact, value in order]
+    summary: dict[str, Any] = {
+        "provider": settings.provider,
+        "fingerprint": fingerprint(settings),
+        "stages": [c.to_dict() for c in cohorts_of_entries(entries, messages, stage_list)],
+    }
+    if buckets is not None:
+        try:
+            with buckets.open("w", encoding="utf-8", newline="") as handle:
+                handle.write(buckets_csv(order))
+        except OSError as exc:
+            raise UsageError(f"--buckets {buckets}: {exc.strerror}") from None
+    if json_:
+        print_json(summary)
+        return
+    print_fp = summary["fingerprint"]
+    out.print(
+        f"{len(order)} contacts, {len(contact_ids)} messages; {settings.provider} flag "
+        f"{settings.flag!r}, fingerprint {print_fp['id']}",
+        markup=False,
+    )
+    for row in summary["stages"]:
+        nested = {True: "nested in next", False: "NOT nested in next", None: ""}[
+            row["nested_in_next"]
+        ]
+        out.print(
+            f"  {row['stage']:>3}%: {row['contacts']} contacts, {row['messages']} messages"
+            f"  {nested}",
+            markup=False,
+        )
+
+
 # [end: rollout]
 
 # [command: gate]
+@app.command()
+def gate(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by shadow replay.")],
+    stage: Annotated[int, typer.Option("--stage", help="The stage the flip goes to (percent).")],
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Policy YAML (default: bundled stage-P).")
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="The previous stage's gate-Q.json (flag fingerprint)."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Date waivers are judged on (default: today, UTC)."),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", help="Write the Markdown summary here.")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """The CI gate for the flip to stage P: exit 0 pass, 1 fail, 2 inconclusive, 3 bad input.
+
+    Writes gate-P.json into the run folder.
+
+    Example: shadow gate build/shadow/capture --stage 10 --junit gate.xml --summary gate.md
+    """
+    import datetime as dt
+    import json
+    import os
+
+    from reports.gate_summary import render_gate_summary
+    from reports.junit import render_junit
+    from shadow.gate import GateOptions, GateVerdict, evaluate
+    from shadow.gate_io import load_gate_input, load_policy, read_previous
+    from shadow.rollout import check_stage
+
+    if stage < 1:
+        raise UsageError("--stage must be a percentage between 1 and 100")
+    check_stage(stage)
+    if as_of is None:
+        day = dt.datetime.now(dt.UTC).date()
+    else:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise UsageError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+    # the explain commands name the folder as the user would type it, never an absolute path
+    try:
+        run_ref = os.path.relpath(run_dir.resolve(), Path.cwd())
+    except ValueError:
+        run_ref = str(run_dir)
+    if run_ref.startswith(".."):
+        run_ref = str(run_dir)
+    loaded = load_policy(policy, stage)
+    inputs = load_gate_input(run_dir, run_ref)
+    options = GateOptions(
+        stage=stage,
+        as_of=day,
+        policy_sha256=loaded.sha256,
+        policy_source=loaded.source,
+        waivers=loaded.waivers,
+        previous=read_previous(previous) if previous is not None else None,
+    )
+    report = evaluate(inputs, loaded.policy, options)
+    document = report.document
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    for target, content in (
+        (run_dir / f"gate-{stage}.json", text),
+        (junit, render_junit(document) if junit else ""),
+        (summary, render_gate_summary(document) if summary else ""),
+    ):
+        if target is None:
+            continue
+        try:
+            with target.open("w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    if json_:
+        print_json(document)
+    else:
+        for check in document["checks"]:
+            out.print(f"{check['verdict']:<12} {check['name']}: {check['reason']}", markup=False)
+        out.print(f"gate stage {stage}: {report.verdict}", markup=False)
+    if report.exit_status:
+        raise GateVerdict(stage, report.verdict, document["reasons"])
+
+
 # [end: gate]
 
 # [command: sweep]

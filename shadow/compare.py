@@ -121,12 +121,11 @@ def order_violations(contact_id: Sequence[str], first_reply_at: np.ndarray) -> n
             "reply": np.where(first_reply_at < 0, np.inf, first_reply_at.astype(float)),
         }
     )
-    reversed_frame = frame.iloc[::-1]
-    later_min = (
-        reversed_frame.groupby("contact", sort=False)["reply"]
-        .transform(lambda s: s.cummin().shift(1, fill_value=np.inf))
-        .iloc[::-1]
-    )
+    backwards = frame.iloc[::-1]
+    contacts = backwards["contact"]
+    # min over *later* seqs of the contact: a reversed running min, shifted by one in-group
+    running_min = backwards.groupby(contacts, sort=False)["reply"].cummin()
+    later_min = running_min.groupby(contacts, sort=False).shift(1).fillna(np.inf).iloc[::-1]
     answered = first_reply_at >= 0
     return np.asarray(answered & (frame["reply"].to_numpy() > later_min.to_numpy()))
 
@@ -376,15 +375,13 @@ def divergence_records(
     pair: PairDivergences,
     b: pd.DataFrame,
     c: pd.DataFrame,
-    record: Callable[[pd.Series], dict[str, Any]],
+    records: Callable[[pd.DataFrame, Any], list[dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     """The JSON-ready lines of ``divergences.jsonl`` for one pair."""
     lines: list[dict[str, Any]] = []
-    b_rows = b.iloc[pair.seqs]
-    c_rows = c.iloc[pair.seqs]
+    b_out = records(b, pair.seqs)
+    c_out = records(c, pair.seqs)
     for index, seq in enumerate(pair.seqs):
-        b_out = record(b_rows.iloc[index])
-        c_out = record(c_rows.iloc[index])
         line: dict[str, Any] = {
             "baseline": pair.baseline,
             "candidate": pair.candidate,
@@ -393,10 +390,10 @@ def divergence_records(
             "severity": pair.severity[index],
             "signature": pair.signature[index],
             "attribution": {
-                "baseline": {"rule": b_out["rule"], "cause": b_out["cause"]},
-                "candidate": {"rule": c_out["rule"], "cause": c_out["cause"]},
+                "baseline": {"rule": b_out[index]["rule"], "cause": b_out[index]["cause"]},
+                "candidate": {"rule": c_out[index]["rule"], "cause": c_out[index]["cause"]},
             },
-            "outcomes": {"baseline": b_out, "candidate": c_out},
+            "outcomes": {"baseline": b_out[index], "candidate": c_out[index]},
         }
         if pair.effect[index] is not None:
             line["effect"] = pair.effect[index]

@@ -129,14 +129,13 @@ def rerun(run: RunFolder, seqs: Sequence[int], arms: Sequence[str] | None = None
             continue
         stored = run.outcomes[run.outcomes["arm"] == spec.name].reset_index(drop=True)
         if not spec.simulated:
-            rows = stored.iloc[list(seqs)]
-            timelines.append(Timeline(spec.name, [], _records(rows)))
+            timelines.append(Timeline(spec.name, [], _records(stored, seqs)))
             continue
         result = run_arm(spec, run.plan, stream, capture=seqs)
         frame = outcome_frame(result, stream.contact_id, received, repeat_of, repeat_kind)
         _verify(spec.name, frame, stored)
         events = sorted(result.events, key=lambda e: e.at)
-        timelines.append(Timeline(spec.name, events, _records(frame.iloc[list(seqs)])))
+        timelines.append(Timeline(spec.name, events, _records(frame, seqs)))
     unknown = [a for a in wanted if a not in {s.name for s in run.plan.arms}]
     if unknown:
         raise UsageError(f"--arms: {', '.join(unknown)} not in this run ({run.manifest['arms']})")
@@ -156,7 +155,7 @@ def _verify(arm: str, rerun_frame: pd.DataFrame, stored: pd.DataFrame) -> None:
             )
 
 
-def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    from shadow.pipeline import outcome_record
+def _records(frame: pd.DataFrame, seqs: Sequence[int]) -> list[dict[str, Any]]:
+    from shadow.pipeline import outcome_records
 
-    return [outcome_record(row) for _, row in rows.iterrows()]
+    return outcome_records(frame, list(seqs))

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from shadow.errors import ShadowError
 from shadow.gate_checks import (
     CheckResult,
     PairView,
@@ -48,6 +49,15 @@ ASSUMPTION = (
     "[A19] USE_UNIFIED_COORDINATOR is evaluated per message by a flag service with the contact "
     "id as stickiness key (the seed names a boolean environment variable)"
 )
+
+
+class GateVerdict(ShadowError):
+    """A gate that did not pass, as an exit: 1 fail, 2 inconclusive (contracts.md)."""
+
+    def __init__(self, stage: int, verdict: str, reasons: Sequence[str]) -> None:
+        first = f": {reasons[0]}" if reasons else ""
+        super().__init__(f"gate stage {stage}: {verdict}{first}")
+        self.exit_code = EXIT_STATUS[verdict]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,13 @@ class GateReport:
         return EXIT_STATUS[self.verdict]
 
 
+def run_fingerprint(run: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``run.json["rollout"]["fingerprint"]``, or None when the run does not record one."""
+    rollout = run.get("rollout")
+    found = rollout.get("fingerprint") if isinstance(rollout, Mapping) else None
+    return found if isinstance(found, Mapping) else None
+
+
 def _stages_in_run(arms: Sequence[str]) -> list[int]:
     stages = []
     for arm in arms:
@@ -88,7 +105,7 @@ def _fingerprint_check(
     run: Mapping[str, Any], stage: int, earlier: list[int], previous: Mapping[str, Any] | None
 ) -> CheckResult:
     name = "flag fingerprint"
-    current = run.get("rollout_fingerprint")
+    current = run_fingerprint(run)
     if not isinstance(current, Mapping):
         return _precondition(name, "fail", "run.json records no rollout fingerprint")
     if previous is None:
@@ -178,7 +195,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         int(line["seq"]) for line in inp.divergences if "harness_error" in line.get("kinds", ())
     )
     harness_check = _precondition(
-        "harness errors",
+        "harness errors in the run",
         "fail" if harness else "pass",
         f"{len(harness)} harness errors in the run" if harness else "no harness error",
     )
@@ -225,7 +242,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         checks.append(_cohort_check(view, policy))
         if policy.changes == "require_waiver":
             checks.append(_changes_check(view, waived))
-        seed = int(inp.run.get("seed", 1))
+        seed = int(inp.run.get("seed") or 1)
         for check in policy.checks:
             if check.kinds is not None:
                 checks.append(kinds_check(check, view))
@@ -251,7 +268,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
             "policy": policy.model_dump(mode="json"),
             "policy_sha256": options.policy_sha256,
             "policy_source": options.policy_source,
-            "fingerprint": inp.run.get("rollout_fingerprint"),
+            "fingerprint": run_fingerprint(inp.run),
             "previous": _previous_summary(options.previous),
             "checks": [check.to_dict() for check in checks],
             "reasons": [

@@ -207,7 +207,8 @@ class PairView:
         parts: list[tuple[str, Mask]] = []
         if scope in ("direct", "all"):
             parts.append(("direct", self.direct))
-        if scope == "indirect" or (scope == "all" and bool((~self.direct).any())):
+        # nobody is indirect at stage 100: nothing to judge there (the cohort check stands)
+        if scope in ("indirect", "all") and bool((~self.direct).any()):
             parts.append(("indirect", ~self.direct))
         return parts
 

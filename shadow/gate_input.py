@@ -6,9 +6,9 @@ The gate needs only records (architecture.md). ``gate_io.load_gate_input`` build
 **run.json** (a dict) — keys the gate reads:
 
 - ``arms``: list of arm names (``legacy``, ``rollout@10``, ...).
-- ``rollout_fingerprint``: ``rollout.fingerprint(settings)`` (provider, flag, group_id, salt,
+- ``rollout.fingerprint``: ``rollout.fingerprint(settings)`` (provider, flag, group_id, salt,
   stickiness, algorithm, id). Missing: the fingerprint check fails.
-- ``seed``: int, keys the latency bootstrap (default 1).
+- ``seed``: int (``environment.seed``), keys the latency bootstrap (default 1).
 - ``files``: ``{name: sha256}`` where name is a data file's logical name (``stream``,
   ``outbound``, ``outcomes``, ``divergences``, ``signatures``, ``gauges``, ``rejected``, mapped
   to ``stream.parquet`` ...) or a file name; a value may also be ``{"path", "sha256"}``.

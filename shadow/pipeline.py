@@ -219,7 +219,10 @@ def replay(options: ReplayOptions, progress: Progress | None = None) -> dict[str
 
 
 def replay_records(
-    options: ReplayOptions, records: list[Any], progress: Progress | None = None
+    options: ReplayOptions,
+    records: list[Any],
+    progress: Progress | None = None,
+    watch: Stopwatch | None = None,
 ) -> dict[str, Any]:
     """Replay already-normalized inbound records (the bench's synthetic load)."""
     loaded = LoadedInputs(
@@ -232,7 +235,7 @@ def replay_records(
         scenario_env=None,
         stem="generated",
     )
-    return replay_loaded(options, loaded, Stopwatch(), progress)
+    return replay_loaded(options, loaded, watch or Stopwatch(), progress)
 
 
 def replay_loaded(
@@ -297,22 +300,24 @@ def render_reports(out: Path) -> None:
     render_run(out)
 
 
-def outcome_record(row: pd.Series) -> dict[str, Any]:
-    """One outcome row as JSON-able data (nulls as None, floats rounded to µs)."""
-    record: dict[str, Any] = {}
+def outcome_records(frame: pd.DataFrame, rows: Any) -> list[dict[str, Any]]:
+    """Outcome rows as JSON-able dicts (nulls as None, floats rounded to the µs), column-wise."""
+    subset = frame.iloc[rows]
+    columns: dict[str, list[Any]] = {}
     for column in OUTCOME_COLUMNS:
-        value = row[column]
-        if value is pd.NA or value is None or (isinstance(value, float) and np.isnan(value)):
-            record[column] = None
-        elif isinstance(value, (np.integer, int)) and not isinstance(value, bool):
-            record[column] = int(value)
-        elif isinstance(value, (np.floating, float)):
-            record[column] = round(float(value), 6)
-        elif isinstance(value, (np.bool_, bool)):
-            record[column] = bool(value)
+        series = subset[column]
+        if series.dtype == "float64":
+            columns[column] = [
+                None if value != value else round(value, 6) for value in series.tolist()
+            ]
+        elif series.dtype == "bool":
+            columns[column] = [bool(value) for value in series.tolist()]
         else:
-            record[column] = str(value)
-    return record
+            columns[column] = [None if value is pd.NA else value for value in series.tolist()]
+    return [
+        dict(zip(OUTCOME_COLUMNS, values, strict=True))
+        for values in zip(*columns.values(), strict=True)
+    ]
 
 
 def write_run(
@@ -336,7 +341,7 @@ def write_run(
     pair_counts: dict[str, dict[str, dict[str, int]]] = {}
     for pair in comparison.pairs:
         b, c = comparison.frames[pair.baseline], comparison.frames[pair.candidate]
-        pair_lines = divergence_records(pair, b, c, outcome_record)
+        pair_lines = divergence_records(pair, b, c, outcome_records)
         lines.extend(pair_lines)
         by_severity = {s: 0 for s in SEVERITIES}
         by_kind: dict[str, int] = {}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,6 +211,22 @@ def contact_buckets(
     return order, messages
 
 
+def entry_stage(value: Bucket, settings: RolloutSettings) -> int:
+    """The smallest stage 1..100 holding a contact with bucket ``value`` (101: none).
+
+    Every provider's rule is monotone in the stage, so membership of stage P is
+    ``entry_stage <= P``; for Unleash the entry stage is the bucket itself.
+    """
+    low, high = 1, 101
+    while low < high:
+        middle = (low + high) // 2
+        if in_bucket_stage(value, middle, settings):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
 def cohorts(
     contact_ids: Iterable[str], stages: Sequence[int], settings: RolloutSettings
 ) -> list[StageCohort]:
@@ -219,12 +235,18 @@ def cohorts(
 
     ``contact_ids`` has one entry per message (the stream's contact column).
     """
+    order, messages = contact_buckets(contact_ids, settings)
+    entries = [(contact, entry_stage(value, settings)) for contact, value in order]
+    return cohorts_of_entries(entries, messages, stages)
+
+
+def cohorts_of_entries(
+    entries: Sequence[tuple[str, int]], messages: Mapping[str, int], stages: Sequence[int]
+) -> list[StageCohort]:
+    """``cohorts`` from each contact's entry stage (a redacted capture carries them)."""
     for stage in stages:
         check_stage(stage)
-    order, messages = contact_buckets(contact_ids, settings)
-    membership = [
-        [in_bucket_stage(value, stage, settings) for _, value in order] for stage in stages
-    ]
+    membership = [[stage > 0 and entry <= stage for _, entry in entries] for stage in stages]
     result: list[StageCohort] = []
     for index, stage in enumerate(stages):
         members = membership[index]
@@ -236,7 +258,7 @@ def cohorts(
             StageCohort(
                 stage=stage,
                 contacts=sum(members),
-                messages=sum(messages[order[i][0]] for i, member in enumerate(members) if member),
+                messages=sum(messages[entries[i][0]] for i, member in enumerate(members) if member),
                 nested_in_next=nested,
             )
         )

@@ -375,6 +375,8 @@ class UnifiedCoordinator:
                 return
             if attempt < settings.max_attempts:  # [A17]: max_attempts counts every attempt
                 yield backoff[min(attempt, len(backoff)) - 1] if backoff else 0
+        if job.discarded:
+            return  # the last attempt was in flight when the timer won: nothing to report
         self.counts["send_failed"] += 1
         rec.event("send_failed", seq, RULE_ATTEMPTS, LAYER)
 

@@ -10,8 +10,8 @@ Guarantees:
 4. Redeliveries (the same ``wamid``) are kept as separate records; the accounting counts them.
 5. With a wrapper's ``headers`` and an app secret, ``X-Hub-Signature-256`` must verify over the
    raw body, else the line is rejected. A body logged as a JSON object is checked against its
-   compact, ASCII-escaped serialization, which is how Meta signs [A4]; log the raw string.
-6. One bad message rejects its whole line (a line has one kind) [A5].
+   compact, ASCII-escaped serialization, which is how Meta signs [F4]; log the raw string.
+6. One bad message rejects its whole line (a line has one kind) [F5].
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from shadow.streams.detect import classify_object
 from shadow.streams.fields import contact_digits, seconds_to_us, time_to_us
 from shadow.streams.record import KNOWN_TYPES, InboundRecord
 
-#: Cloud API types outside the canonical list, mapped onto it [A6].
+#: Cloud API types outside the canonical list, mapped onto it [F6].
 _TYPE_ALIASES = {
     "unknown": "unsupported",
     "order": "unsupported",

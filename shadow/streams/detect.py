@@ -81,7 +81,8 @@ def classify_object(obj: Any) -> str | None:
             return family
     if isinstance(obj.get("event"), str) and "data" in obj:
         return "evolution"
-    if obj.get("type") in ZAPI_TYPES or ("momment" in obj and "phone" in obj):
+    kind = obj.get("type")
+    if (isinstance(kind, str) and kind in ZAPI_TYPES) or ("momment" in obj and "phone" in obj):
         return "zapi"
     if _is_twilio_fields(obj):
         return "twilio"

@@ -9,7 +9,7 @@ Guarantees:
 4. ``messageTimestamp`` is seconds, as a number, a string, or a protobuf Long ``{low, high}``.
    ``date_time`` (server local time marked UTC) is ignored.
 5. ``messages.update`` (delivery/read acks) count as receipts; other events are skipped.
-   Protocol and stub messages (deletions, edits, key exchanges) are skipped [A7].
+   Protocol and stub messages (deletions, edits, key exchanges) are skipped [F7].
 """
 
 from __future__ import annotations

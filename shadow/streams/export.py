@@ -8,9 +8,9 @@ Guarantees:
    ``continuation`` and their text joins the message's with newlines. The message line comes
    out first, then its continuations, so line order holds.
 3. A whole export is one conversation: ``contact_id`` is ``--contact`` or, by default, ``000``
-   followed by 12 digits of a hash of the file name (never a real number) [A10];
+   followed by 12 digits of a hash of the file name (never a real number) [F10];
    ``message_id`` is ``export:<file name>:<line>``. The author named ``--me`` gives outbound lines.
-4. System lines (no ``Name:``, or iOS notices marked with U+200E) are skipped [A9]; media
+4. System lines (no ``Name:``, or iOS notices marked with U+200E) are skipped [F9]; media
    placeholders (``<Media omitted>``, ``image omitted``, ...) become media with empty text.
 """
 

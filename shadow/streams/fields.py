@@ -5,10 +5,10 @@ Guarantees:
 1. Every timestamp becomes integer µs since the Unix epoch, UTC, computed exactly (decimal
    arithmetic, no float rounding of seconds).
 2. Wrong units are bad lines, not silent shifts: a "seconds" value of 10^11 or more looks like
-   milliseconds, a "milliseconds" value below 10^11 looks like seconds [A1].
+   milliseconds, a "milliseconds" value below 10^11 looks like seconds [F1].
 3. An ISO 8601 time must carry a zone; local times without one are bad lines.
 4. Contact ids are digits only; ``+``, ``whatsapp:``, ``@server`` and ``:device`` parts are
-   dropped. Brazil's ninth digit is merged only on request (to the 12-digit form) [A2].
+   dropped. Brazil's ninth digit is merged only on request (to the 12-digit form) [F2].
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def contact_digits(value: Any, merge_br_ninth_digit: bool = False, what: str = "
 
 
 def merge_ninth_digit(digits: str) -> str:
-    """``55DD9XXXXXXXX`` -> ``55DDXXXXXXXX``; every other id unchanged [A2]."""
+    """``55DD9XXXXXXXX`` -> ``55DDXXXXXXXX``; every other id unchanged [F2]."""
     if len(digits) == 13 and digits.startswith("55") and digits[4] == "9":
         return digits[:4] + digits[5:]
     return digits

@@ -34,7 +34,7 @@ from shadow.streams.fields import contact_digits, millis_to_us, seconds_to_us, t
 from shadow.streams.record import InboundRecord, OutboundRecord
 
 _ZAPI_RECEIPTS = frozenset({"MessageStatusCallback", "DeliveryCallback"})
-#: Z-API payload keys -> (type, text field) [A8].
+#: Z-API payload keys -> (type, text field) [F8].
 _ZAPI_TYPES: tuple[tuple[str, str, str], ...] = (
     ("text", "text", "message"),
     ("image", "image", "caption"),

@@ -44,6 +44,7 @@ from shadow.streams.scenarios import (
 from shadow.streams.vocabulary import Entry, Position, load_vocabulary, pick_text
 
 MAX_TURNS = 200
+MAX_WARMUP = 86_400_000_000.0
 # the warm-up starts conversations this many mean conversation lengths before `start`, so the
 # rate is already steady at the first row (a cold start would ramp up over minutes)
 WARMUP_LENGTHS = 3.0
@@ -124,7 +125,7 @@ def _conversations(element: _Element, spec: Conversations) -> None:
     if per_us <= 0 or end <= spec.start:
         return
     length = (spec.turns - 1) * spec.think_time.mean()
-    t = spec.start - min(WARMUP_LENGTHS * length, float(scenario.duration))
+    t = spec.start - min(WARMUP_LENGTHS * length, MAX_WARMUP)
     p_end = 1.0 / spec.turns
     n = 0
     while True:

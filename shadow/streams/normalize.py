@@ -140,8 +140,8 @@ def _read_file(
         if result.line != expected:
             raise RuntimeError(f"{ctx.format} reader skipped or reordered line {expected}")
         expected += 1
-        if result.line in bad_utf8 and result.kind != "rejected":
-            result = LineResult(result.line, "rejected", reason="not UTF-8", raw="")
+        if result.line in bad_utf8:
+            result = LineResult(result.line, "rejected", reason="not UTF-8", raw=result.raw)
         if result.kind == "rejected":
             if on_error == "fail":
                 raise InputError(ctx.file, result.line, result.reason)

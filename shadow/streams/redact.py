@@ -8,7 +8,7 @@ Guarantees:
    ``~r1:<HMAC of the normalized text>:<HMAC of the exact text>`` (16 hex digits each). Equal
    inputs give equal outputs, so redeliveries, resends (exact text) and normalized repeats are
    recognized in the redacted capture as in the original (record.py rule 3). Empty texts (media
-   without caption) stay empty: they carry nothing and keep their shared hash [A11].
+   without caption) stay empty: they carry nothing and keep their shared hash [F11].
 3. The output is shadow JSONL (formats.md), in stream order, inbound and outbound lines merged
    by time (inbound first on ties). No name, phone number, raw id or raw text is written.
 4. ``--flag NAME`` writes each inbound contact's Unleash bucket, computed from the REAL id, and

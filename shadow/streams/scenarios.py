@@ -39,7 +39,7 @@ from pydantic import (
 )
 
 from shadow.errors import InputError, UsageError
-from shadow.streams.expect import validate_expect
+from shadow.streams.expect import parse_expectation, validate_expect
 from shadow.streams.quantities import SECOND, Distribution, Duration, Rate
 from shadow.streams.vocabulary import list_vocabularies
 
@@ -60,6 +60,12 @@ def _check_texts(value: str | list[str]) -> str | list[str]:
     return value
 
 
+def _check_expectation(text: str) -> str:
+    parse_expectation(text)
+    return text
+
+
+ExpectText = Annotated[str, AfterValidator(_check_expectation)]
 Texts = Annotated[str | list[str], AfterValidator(_check_texts)]
 Times = Annotated[list[Duration], BeforeValidator(_as_list)]
 
@@ -170,7 +176,7 @@ class Scenario(BaseModel):
     start: datetime = DEFAULT_START
     traffic: list[TrafficElement] = Field(min_length=1)
     environment: dict[str, Any] = Field(default_factory=dict)
-    expect: dict[str, dict[str, str]] = Field(default_factory=dict)
+    expect: dict[str, dict[str, ExpectText]] = Field(default_factory=dict)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _source: str = PrivateAttr(default="")
 

@@ -5,7 +5,7 @@ One record a line with ``received_at, contact_id, message_id, text`` and optiona
 (``resend`` | ``legit``), ``bucket`` (1..100), ``sent_at``. A ``{"shadow_header": {...}}`` line
 carries the rollout fingerprint of a redacted capture; it is counted ``skipped``. CSV has the
 same column names in a header row; each physical line is one row (quoted newlines are not
-supported: such a row is a bad line) [A3].
+supported: such a row is a bad line) [F3].
 """
 
 from __future__ import annotations

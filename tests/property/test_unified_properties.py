@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import given
 from hypothesis import strategies as st
-from unified_support import MS, S, Run, msg, run
+from unified_support import MS, Run, S, msg, run
 
 from shadow.environment import (
     AgentSettings,
@@ -22,9 +22,16 @@ from shadow.environment import (
 from unified import UnifiedSettings
 
 CLOSING = frozenset(
-    {"duplicate_suppressed", "dropped", "reply_sent", "reply_blocked", "send_failed",
-     "agent_error", "lost"}
-)  # fmt: skip
+    {
+        "duplicate_suppressed",
+        "dropped",
+        "reply_sent",
+        "reply_blocked",
+        "send_failed",
+        "agent_error",
+        "lost",
+    }
+)
 
 
 @dataclass
@@ -110,7 +117,9 @@ def cases(draw: st.DrawFn, restarts: bool = True) -> Case:
     messages = draw(streams())
     planned: tuple[Restart, ...] = ()
     if restarts and draw(st.booleans()):
-        planned = (Restart(at=draw(st.integers(1, 120)) * S, downtime=draw(st.integers(0, 30)) * S),)
+        planned = (
+            Restart(at=draw(st.integers(1, 120)) * S, downtime=draw(st.integers(0, 30)) * S),
+        )
     return Case(messages, draw(settings_()), draw(environments()), planned)
 
 
@@ -182,16 +191,18 @@ def within_window_repeats(case: Case, accepted: set[int]) -> dict[int, bool]:
 def test_while_the_hash_cache_is_not_full_every_repeat_within_the_window_is_suppressed(
     case: Case,
 ) -> None:
-    case.settings = UnifiedSettings(
-        **{**_fields(case.settings), "dedupe_by_message_id": False}  # the window alone
-    )
+    case.settings = replace(case.settings, dedupe_by_message_id=False)  # the window alone
     result = simulate_case(case)
     suppressed = {s for s in range(len(case.messages)) if result.events(s, "duplicate_suppressed")}
     accepted = set(range(len(case.messages))) - suppressed
     repeats = within_window_repeats(case, accepted)
     evicted = result.model._hashes.evictions
     for seq, repeat in repeats.items():
-        missed = [e.rule for e in result.events(seq, "duplicate_missed")]
+        missed = [
+            e.rule
+            for e in result.events(seq, "duplicate_missed")
+            if e.rule != "unified.max_response_cache"  # a reply let through: not this check
+        ]
         if seq in suppressed:
             assert repeat  # never suppressed outside the window
         elif repeat:  # let through: only an eviction may explain it, and it says so
@@ -230,7 +241,3 @@ def test_every_message_ends_in_exactly_one_fate(case: Case) -> None:
             assert result.rec.is_open(seq)
             assert fate in {"stranded", "timed_out"}
     assert result.rec.reply_count == [int(f == "answered") for f in fates]
-
-
-def _fields(settings: UnifiedSettings) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in UnifiedSettings.__dataclass_fields__}

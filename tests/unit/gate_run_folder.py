@@ -106,7 +106,7 @@ def write_run(
         "schema_version": 1,
         "arms": list(arms),
         "seed": seed,
-        "rollout_fingerprint": fingerprint(settings),
+        "rollout": {"fingerprint": fingerprint(settings)},
         "files": files,
     }
     (folder / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True), encoding="utf-8")

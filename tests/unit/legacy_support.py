@@ -137,9 +137,7 @@ def fates(result: ArmRun) -> list[tuple[str, str]]:
 def timeline(result: ArmRun, seq: int | None = None) -> list[tuple[float, str, tuple[int, ...]]]:
     """(seconds, kind, seqs) of every captured event (about ``seq`` if given)."""
     return [
-        (e.at / S, e.kind, e.seqs)
-        for e in result.recorder.events
-        if seq is None or seq in e.seqs
+        (e.at / S, e.kind, e.seqs) for e in result.recorder.events if seq is None or seq in e.seqs
     ]
 
 

@@ -35,9 +35,7 @@ def test_C1_one_loop_per_contact() -> None:
 
 def test_C1_naive_await_breaks_mutual_exclusion() -> None:
     messages = texts("c", [0, 0.5, 1.0])
-    result = run(
-        coordinator(batching_enabled=False, mutex="naive_await"), messages, world(agent=2)
-    )
+    result = run(coordinator(batching_enabled=False, mutex="naive_await"), messages, world(agent=2))
     # both callers awaited seq 0's promise once; both run their batch when it settles
     assert calls(result) == [(0.0, (0,)), (2.3, (1,)), (2.3, (2,))]
     assert all(fate == "answered" for fate, _ in fates(result))

@@ -118,9 +118,7 @@ def test_O4_deadlock_check_frees_stale_lock() -> None:
 
 def test_O4_A2_check_period_is_a_switch() -> None:
     messages = texts("c", [0, 2])
-    result = run(
-        orchestrator(deadlock_check_every=7 * S), messages, world(script={"m0": error(1)})
-    )
+    result = run(orchestrator(deadlock_check_every=7 * S), messages, world(script={"m0": error(1)}))
     assert [e.at / S for e in events(result, "force_released")] == [21.0]
     assert started(result, 1) == 21.0
 
@@ -167,9 +165,7 @@ def test_O6_error_keeps_lock_until_deadlock_check() -> None:
 
 def test_O6_A18_release_lock_on_error() -> None:
     messages = texts("c", [0, 2])
-    result = run(
-        orchestrator(release_lock_on_error=True), messages, world(script={"m0": error(1)})
-    )
+    result = run(orchestrator(release_lock_on_error=True), messages, world(script={"m0": error(1)}))
     assert started(result, 1) == 2.0
     assert events(result, "force_released") == []
 

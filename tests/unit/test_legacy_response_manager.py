@@ -119,9 +119,7 @@ def test_R4_rerecording_keeps_insertion_place() -> None:
         msg(4, "c", 13, "b"),  # b (recorded at 5) within 10 s: still cached, blocked
         msg(5, "c", 13.5, "a"),  # a was evicted: sent again
     ]
-    result = run(
-        response_manager(max_cache=2, duplicate_window=10 * S), messages, world(agent=1)
-    )
+    result = run(response_manager(max_cache=2, duplicate_window=10 * S), messages, world(agent=1))
     assert [fate for fate, _ in fates(result)] == ["answered"] * 4 + ["unanswered", "answered"]
 
 

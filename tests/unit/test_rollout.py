@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,6 +19,7 @@ from shadow.rollout import (
     buckets_csv,
     cohorts,
     contact_buckets,
+    entry_stage,
     fingerprint,
     in_stage,
     murmur3_32,
@@ -150,3 +155,52 @@ def test_rollout_summary_document_and_stage_parsing() -> None:
     doc = rollout_summary(["174"], [10], UNLEASH_10)
     assert set(doc) == {"provider", "fingerprint", "stages"}
     assert doc["stages"] == [{"stage": 10, "contacts": 1, "messages": 1, "nested_in_next": None}]
+
+
+@given(contact=st.text(max_size=12), stage=st.integers(0, 100), settings=SETTINGS)
+def test_entry_stage_decides_membership(
+    contact: str, stage: int, settings: RolloutSettings
+) -> None:
+    entry = entry_stage(bucket(contact, settings), settings)
+    assert in_stage(contact, stage, settings) == (stage > 0 and entry <= stage)
+
+
+def test_unleash_entry_stage_is_the_bucket() -> None:
+    assert entry_stage(bucket("499", UNLEASH_10), UNLEASH_10) == 32
+
+
+def test_rollout_command_writes_the_published_buckets(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "received_at": f"2025-01-01T00:00:0{i}Z",
+                    "contact_id": contact,
+                    "message_id": f"m{i}",
+                    "text": f"oi {i}",
+                }
+            )
+            + "\n"
+            for i, contact in enumerate(["174", "499", "174"])
+        )
+    )
+    buckets = tmp_path / "buckets.csv"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "shadow.cli", "rollout", str(capture)),
+            *("--flag", "Feature.flexibleRollout.10", "--buckets", str(buckets), "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert buckets.read_bytes() == b"contact_id,bucket\n174,10\n499,32\n"
+    document = json.loads(done.stdout)
+    assert document["stages"][0] == {
+        "stage": 10,
+        "contacts": 1,
+        "messages": 2,
+        "nested_in_next": True,
+    }

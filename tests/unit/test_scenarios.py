@@ -64,7 +64,7 @@ def test_builtin_loads_generates_and_is_well_formed(name: str) -> None:
     times = [_at(row) for row in rows]
     assert times == sorted(times)
     duration = scenario.duration / SECOND if name not in SHORTEN else 3600
-    assert 0 <= times[0] and times[-1] < duration
+    assert times[0] >= 0 and times[-1] < duration
     pool = {contact_id(i) for i in range(scenario.contacts)}
     for row in rows:
         assert row["received_at"].endswith("Z") and len(row["received_at"]) == 24
@@ -150,14 +150,20 @@ def test_changing_one_element_leaves_the_other_elements_rows_alone() -> None:
     # a derived element changes only itself: the conversations do not move
     plain = generate("impatient-duplicates", 1, ["duration=20m"])
     more = generate("impatient-duplicates", 1, ["duration=20m", "traffic.1.resend.probability=0.5"])
-    assert [r for r in plain if "repeat_kind" not in r] == [r for r in more if "repeat_kind" not in r]
+    assert [r for r in plain if "repeat_kind" not in r] == [
+        r for r in more if "repeat_kind" not in r
+    ]
 
 
 def test_conversations_run_at_the_stated_rate_from_the_first_minute() -> None:
     rows = generate("load-100-per-min", 1, ["duration=30m"])
     assert 2700 < len(rows) < 3300
-    first_minutes = [row for row in rows if _at(row) < 300]
-    assert 400 < len(first_minutes) < 600, "the warm-up makes the rate steady at once"
+    early = [
+        sum(1 for row in generate("load-100-per-min", seed, ["duration=2m"]))
+        for seed in range(1, 11)
+    ]
+    # without the warm-up the first 2 minutes would hold about 60% of the rate
+    assert 0.85 < sum(early) / (10 * 200) < 1.15
 
 
 def test_surge_makes_distinct_contacts_active_at_once() -> None:
@@ -202,8 +208,12 @@ def test_a_bad_file_names_the_line_and_the_reason() -> None:
     with pytest.raises(InputError) as caught:
         scenario_from_text(text, "x.yaml")
     assert caught.value.line == 7 and "traffic.0.resend" in caught.value.reason
-    with pytest.raises(InputError, match="x.yaml:3"):
+    with pytest.raises(InputError, match=r"x\.yaml:3: found character '>'"):
         scenario_from_text("name: x\nexpect:\n  legacy: {answered_rate: > 0}\n", "x.yaml")
+    text = "name: x\ndescription: d\nduration: 1m\ncontacts: 2\ntraffic: [{burst: {at: 0s}}]\n"
+    with pytest.raises(InputError) as caught:
+        scenario_from_text(text + "expect:\n  legacy:\n    answered_rate: '= 0'\n", "x.yaml")
+    assert caught.value.line == 8 and "expect.legacy.answered_rate" in caught.value.reason
     with pytest.raises(UsageError, match="--set duration"):
         load_scenario("conflict-2-oi", ["duration=soon"])
 
@@ -258,7 +268,9 @@ def test_check_expect_compares_numbers_durations_and_other_arms() -> None:
 
 def test_check_expect_never_passes_what_it_cannot_see() -> None:
     expect = {"unified": {"answered_rate": "> legacy", "reply_latency_p50": "< 3s"}}
-    results = check_expect(expect, {"unified": {"answered_rate": 0.9, "reply_latency_p50": math.nan}})
+    results = check_expect(
+        expect, {"unified": {"answered_rate": 0.9, "reply_latency_p50": math.nan}}
+    )
     assert [result.ok for result in results] == [False, False]
     assert results[0].expected is None
 

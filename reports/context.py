@@ -1,0 +1,289 @@
+"""Everything both reports show, as plain data: sections in order, with their explanations.
+
+Guarantees:
+
+1. The Markdown and the HTML report render the same context, so they never disagree.
+2. The sections are always present and always in ``SECTIONS`` order; a section without data
+   says why (e.g. "not gated yet", "no recorded replies").
+3. Commands name the run folder ``RUN_DIR`` and the inputs, config and seed only: never
+   ``--out``, ``--workers``, ``--force``, an absolute path or a date (the report is the same
+   bytes wherever the run folder lives).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports import charts
+from reports.data import (
+    SEED_MEMORY,
+    SEED_MEMORY_TOTAL,
+    RunData,
+    cohort_rows,
+    divergence_tables,
+    divergences_over_time,
+    extra_reply_rows,
+    fate_rows,
+    fidelity_rows,
+    gauge_rows,
+    gauge_totals,
+    latency_summary,
+    signature_rules,
+)
+from reports.reproduce import ConfigDiff, config_sets, reproduce_commands
+from reports.swimlanes import contact_timelines
+from shadow.compare import SEVERITIES
+from shadow.config import render_value
+
+SECTIONS = (
+    ("verdict", "Verdict"),
+    ("replayed", "What was replayed"),
+    ("fates", "Fates per arm"),
+    ("divergences", "Divergences by severity and kind"),
+    ("signatures", "Top signatures"),
+    ("cohorts", "Rollout stages: direct and indirect effects"),
+    ("latency", "Reply latency"),
+    ("over-time", "Divergences over virtual time"),
+    ("gauges", "State gauges against caps and the seed's memory analysis"),
+    ("timelines", "Contact timelines for the top signatures"),
+    ("fidelity", "Model fidelity against recorded production replies"),
+    ("more-replies", "Contacts that get more replies on unified"),
+    ("assumptions", "Model assumptions in force"),
+    ("reproduce", "How to reproduce"),
+)
+TOP_SIGNATURES = 10
+TIMELINE_EXAMPLES = 3
+EXTRA_REPLY_ROWS = 20
+KIND_HELP = {
+    "lost_reply": "the baseline answered; the candidate did not (and did not suppress it)",
+    "suppressed_as_duplicate": "the candidate dropped it as a duplicate; the baseline answered",
+    "recovered_reply": "the candidate answered; the baseline did not",
+    "processing_removed": "the candidate did not call the agent for it; the baseline did",
+    "processing_added": "the candidate called the agent for it; the baseline did not",
+    "extra_replies": "both answered; the candidate sent more replies",
+    "fewer_replies": "both answered; the candidate sent fewer replies",
+    "slower": "both answered; the candidate replied notably later",
+    "faster": "both answered; the candidate replied notably sooner",
+    "order_broken": "the candidate answered it after a later message of the same contact",
+    "order_fixed": "the baseline answered out of order; the candidate in order",
+    "batching_changed": "the agent call held a different number of messages",
+    "reply_text_changed": "both answered with different reply texts",
+    "handover": "a contact moved between systems at the flip and this message paid for it",
+    "harness_error": "comparing this message failed inside the harness (the gate fails)",
+}
+SEVERITY_HELP = {
+    "regression": "worse for the user (the gate counts these)",
+    "change": "different, neither better nor worse by itself",
+    "improvement": "better for the user (never netted against regressions)",
+}
+
+
+def explain_command(seq: int, arms: tuple[str, str] | list[str]) -> str:
+    return f"shadow explain RUN_DIR --seq {seq} --arms {','.join(arms)}"
+
+
+def build_context(data: RunData) -> dict[str, Any]:
+    """The whole report as data (guarantee 1)."""
+    latency_rows, curves = latency_summary(data)
+    edges, series = divergences_over_time(data)
+    extra_rows, extra_totals = extra_reply_rows(data, EXTRA_REPLY_ROWS)
+    signatures = top_signatures(data)
+    examples, timeline_note = contact_timelines(data, data.signatures, TIMELINE_EXAMPLES)
+    diff = config_sets(data)
+    return {
+        "sections": [{"id": key, "title": title} for key, title in SECTIONS],
+        "verdict": verdicts(data),
+        "replayed": replayed(data),
+        "arms": data.arms,
+        "fates": fate_rows(data),
+        "divergences": divergence_tables(data),
+        "severities": list(SEVERITIES),
+        "severity_help": SEVERITY_HELP,
+        "kind_help": KIND_HELP,
+        "signatures": signatures,
+        "signature_total": len(data.signatures),
+        "cohorts": cohort_rows(data),
+        "latency": latency_rows,
+        "latency_chart": charts.latency_cdf(curves, data.arms),
+        "over_time_chart": charts.divergences_timeline(edges, series),
+        "over_time_bins": {pair: int(s["all"].sum()) for pair, s in series.items()},
+        "gauges": gauge_rows(data),
+        "gauge_chart": charts.gauge_totals(gauge_totals(data), data.arms, SEED_MEMORY_TOTAL),
+        "seed_memory": SEED_MEMORY,
+        "seed_memory_total": SEED_MEMORY_TOTAL,
+        "timelines": examples,
+        "timeline_note": timeline_note,
+        "fidelity": fidelity_rows(data),
+        "has_recorded": "recorded" in data.arms,
+        "extra_replies": extra_rows,
+        "extra_totals": extra_totals,
+        "extra_limit": EXTRA_REPLY_ROWS,
+        "assumptions": assumptions(data, diff),
+        "reproduce": reproduce_commands(data, diff),
+        "show_text": data.show_text,
+    }
+
+
+def verdicts(data: RunData) -> dict[str, Any]:
+    """Per evaluated stage the gate's verdict and checks; the commands for stages not gated."""
+    gated = {int(g["stage"]): g for g in data.gates}
+    stages = sorted({int(s) for s in data.manifest.get("stages", [])} | set(gated))
+    rows = []
+    previous: int | None = None
+    for stage in stages:
+        gate = gated.get(stage)
+        if gate is None:
+            command = f"shadow gate RUN_DIR --stage {stage}"
+            if previous is not None:
+                command += f" --previous RUN_DIR/gate-{previous}.json"
+            rows.append({"stage": stage, "verdict": "not gated yet", "command": command})
+        else:
+            rows.append(
+                {
+                    "stage": stage,
+                    "verdict": str(gate.get("verdict", "fail")),
+                    "baseline": gate.get("baseline", ""),
+                    "candidate": gate.get("candidate", f"rollout@{stage}"),
+                    "as_of": gate.get("as_of", ""),
+                    "checks": [_check(c) for c in gate.get("checks", [])],
+                }
+            )
+        previous = stage
+    order = {"fail": 0, "inconclusive": 1, "not gated yet": 2, "pass": 3}
+    verdicts_seen = [str(r["verdict"]) for r in rows]
+    overall = min(verdicts_seen, key=lambda v: order.get(v, 0), default=None)
+    pairs = data.manifest.get("divergences", {})
+    headline = [
+        {"pair": pair, "counts": [int(pairs[pair]["by_severity"].get(s, 0)) for s in SEVERITIES]}
+        for pair in data.pairs
+        if pair.startswith("legacy vs ")
+    ]
+    return {"stages": rows, "overall": overall or "no stage replayed", "headline": headline}
+
+
+def _check(check: dict[str, Any]) -> dict[str, Any]:
+    measures = []
+    for m in check.get("measures", []):
+        seconds = m.get("unit") == "seconds"
+        fmt = _seconds if seconds else _rate
+        count = "" if seconds else f"{m.get('count')} of {m.get('n')} {m.get('unit', '')}"
+        if m.get("threshold_key") == "max_count":
+            fmt = _count
+        measures.append(
+            {
+                "scope": m.get("scope", ""),
+                "verdict": m.get("verdict", ""),
+                "count": count,
+                "observed": fmt(m.get("observed")),
+                "bound": fmt(m.get("upper")) if m.get("threshold_key") != "max_count" else "-",
+                "threshold": f"{m.get('threshold_key', '')} {fmt(m.get('threshold'))}".strip(),
+                "needed": m.get("messages_needed"),
+            }
+        )
+    examples = check.get("examples") or []
+    return {
+        "name": check.get("name", ""),
+        "verdict": check.get("verdict", ""),
+        "reason": check.get("reason", ""),
+        "measures": measures,
+        "command": examples[0].get("command", "") if examples else "",
+    }
+
+
+def _rate(value: Any) -> str:
+    return "-" if value is None else f"{float(value) * 100:.3g}%"
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.2f}s"
+
+
+def _count(value: Any) -> str:
+    return "-" if value is None else f"{float(value):g}"
+
+
+def duration(seconds: float) -> str:
+    """``1h 05m``, ``12m 30s`` or ``42.0s``."""
+    whole = round(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    if whole >= 60:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    return f"{seconds:.1f}s"
+
+
+def replayed(data: RunData) -> dict[str, Any]:
+    m = data.manifest
+    stream = m.get("stream", {})
+    inputs = []
+    for item in m.get("inputs", []):
+        name = f"scenario:{item['scenario']}" if "scenario" in item else str(item.get("path"))
+        inputs.append(
+            {
+                "name": name,
+                "sha256": item.get("sha256", ""),
+                "format": item.get("format", ""),
+                "lines": item.get("lines", ""),
+                "messages": item.get("messages", ""),
+            }
+        )
+    fingerprint = m.get("rollout", {}).get("fingerprint", {})
+    return {
+        "inputs": inputs,
+        "messages": int(stream.get("messages", 0)),
+        "contacts": int(stream.get("contacts", 0)),
+        "span": duration(float(stream.get("span_s", 0.0))),
+        "seed": m.get("seed"),
+        "config_sha256": m.get("config_sha256", ""),
+        "harness_version": m.get("harness_version", ""),
+        "arms": data.arms,
+        "stages": m.get("stages", []),
+        "flip_at": None if m.get("flip_at") is None else duration(int(m["flip_at"]) / 1e6),
+        "fingerprint": ", ".join(f"{k}={fingerprint[k]}" for k in sorted(fingerprint)),
+        "warnings": [str(w) for w in m.get("warnings", [])][:10],
+        "rejected": int(m.get("rejected_lines", 0) or 0),
+        "keep_raw": bool(m.get("keep_raw")),
+    }
+
+
+def top_signatures(data: RunData) -> list[dict[str, Any]]:
+    rows = []
+    for sig in data.signatures[:TOP_SIGNATURES]:
+        pair = sorted(sig.get("pairs", {}))[0]
+        arms = pair.split(" vs ")
+        baseline_rule, candidate_rule = signature_rules(data, str(sig["signature"]))
+        examples = [int(s) for s in sig.get("examples", [])]
+        rows.append(
+            {
+                "signature": sig["signature"],
+                "severity": sig["severity"],
+                "count": int(sig["count"]),
+                "kinds": list(sig["kinds"]),
+                "pairs": ", ".join(f"{p} ({n})" for p, n in sorted(sig.get("pairs", {}).items())),
+                "baseline": sig.get("baseline_family", arms[0]),
+                "candidate": sig.get("candidate_family", arms[-1]),
+                "baseline_rule": baseline_rule or "-",
+                "candidate_rule": candidate_rule or "-",
+                "baseline_cause": sig.get("baseline_cause") or "-",
+                "candidate_cause": sig.get("candidate_cause") or "-",
+                "examples": examples,
+                "command": explain_command(examples[0], arms) if examples else "",
+                "text": data.text_of(examples[0]) if examples else None,
+                "contact": data.contact_of(examples[0]) if examples else "",
+            }
+        )
+    return rows
+
+
+def assumptions(data: RunData, diff: ConfigDiff) -> list[dict[str, Any]]:
+    """Each [A#] with its value in force and whether the run changed it."""
+    return [
+        {
+            "tag": a.get("tag", ""),
+            "key": a.get("key", ""),
+            "reading": a.get("reading", ""),
+            "value": render_value(a.get("value")),
+            "changed": a.get("key", "") in diff.changed,
+        }
+        for a in data.manifest.get("assumptions", [])
+    ]

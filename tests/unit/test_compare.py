@@ -1,0 +1,199 @@
+"""The comparator: every divergence kind, severities, attribution, signatures, harness errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shadow.compare import (
+    CompareSettings,
+    compare_pair,
+    order_violations,
+    signature,
+    signatures_summary,
+    stream_facts,
+)
+
+
+def frame(arm: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """An outcome frame with defaults: answered once, latency 5 s, batch 1, no repeat."""
+    defaults: dict[str, Any] = {
+        "fate": "answered",
+        "rule": "",
+        "cause": "",
+        "processing_count": 1,
+        "reply_count": 1,
+        "reply_latency": 5.0,
+        "batch_size": 1,
+        "reply_text_hash": "r",
+        "order_violation": False,
+        "repeat_kind": None,
+    }
+    records = [{**defaults, **row, "arm": arm, "seq": i} for i, row in enumerate(rows)]
+    result = pd.DataFrame(records)
+    for column in ("processing_count", "reply_count", "batch_size"):
+        result[column] = result[column].astype("Int64")
+    result["repeat_kind"] = result["repeat_kind"].astype("string")
+    return result
+
+
+def kinds_of(base: list[dict[str, Any]], cand: list[dict[str, Any]], **settings: Any) -> list[Any]:
+    pair = compare_pair(frame("legacy", base), frame("unified", cand), CompareSettings(**settings))
+    return [
+        (int(s), k, sev) for s, k, sev in zip(pair.seqs, pair.kinds, pair.severity, strict=True)
+    ]
+
+
+NOT_PROCESSED = {"processing_count": 0, "reply_count": 0, "reply_latency": None, "batch_size": None}
+
+
+def test_identical_outcomes_do_not_diverge() -> None:
+    assert kinds_of([{}, {}], [{}, {}]) == []
+
+
+def test_lost_reply_is_a_regression() -> None:
+    lost = {"fate": "unanswered", "rule": "environment.agent", "reply_count": 0}
+    assert kinds_of([{}], [lost]) == [(0, ["lost_reply"], "regression")]
+
+
+@pytest.mark.parametrize(
+    ("repeat_kind", "severity"),
+    [
+        ("legit", "regression"),
+        ("resend", "improvement"),
+        ("redelivery", "improvement"),
+        ("unknown", "change"),
+    ],
+)
+def test_suppressed_as_duplicate_severity_follows_the_repeat_kind(
+    repeat_kind: str, severity: str
+) -> None:
+    suppressed = {"fate": "duplicate_suppressed", **NOT_PROCESSED}
+    found = kinds_of([{"repeat_kind": repeat_kind}], [{**suppressed, "repeat_kind": repeat_kind}])
+    # processing_removed needs equal answered states, so it does not apply here
+    assert found == [(0, ["suppressed_as_duplicate"], severity)]
+
+
+def test_recovered_reply_of_a_blocked_resend_is_a_regression() -> None:
+    blocked = {"fate": "unanswered", "rule": "response_manager.duplicate_window", "reply_count": 0}
+    found = kinds_of([{**blocked, "repeat_kind": "resend"}], [{"repeat_kind": "resend"}])
+    assert found == [(0, ["recovered_reply"], "regression")]
+    assert kinds_of([{**blocked}], [{}]) == [(0, ["recovered_reply"], "improvement")]
+
+
+def test_processing_added_for_a_resend_is_a_regression_and_removed_an_improvement() -> None:
+    idle = {"fate": "unanswered", "rule": "x", **NOT_PROCESSED}
+    worked = {"fate": "unanswered", "rule": "x", "reply_count": 0, "reply_latency": None}
+    assert kinds_of([{**idle, "repeat_kind": "resend"}], [{**worked, "repeat_kind": "resend"}]) == [
+        (0, ["processing_added"], "regression")
+    ]
+    assert kinds_of([{**worked, "repeat_kind": "resend"}], [{**idle, "repeat_kind": "resend"}]) == [
+        (0, ["processing_removed"], "improvement")
+    ]
+
+
+def test_reply_counts_latency_order_batching_and_text() -> None:
+    found = kinds_of(
+        [{}, {}, {}, {"order_violation": True}, {"batch_size": 3}, {}],
+        [
+            {"reply_count": 2},
+            {"reply_latency": 8.0},
+            {"reply_latency": 1.0},
+            {},
+            {},
+            {"reply_text_hash": "other"},
+        ],
+    )
+    assert found == [
+        (0, ["extra_replies"], "regression"),
+        (1, ["slower"], "regression"),
+        (2, ["faster"], "improvement"),
+        (3, ["order_fixed"], "improvement"),
+        (4, ["batching_changed"], "change"),
+        (5, ["reply_text_changed"], "change"),
+    ]
+
+
+def test_latency_needs_both_the_absolute_and_the_relative_gap() -> None:
+    assert kinds_of([{"reply_latency": 10.0}], [{"reply_latency": 13.0}]) == []  # 3 s < 50%
+    assert kinds_of([{"reply_latency": 1.0}], [{"reply_latency": 2.5}]) == []  # 150% < 2 s
+    assert kinds_of([{}], [{"reply_latency": 5.5}], latency_abs=0.1, latency_rel=0.05) == [
+        (0, ["slower"], "regression")
+    ]
+
+
+def test_severity_overrides_by_kind_and_by_repeat_kind() -> None:
+    lost = {"fate": "unanswered", "rule": "x", "reply_count": 0}
+    assert kinds_of([{}], [lost], severity={"lost_reply": "change"})[0][2] == "change"
+    suppressed = {"fate": "duplicate_suppressed", **NOT_PROCESSED, "repeat_kind": "legit"}
+    found = kinds_of(
+        [{"repeat_kind": "legit"}],
+        [suppressed],
+        severity={"suppressed_as_duplicate": {"legit": "change"}, "processing_removed": "change"},
+    )
+    assert found[0][2] == "change"
+
+
+def test_a_pair_takes_the_worst_severity_of_its_kinds() -> None:
+    found = kinds_of([{}], [{"reply_count": 2, "reply_latency": 1.0}])
+    assert found == [(0, ["extra_replies", "faster"], "regression")]
+
+
+def test_signatures_drop_stage_and_noise_suffixes_and_ignore_kind_order() -> None:
+    a = signature("legacy", "rollout@10", ["slower", "lost_reply"], "x", "y")
+    b = signature("legacy~3", "rollout@50", ["lost_reply", "slower"], "x", "y")
+    assert a == b and len(a) == 12
+    assert a != signature("legacy", "rollout@10", ["lost_reply", "slower"], "x", "z")
+
+
+def test_a_failure_while_comparing_one_seq_is_recorded_as_a_harness_error() -> None:
+    base = frame("legacy", [{}, {}, {}])
+    cand = frame("unified", [{}, {"reply_count": 2}, {}])
+    base["reply_latency"] = base["reply_latency"].astype(object)
+    base.loc[2, "reply_latency"] = "not a number"  # breaks the vectorized float cast
+    pair = compare_pair(base, cand, CompareSettings())
+    found = dict(zip(pair.seqs.tolist(), pair.kinds, strict=True))
+    assert found[2] == ["harness_error"]
+    assert found[1] == ["extra_replies"]
+    assert 0 not in found
+    assert pair.severity[list(found).index(2)] == "regression"
+
+
+def test_stream_facts_find_redeliveries_and_repeats_within_the_horizon() -> None:
+    repeat_of, repeat_kind = stream_facts(
+        ["a", "a", "a", "b", "a"],
+        ["m1", "m2", "m1", "m3", "m4"],
+        ["oi", "oi", "x", "oi", "oi"],
+        [0, 5, 10, 11, 200_000_000],
+        ["", "resend", "", "", "legit"],
+        60_000_000,
+    )
+    assert repeat_of == [None, 0, 0, None, None]
+    assert repeat_kind == [None, "resend", "redelivery", None, None]
+
+
+def test_order_violations_per_contact() -> None:
+    result = order_violations(["a", "b", "a", "a", "b"], np.array([5, 1, 3, -1, 0]))
+    assert result.tolist() == [True, True, False, False, False]
+
+
+def test_signature_summary_counts_and_keeps_five_lowest_examples() -> None:
+    lines = [
+        {
+            "signature": "s1",
+            "baseline": "legacy",
+            "candidate": "unified",
+            "kinds": ["slower"],
+            "severity": "regression",
+            "seq": seq,
+            "attribution": {"baseline": {"cause": "a"}, "candidate": {"cause": "b"}},
+        }
+        for seq in (9, 3, 7, 1, 5, 2)
+    ]
+    summary = signatures_summary(lines)
+    assert summary[0]["count"] == 6
+    assert summary[0]["examples"] == [1, 2, 3, 5, 7]
+    assert (summary[0]["first_seq"], summary[0]["last_seq"]) == (1, 9)
