@@ -1,4 +1,4 @@
-"""The seed's interpretations [A1]-[A18] (models.md): each a config key approvers must see."""
+"""The seed's interpretations [A1]-[A20] (models.md, rollout_gate.md): what a verdict rests on."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("A16", "unified.release_lock_on_error", "unified releases the lock on error"),
     ("A17", "unified.max_attempts", "MAX_RETRIES 3 means 3 attempts in all"),
     ("A18", "orchestrator.release_lock_on_error", "a crash is a thrown error; lock kept"),
+    ("A19", "rollout.provider", "the boolean flag becomes a per-contact percentage rollout"),
+    ("A20", "gate scope all", "direct and indirect effects are judged apart; the worse wins"),
 )
 
 

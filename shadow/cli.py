@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -296,6 +296,7 @@ def replay(
 
     if on_error not in ("fail", "skip"):
         raise UsageError(f"--on-error: {on_error!r} is not one of fail, skip")
+    policy: Literal["fail", "skip"] = "skip" if on_error == "skip" else "fail"
     options = ReplayOptions(
         inputs=captures,
         format=format,
@@ -310,7 +311,7 @@ def replay(
         out=out_dir,
         force=force,
         workers=workers,
-        on_error=on_error,
+        on_error=policy,
         keep_raw=keep_raw,
     )
     started = time.perf_counter()

@@ -163,7 +163,7 @@ def outcome_frame(
                 np.where(answered, (first - received_at) * seconds, np.nan), dtype="float64"
             ),
             "batch_size": pd.array([int(b) if b > 0 else None for b in batch], dtype="Int64"),
-            "reply_text_hash": pd.Series(result.reply_text_hash, dtype="string"),
+            "reply_text_hash": pd.Series(list(result.reply_text_hash), dtype="string"),
             "order_violation": order_violations(contact_id, first),
             **{
                 f"wait_{layer}": optional_seconds(result.waits[index])
@@ -171,7 +171,7 @@ def outcome_frame(
             },
             "system": pd.Series(result.system, dtype="string"),
             "repeat_of": pd.array(repeat_of, dtype="Int64"),
-            "repeat_kind": pd.Series(repeat_kind, dtype="string"),
+            "repeat_kind": pd.Series(list(repeat_kind), dtype="string"),
         }
     )
     return frame
@@ -277,7 +277,8 @@ class PairDivergences:
     candidate: str
     seqs: np.ndarray
     kinds: list[list[str]]
-    severity: list[str]
+    severities: list[dict[str, str]]  # each kind's own severity
+    severity: list[str]  # the worst of them
     signature: list[str]
     effect: list[str | None]
 
@@ -301,6 +302,7 @@ def compare_pair(
         any_kind |= mask
     rows = np.flatnonzero(any_kind)
     kinds_out: list[list[str]] = []
+    per_kind: list[dict[str, str]] = []
     severity_out: list[str] = []
     signatures: list[str] = []
     b_cause = b["cause"].fillna("").to_numpy(dtype=object)
@@ -308,11 +310,13 @@ def compare_pair(
     for row in rows:
         if errors[row]:
             kinds = ["harness_error"]
-            worst = _RANK["regression"]
+            ranks = {"harness_error": _RANK["regression"]}
         else:
             kinds = [k for k in KINDS if k in applies and applies[k][row]]
-            worst = min(int(severities[k][row]) for k in kinds)
+            ranks = {k: int(severities[k][row]) for k in kinds}
+        worst = min(ranks.values())
         kinds_out.append(kinds)
+        per_kind.append({k: SEVERITIES[r] for k, r in ranks.items()})
         severity_out.append(SEVERITIES[worst])
         signatures.append(
             signature(baseline, candidate, kinds, str(b_cause[row]), str(c_cause[row]))
@@ -387,6 +391,7 @@ def divergence_records(
             "candidate": pair.candidate,
             "seq": int(seq),
             "kinds": pair.kinds[index],
+            "severities": pair.severities[index],
             "severity": pair.severity[index],
             "signature": pair.signature[index],
             "attribution": {

@@ -13,12 +13,12 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shadow.durations import duration_value
 from shadow.errors import InputError, UsageError
 from shadow.gate_stats import min_n_to_pass, upper_bound
 
@@ -56,20 +56,14 @@ Kind = Literal[
     "handover",
     "harness_error",
 ]
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)\s*$")
-_UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration_s(value: Any) -> float:
-    """``"300ms"``, ``"2s"``, ``"5m"``, ``"2h"`` (or a bare number of seconds) -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (write 300ms, 2s, 5m, 2h)")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    """A policy duration (``"300ms"``, ``"2s"``, ``"5m"``) in seconds: the config's own parser."""
+    try:
+        return duration_value(value) / 1_000_000
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def format_duration(seconds: float) -> str:

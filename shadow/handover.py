@@ -36,17 +36,17 @@ def handover_mask(
     first = candidate["first_reply_at"].to_numpy(dtype=float)
     repeat_of = candidate["repeat_of"]
     contact = candidate["contact_id"].to_numpy(dtype=object)
-    for seq in np.flatnonzero(moved & repeat_of.notna().to_numpy()):
-        origin = int(repeat_of.iloc[seq])
-        if system[origin] != system[seq] and processed[seq] and processed[origin]:
-            applies[seq] = True
+    for repeat in np.flatnonzero(moved & repeat_of.notna().to_numpy()).tolist():
+        origin = int(repeat_of.iloc[repeat])
+        if system[origin] != system[repeat] and processed[repeat] and processed[origin]:
+            applies[repeat] = True
     before = received < flip_at
     applies |= (
         moved & before & (system == "legacy") & np.isin(fate, ("lost", "stranded", "dropped"))
     )
     by_contact: dict[str, list[int]] = {}
-    for seq in np.flatnonzero(moved):
-        by_contact.setdefault(str(contact[seq]), []).append(int(seq))
+    for member in np.flatnonzero(moved).tolist():
+        by_contact.setdefault(str(contact[member]), []).append(member)
     for seqs in by_contact.values():
         for position, seq in enumerate(seqs):
             if np.isnan(first[seq]):

@@ -45,6 +45,6 @@ def pipeline(messages: int, contacts: int = 500, seed: int = 1) -> int:
             at += int(u_gap * 1_200_000)
             yield at, (int(u_contact * contacts), 1_000_000 + int(u_delay * 8_000_000))
 
-    kernel.run(None, arrivals(), lambda m: kernel.spawn(handle(*m)))
+    kernel.run(None, arrivals(), lambda message: kernel.spawn(handle(*message)))
     kernel.run(kernel.now + 600_000_000)
     return sent[0]

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,7 @@ from shadow.runfolder import (
     write_parquet,
 )
 from shadow.runner import ArmResult
+from shadow.streams.parquet import write_parquet as write_columns
 from shadow.timing import Stopwatch
 
 Progress = Callable[[str], None]
@@ -75,7 +76,7 @@ class ReplayOptions:
     out: Path | None = None
     force: bool = False
     workers: int | None = None
-    on_error: str = "fail"
+    on_error: Literal["fail", "skip"] = "fail"
     keep_raw: bool = False
     reports: bool = True
 
@@ -171,11 +172,10 @@ def effective_config(
 def cohorts_for(config: EffectiveConfig, stages: Sequence[int]) -> Cohorts:
     """Stage membership by the production flag's own bucketing (rollout_gate.md).
 
-    The stream stores each contact's *entry stage*: the smallest whole percentage P whose
-    cohort holds it (101: none). Every provider's rule is monotone in P, so membership of any
-    stage is ``entry <= P``, whatever the provider's native bucket unit.
+    The stream's ``bucket`` column stores each contact's *entry stage* (``rollout.entry_stage``):
+    membership of stage P is ``entry <= P`` whatever the provider's native bucket unit.
     """
-    from shadow.rollout import RolloutSettings, bucket, fingerprint, in_bucket_stage
+    from shadow.rollout import RolloutSettings, bucket, entry_stage, fingerprint
 
     r = config.rollout
     settings = RolloutSettings(
@@ -186,28 +186,15 @@ def cohorts_for(config: EffectiveConfig, stages: Sequence[int]) -> Cohorts:
         stickiness=r.stickiness,
         algorithm=r.algorithm,
     )
-    entry_stage: dict[str, int] = {}
+    entries: dict[str, int] = {}
 
-    def entry_of(record: Any) -> int:
-        if record.bucket is not None:  # a redacted capture carries the real id's bucket
-            return int(record.bucket)
-        known = entry_stage.get(record.contact_id)
+    def entry_of(contact_id: str) -> int:
+        known = entries.get(contact_id)
         if known is None:
-            value = bucket(record.contact_id, settings)
-            low, high = 1, 101
-            while low < high:
-                middle = (low + high) // 2
-                if in_bucket_stage(value, middle, settings):
-                    high = middle
-                else:
-                    low = middle + 1
-            known = entry_stage[record.contact_id] = low
+            known = entries[contact_id] = entry_stage(bucket(contact_id, settings), settings)
         return known
 
-    def member(record: Any, stage: int) -> bool:
-        return stage > 0 and entry_of(record) <= stage
-
-    return Cohorts(tuple(stages), entry_of, member, dict(fingerprint(settings)))
+    return Cohorts(tuple(stages), entry_of, dict(fingerprint(settings)))
 
 
 def replay(options: ReplayOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -332,9 +319,9 @@ def write_run(
     cohorts: Cohorts,
 ) -> dict[str, Any]:
     """Write every data file and ``run.json``; returns the replay summary."""
-    write_parquet(out / "stream.parquet", prepared.columns)
+    write_columns(prepared.columns, out / "stream.parquet")
     if prepared.outbound["sent_at"]:
-        write_parquet(out / "outbound.parquet", prepared.outbound)
+        write_columns(prepared.outbound, out / "outbound.parquet")
     outcomes = pd.concat([comparison.frames[r.name] for r in results], ignore_index=True)
     write_parquet(out / "outcomes.parquet", outcomes)
     lines: list[dict[str, Any]] = []

@@ -12,9 +12,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,6 +31,8 @@ from shadow.environment import EnvironmentSettings, ScriptEntry
 from shadow.handover import handover_mask
 from shadow.kernel import FATES
 from shadow.runner import ArmResult, RunPlan, Stream, previous_stage, run_arms
+from shadow.streams.normalize import Capture
+from shadow.streams.parquet import Pseudonyms, outbound_columns, stream_columns
 from shadow.streams.record import InboundRecord, OutboundRecord
 
 
@@ -42,45 +41,8 @@ class Cohorts:
     """Stage membership of every contact, from the production flag's own bucketing."""
 
     stages: tuple[int, ...]
-    bucket: Callable[[InboundRecord], int | None]
-    member: Callable[[InboundRecord, int], bool]
+    entry_stage: Callable[[str], int]  # real contact id -> smallest stage holding it (101: none)
     fingerprint: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Pseudonyms:
-    """Contact and message-id pseudonyms, in order of first appearance or keyed HMAC."""
-
-    key: bytes | None
-    contacts: dict[str, str] = field(default_factory=dict)
-    messages: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_environment(cls) -> Pseudonyms:
-        secret = os.environ.get("SHADOW_REDACT_KEY")
-        return cls(secret.encode() if secret else None)
-
-    def contact(self, raw: str) -> str:
-        known = self.contacts.get(raw)
-        if known is None:
-            if self.key is not None:
-                digest = hmac.new(self.key, b"contact:" + raw.encode(), hashlib.sha256)
-                known = "000" + str(int(digest.hexdigest(), 16))[-12:].zfill(12)
-            else:
-                known = f"c{len(self.contacts) + 1:06d}"
-            self.contacts[raw] = known
-        return known
-
-    def message(self, raw: str) -> str:
-        known = self.messages.get(raw)
-        if known is None:
-            if self.key is not None:
-                digest = hmac.new(self.key, b"message:" + raw.encode(), hashlib.sha256)
-                known = "r-" + digest.hexdigest()[:20]
-            else:
-                known = f"m{len(self.messages) + 1:07d}"
-            self.messages[raw] = known
-        return known
 
 
 @dataclass(slots=True)
@@ -105,29 +67,22 @@ def prepare_stream(
 ) -> PreparedStream:
     """Pseudonymize, rebase times on the first message, compute cohorts and recorded replies."""
     names = Pseudonyms.from_environment()
+    capture = Capture(inbound=list(inbound), outbound=list(outbound))
+    bucket_of = cohorts.entry_stage if cohorts else None
+    columns = stream_columns(capture, keep_raw, names, bucket_of)
+    out_columns = outbound_columns(capture, keep_raw, names)
     t0 = inbound[0].received_at if inbound else 0
-    contact = [r.contact_id if keep_raw else names.contact(r.contact_id) for r in inbound]
-    columns: dict[str, list[Any]] = {
-        "seq": list(range(len(inbound))),
-        "message_id": [r.message_id if keep_raw else names.message(r.message_id) for r in inbound],
-        "contact_id": contact,
-        "received_at": [r.received_at for r in inbound],
-        "sent_at": [r.sent_at for r in inbound],
-        "type": [r.type for r in inbound],
-        "text_hash": [r.text_hash for r in inbound],
-        "text_norm_hash": [r.text_norm_hash for r in inbound],
-        "topic": [r.topic for r in inbound],
-        "repeat_kind": [r.repeat_kind for r in inbound],
-        "bucket": [cohorts.bucket(r) if cohorts else None for r in inbound],
-    }
-    if keep_raw:
-        columns["text"] = [r.text for r in inbound]
-    out_columns = _match_outbound(inbound, outbound, names, keep_raw)
     stages = cohorts.stages if cohorts else ()
     stream = stream_from_columns(columns, out_columns, t0, stages, send_latency)
     recorded = _recorded_arm(len(inbound), out_columns, t0) if outbound else None
     return PreparedStream(
-        stream, columns, out_columns, recorded, t0, len(set(contact)), dict(names.messages)
+        stream,
+        columns,
+        out_columns,
+        recorded,
+        t0,
+        len(set(columns["contact_id"])),
+        {} if keep_raw else names.known_messages(),
     )
 
 
@@ -162,7 +117,7 @@ def stream_from_columns(
         ]
     if outbound:
         seen: set[int] = set()
-        for seq, sent_at in zip(outbound["answers_seq"], outbound["sent_at"], strict=True):
+        for seq, sent_at in zip(outbound["reply_seq"], outbound["sent_at"], strict=True):
             if seq is None or _isnan(seq) or int(seq) in seen:
                 continue
             seen.add(int(seq))
@@ -175,41 +130,13 @@ def _isnan(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
 
-def _match_outbound(
-    inbound: Sequence[InboundRecord],
-    outbound: Sequence[OutboundRecord],
-    names: Pseudonyms,
-    keep_raw: bool,
-) -> dict[str, list[Any]]:
-    """Each reply answers its ``reply_to``, else the contact's latest inbound before it."""
-    by_id: dict[str, list[int]] = {}
-    by_contact: dict[str, list[int]] = {}
-    for seq, record in enumerate(inbound):
-        by_id.setdefault(record.message_id, []).append(seq)
-        by_contact.setdefault(record.contact_id, []).append(seq)
-    answers: list[int | None] = []
-    for reply in outbound:
-        candidates = by_id.get(reply.reply_to or "") or by_contact.get(reply.contact_id, [])
-        earlier = [s for s in candidates if inbound[s].received_at <= reply.sent_at]
-        answers.append(earlier[-1] if earlier else None)
-    columns: dict[str, list[Any]] = {
-        "contact_id": [r.contact_id if keep_raw else names.contact(r.contact_id) for r in outbound],
-        "sent_at": [r.sent_at for r in outbound],
-        "answers_seq": answers,
-        "text_hash": [r.text_hash for r in outbound],
-    }
-    if keep_raw:
-        columns["text"] = [r.text for r in outbound]
-    return columns
-
-
 def _recorded_arm(size: int, outbound: Mapping[str, Sequence[Any]], t0: int) -> ArmResult:
     """What production did, as an arm: answered where a recorded reply answers the seq."""
     first = [-1] * size
     count = [0] * size
     text: list[str | None] = [None] * size
     for seq, sent_at, text_hash in zip(
-        outbound["answers_seq"], outbound["sent_at"], outbound["text_hash"], strict=True
+        outbound["reply_seq"], outbound["sent_at"], outbound["text_hash"], strict=True
     ):
         if seq is None:
             continue

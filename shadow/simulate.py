@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from shadow.environment import Environment, Message, Restart
@@ -121,7 +122,7 @@ def simulate(
 
     start_instances()
     for planned in restarts:
-        kernel.call_at(planned.at, lambda d=planned.downtime: restart(d))
+        kernel.call_at(planned.at, partial(restart, planned.downtime))
 
     last_arrival = [0]
 

@@ -329,3 +329,31 @@ def gate_document() -> dict[str, Any]:
         ],
         "reasons": ["no lost replies: direct messages: 3 of 15 (20%) above max_rate 0.5%"],
     }
+
+
+def fake_timelines(path: Path, seqs: list[int], arms: list[str]) -> list[Any]:
+    """Stand-in for ``shadow.explain`` re-runs: a plausible event trail per seq and arm."""
+    from shadow.explain import Timeline
+    from shadow.kernel import DecisionEvent
+
+    timelines = []
+    for arm in arms:
+        events = []
+        for seq in seqs:
+            at = seq * 20_000_000 + (seq % 3) * 1_500_000
+            events.append(DecisionEvent(at, "arrived", (seq,), "", "orchestrator", arm, ""))
+            if arm == "unified" and seq % 11 == 4:
+                events.append(
+                    DecisionEvent(at + 1_000, "duplicate_suppressed", (seq,),
+                                  "unified.duplicate_window", "unified", arm, "")
+                )
+                continue
+            events.append(
+                DecisionEvent(at + 2_000, "processing_started", (seq,), "", "coordinator", arm, "")
+            )
+            events.append(
+                DecisionEvent(at + 3_000_000 + (seq % 7) * 800_000, "reply_sent", (seq,), "",
+                              "response_manager", arm, f"r{seq % 5}")
+            )
+        timelines.append(Timeline(arm, sorted(events, key=lambda e: e.at), []))
+    return timelines

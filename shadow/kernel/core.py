@@ -157,13 +157,13 @@ class Kernel:
 
     def __init__(self) -> None:
         self.now = 0
-        self._ready: deque[tuple[Callable[[Any], None], Any]] = deque()
-        self._heap: list[tuple[int, int, Callable[[Any], None], Any, Group | None]] = []
+        self._ready: deque[tuple[Callable[[Any], object], Any]] = deque()
+        self._heap: list[tuple[int, int, Callable[[Any], object], Any, Group | None]] = []
         self._counter = 0
         self.root = Group("root")
 
     # -- scheduling -------------------------------------------------------------------------
-    def _push(self, at: int, fn: Callable[[Any], None], arg: Any, group: Group | None) -> None:
+    def _push(self, at: int, fn: Callable[[Any], object], arg: Any, group: Group | None) -> None:
         if at < self.now:
             raise ValueError(f"cannot schedule at {at} µs, before now ({self.now} µs)")
         self._counter += 1
@@ -250,7 +250,7 @@ class Kernel:
         self,
         until: int | None,
         arrivals: Iterable[tuple[int, Any]] = (),
-        on_arrival: Callable[[Any], None] | None = None,
+        on_arrival: Callable[[Any], object] | None = None,
     ) -> None:
         """Run until virtual time ``until`` (inclusive), delivering ``arrivals`` on the way.
 

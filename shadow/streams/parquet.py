@@ -75,6 +75,10 @@ class Pseudonyms:
             self._contacts[raw] = known
         return known
 
+    def known_messages(self) -> dict[str, str]:
+        """Raw message id -> pseudonym, for every id seen so far."""
+        return dict(self._messages)
+
     def message(self, raw: str) -> str:
         known = self._messages.get(raw)
         if known is None:

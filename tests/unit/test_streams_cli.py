@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("click")  # shadow/cli.py imports click (see the lead's note)
+
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "captures"
 
