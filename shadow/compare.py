@@ -326,7 +326,9 @@ def compare_pair(
         if effect is not None
         else [None] * len(rows)
     )
-    return PairDivergences(baseline, candidate, rows, kinds_out, severity_out, signatures, effects)
+    return PairDivergences(
+        baseline, candidate, rows, kinds_out, per_kind, severity_out, signatures, effects
+    )
 
 
 def _evaluate(
