@@ -145,7 +145,16 @@ def verdicts(data: RunData) -> dict[str, Any]:
                     "baseline": gate.get("baseline", ""),
                     "candidate": gate.get("candidate", f"rollout@{stage}"),
                     "as_of": gate.get("as_of", ""),
-                    "checks": [_check(c) for c in gate.get("checks", [])],
+                    "checks": [_check(c, gate) for c in gate.get("checks", [])],
+                    "deciding": [
+                        {
+                            "name": c.get("name", ""),
+                            "verdict": c.get("verdict", ""),
+                            "reason": c.get("reason", ""),
+                        }
+                        for c in gate.get("checks", [])
+                        if c.get("verdict") != "pass"
+                    ],
                 }
             )
         previous = stage
@@ -161,7 +170,7 @@ def verdicts(data: RunData) -> dict[str, Any]:
     return {"stages": rows, "overall": overall or "no stage replayed", "headline": headline}
 
 
-def _check(check: dict[str, Any]) -> dict[str, Any]:
+def _check(check: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
     measures = []
     for m in check.get("measures", []):
         seconds = m.get("unit") == "seconds"
@@ -186,7 +195,13 @@ def _check(check: dict[str, Any]) -> dict[str, Any]:
         "verdict": check.get("verdict", ""),
         "reason": check.get("reason", ""),
         "measures": measures,
-        "command": examples[0].get("command", "") if examples else "",
+        # rebuilt with RUN_DIR: the gate names the folder as it was called
+        "command": explain_command(
+            int(examples[0]["seq"]),
+            (str(gate.get("baseline", "legacy")), str(gate.get("candidate", ""))),
+        )
+        if examples and "seq" in examples[0]
+        else "",
     }
 
 

@@ -23,9 +23,12 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from reports.data import RunData
 
 NEIGHBOURS = 2
+WINDOW_S = 120.0  # neighbours further than this from the example would squash the lanes
 MAX_EVENTS = 60
 WIDTH, LEFT, RIGHT, LANE = 920, 120, 24, 56
 
@@ -100,6 +103,7 @@ class Example:
     contact: str
     seqs: list[int]
     events: list[Event] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
     truncated: int = 0
     svg: str = ""
 
@@ -120,6 +124,7 @@ def contact_timelines(
     """Examples for the first ``limit`` signatures, or an empty list and the reason."""
     examples: list[Example] = []
     contact_ids = data.stream["contact_id"].astype("string").to_numpy()
+    times = data.stream["at_s"].to_numpy(dtype=float)
     for sig in signatures[:limit]:
         if not sig.get("examples"):
             continue
@@ -128,6 +133,12 @@ def contact_timelines(
         baseline, candidate = pair.split(" vs ")
         same = [int(s) for s in (contact_ids == contact_ids[seq]).nonzero()[0]]
         at = same.index(seq)
+        near = times[seq]
+        window = [
+            s
+            for s in same[max(0, at - NEIGHBOURS) : at + NEIGHBOURS + 1]
+            if abs(times[s] - near) <= WINDOW_S
+        ]
         examples.append(
             Example(
                 signature=str(sig["signature"]),
@@ -136,7 +147,8 @@ def contact_timelines(
                 arms=(baseline, candidate),
                 seq=seq,
                 contact=data.contact_of(seq),
-                seqs=same[max(0, at - NEIGHBOURS) : at + NEIGHBOURS + 1],
+                seqs=window,
+                outcomes=[outcome_line(data, arm, seq) for arm in (baseline, candidate)],
             )
         )
     if not examples:
@@ -163,6 +175,26 @@ def contact_timelines(
         example.events = events[:MAX_EVENTS]
         example.svg = swimlane_svg(example)
     return examples, None
+
+
+def outcome_line(data: RunData, arm: str, seq: int) -> str:
+    """``arm: fate, n replies after Xs, rule R`` for the example seq."""
+    rows = data.outcomes[(data.outcomes["arm"] == arm) & (data.outcomes["seq"] == seq)]
+    if rows.empty:
+        return f"{arm}: no outcome"
+    row = rows.iloc[0]
+    parts = [f"{arm}: {row['fate']}"]
+    replies = row["reply_count"]
+    if replies is not pd.NA and int(replies) > 0:
+        latency = row["reply_latency"]
+        parts.append(f"{int(replies)} repl{'y' if int(replies) == 1 else 'ies'}")
+        if latency == latency:
+            parts.append(f"first after {float(latency):.1f}s")
+    for label in ("rule", "cause"):
+        value = row[label]
+        if value is not pd.NA and value:
+            parts.append(f"{label} {value}")
+    return ", ".join(parts)
 
 
 def _fmt(value: float) -> str:
@@ -252,7 +284,8 @@ def swimlane_svg(example: Example) -> str:
             shape += f'<text x="{_fmt(px + 5)}" y="{ty}" class="seq">#{escape(label)}</text>'
         else:
             shape = f'<circle cx="{_fmt(px)}" cy="{cy}" r="3.6" fill="{colour}"/>'
-        parts.append(f"<g><title>{tip}</title>{shape}</g>")
+        dim = "" if example.seq in event.seqs else ' opacity="0.4"'
+        parts.append(f"<g{dim}><title>{tip}</title>{shape}</g>")
     legend_y = 24 + LANE * len(example.arms) + 22
     offset = LEFT
     for label, colour in LEGEND:

@@ -16,7 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 
@@ -58,15 +58,19 @@ class Latency:
 
     def draw(self, u: float) -> int:
         """A latency in µs for the uniform ``u``, rounded to 1 ms."""
+        return self.sampler()(u)
+
+    def sampler(self) -> Callable[[float], int]:
+        """``draw`` with its parameters worked out once (the agent draws once per call)."""
         if self.kind == "fixed":
-            value = float(self.fixed)
-        elif self.kind == "uniform":
-            value = self.low + (self.high - self.low) * u
-        else:
-            mu = math.log(self.median)
-            sigma = max(math.log(self.p95) - mu, 0.0) / 1.6448536269514722
-            value = math.exp(mu + sigma * normal_quantile(u))
-        return max(0, round(value / MS)) * MS
+            fixed = max(0, round(self.fixed / MS)) * MS
+            return lambda _u: fixed
+        if self.kind == "uniform":
+            low, span = self.low, self.high - self.low
+            return lambda u: max(0, round((low + span * u) / MS)) * MS
+        mu = math.log(self.median)
+        sigma = max(math.log(self.p95) - mu, 0.0) / 1.6448536269514722
+        return lambda u: max(0, round(math.exp(mu + sigma * normal_quantile(u)) / MS)) * MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +158,9 @@ class Environment:
         self._recorded = recorded_latency or {}
         self.recorded_fallbacks = 0
         agent = settings.agent
+        fallback = Latency() if agent.latency.kind == "recorded" else agent.latency
+        self._agent_latency = fallback.sampler()
+        self._send_latency = settings.sender.latency.sampler()
         # the replies map is keyed by a topic or a normalized text; messages carry hashes
         self._replies: dict[str, str] = {}
         for key, reply in agent.replies.items():
@@ -164,6 +171,7 @@ class Environment:
         """Start an agent call on ``members`` now; its event settles per guarantee 2-3."""
         agent = self.settings.agent
         key = tuple(sorted(message.seq for message in members))
+        # three uniforms (the third is spare): the digest size decides the values
         u_outcome, u_latency, _ = self.random.uniforms(3, "agent", key)
         if u_outcome < agent.hang_rate:
             outcome = "hang"
@@ -171,7 +179,7 @@ class Environment:
             outcome = "error"
         else:
             outcome = "ok"
-        latency = self._latency(agent.latency, u_latency, key)
+        latency = self._latency(agent.latency.kind == "recorded", u_latency, key)
         reply = self._reply(members, key)
         if agent.script:
             entries = [e for m in members if (e := agent.script.get(m.message_id)) is not None]
@@ -209,19 +217,18 @@ class Environment:
         for outage in sender.outages:
             if outage.start <= now < outage.end:
                 rate = max(rate, outage.failure_rate)
-        latency = sender.latency.draw(u_latency)
+        latency = self._send_latency(u_latency)
         event = kernel.event()
         kernel._push(now + latency, event.succeed, u_fail >= rate, None)
         return event
 
-    def _latency(self, model: Latency, u: float, key: tuple[int, ...]) -> int:
-        if model.kind != "recorded":
-            return model.draw(u)
-        recorded = self._recorded.get(key[-1])
-        if recorded is not None:
-            return recorded
-        self.recorded_fallbacks += 1
-        return Latency().draw(u)
+    def _latency(self, recorded: bool, u: float, key: tuple[int, ...]) -> int:
+        if recorded:
+            known = self._recorded.get(key[-1])
+            if known is not None:
+                return known
+            self.recorded_fallbacks += 1
+        return self._agent_latency(u)
 
     def _reply(self, members: Sequence[Message], key: tuple[int, ...]) -> str:
         agent = self.settings.agent

@@ -451,3 +451,39 @@ def gauge_frame(results: Sequence[ArmResult]) -> pd.DataFrame:
             "cap": pd.array(rows["cap"], dtype="Int64"),
         }
     )
+
+
+def scenario_metrics(
+    name: str, seed: int = 1, sets: Sequence[str] = ()
+) -> dict[str, dict[str, float]]:
+    """Generate a scenario, replay every arm its ``expect`` block names, return the metrics.
+
+    ``{arm: {metric: value}}`` with the single-arm metrics of contracts.md; what the tests
+    check each built-in scenario's ``expect`` block against.
+    """
+    import json
+
+    from shadow.metrics import arm_metrics
+    from shadow.streams.expect import parse_expectation
+    from shadow.streams.generate import generate_to_file
+    from shadow.streams.scenarios import load_scenario
+
+    expect = load_scenario(name, sets).expect
+    arms = ["legacy", "unified"]
+    for arm, checks in expect.items():
+        referenced = [parse_expectation(text).arm for text in checks.values()]
+        for needed in (arm, *referenced):
+            if needed and needed not in arms:
+                arms.append(needed)
+    with tempfile.TemporaryDirectory(prefix="shadow-expect-") as folder:
+        capture = Path(folder) / f"{name}.jsonl"
+        generate_to_file(name, capture, seed, sets)
+        out = Path(folder) / "run"
+        replay(ReplayOptions(inputs=[str(capture)], arms=arms, out=out, reports=False))
+        outcomes = pd.read_parquet(out / "outcomes.parquet")
+        manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    disagreement = manifest["lock_disagreement_s"]
+    return {
+        arm: arm_metrics(outcomes[outcomes["arm"] == arm], float(disagreement.get(arm, 0.0)))
+        for arm in arms
+    }

@@ -344,16 +344,30 @@ def fake_timelines(path: Path, seqs: list[int], arms: list[str]) -> list[Any]:
             events.append(DecisionEvent(at, "arrived", (seq,), "", "orchestrator", arm, ""))
             if arm == "unified" and seq % 11 == 4:
                 events.append(
-                    DecisionEvent(at + 1_000, "duplicate_suppressed", (seq,),
-                                  "unified.duplicate_window", "unified", arm, "")
+                    DecisionEvent(
+                        at + 1_000,
+                        "duplicate_suppressed",
+                        (seq,),
+                        "unified.duplicate_window",
+                        "unified",
+                        arm,
+                        "",
+                    )
                 )
                 continue
             events.append(
                 DecisionEvent(at + 2_000, "processing_started", (seq,), "", "coordinator", arm, "")
             )
             events.append(
-                DecisionEvent(at + 3_000_000 + (seq % 7) * 800_000, "reply_sent", (seq,), "",
-                              "response_manager", arm, f"r{seq % 5}")
+                DecisionEvent(
+                    at + 3_000_000 + (seq % 7) * 800_000,
+                    "reply_sent",
+                    (seq,),
+                    "",
+                    "response_manager",
+                    arm,
+                    f"r{seq % 5}",
+                )
             )
         timelines.append(Timeline(arm, sorted(events, key=lambda e: e.at), []))
     return timelines

@@ -1,9 +1,8 @@
 """Every built-in scenario replayed, and its ``expect`` block checked (scenarios.md).
 
-The replay itself belongs to the runner: ``shadow.runner.replay_scenario_metrics(name, seed,
-sets=...)`` generates the scenario (with its environment), replays every arm its expect block
-names and returns ``{arm: {metric: value}}`` with the metrics of contracts.md. Until the runner
-provides it, these tests skip with that reason.
+``shadow.pipeline.scenario_metrics(name, seed, sets=...)`` generates the scenario (with its
+environment), replays every arm its expect block names and returns ``{arm: {metric: value}}``
+with the metrics of contracts.md.
 
 Heavy scenarios are shortened with ``--set`` overrides (``SHORTEN``): memory-soak's 24 h
 becomes 2 h, which exercises the same rules (its expectations do not depend on the length).
@@ -11,11 +10,12 @@ becomes 2 h, which exercises the same rules (its expectations do not depend on t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
+from shadow.pipeline import scenario_metrics
 from shadow.streams.expect import check_expect, describe
 from shadow.streams.scenarios import list_scenarios, load_scenario
 
@@ -27,21 +27,11 @@ SHORTEN: dict[str, list[str]] = {
 Metrics = Mapping[str, Mapping[str, float]]
 
 
-def _replay() -> Callable[..., Metrics]:
-    try:
-        from shadow.runner import replay_scenario_metrics  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        pytest.skip("shadow.runner.replay_scenario_metrics is not built yet (the runner's job)")
-    replay: Callable[..., Metrics] = replay_scenario_metrics
-    return replay
-
-
 @pytest.mark.parametrize("name", [name for name, _ in list_scenarios()])
 def test_builtin_scenario_meets_its_expect_block(name: str) -> None:
-    replay = _replay()
     sets: Sequence[str] = SHORTEN.get(name, [])
     expect = load_scenario(name, sets).expect
-    metrics = replay(name, SEED, sets=sets)
+    metrics = scenario_metrics(name, SEED, sets=sets)
     results = check_expect(expect, metrics)
     assert results, f"{name} has no expectations"
     failures = [describe(result, expect[result.arm][result.metric]) for result in results]

@@ -150,8 +150,17 @@ def test_cli_refuses_show_text_with_exit_3(run: Path) -> None:
 def test_cli_renders_to_the_given_files(run: Path, tmp_path: Path) -> None:
     html, md = tmp_path / "out.html", tmp_path / "out.md"
     done = subprocess.run(
-        [sys.executable, "-m", "shadow.cli", "report", str(run), "--html", str(html),
-         "--md", str(md)],
+        [
+            sys.executable,
+            "-m",
+            "shadow.cli",
+            "report",
+            str(run),
+            "--html",
+            str(html),
+            "--md",
+            str(md),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -159,9 +168,10 @@ def test_cli_renders_to_the_given_files(run: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     # a separate process re-runs the real models for timelines: compare the structure only
     assert parse(html).h2 == parse(run / "report.html").h2
-    assert md.read_text(encoding="utf-8").split("## 10.")[0] == (run / "report.md").read_text(
-        encoding="utf-8"
-    ).split("## 10.")[0]
+    assert (
+        md.read_text(encoding="utf-8").split("## 10.")[0]
+        == (run / "report.md").read_text(encoding="utf-8").split("## 10.")[0]
+    )
 
 
 def test_rendering_twice_and_elsewhere_gives_the_same_bytes(run: Path, tmp_path: Path) -> None:

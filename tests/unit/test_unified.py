@@ -463,3 +463,11 @@ def test_weakness_no_batching_a_burst_waits_one_agent_call_per_message() -> None
     assert len(result.events(kind="processing_started")) == 5
     last_latency = result.rec.first_reply_at[4] - messages[4].received_at
     assert last_latency == 5 * 5300 * MS - 2 * S  # five calls in a row, each 5 s + 0.3 s send
+
+
+def test_weakness_a_late_redelivery_is_answered_again_without_id_dedupe() -> None:
+    # the gateway redelivers the same message id 40 s later (at-least-once webhooks)
+    messages = [msg(0, 0, message_id="wamid.7"), msg(1, 40, message_id="wamid.7")]
+    result = run(messages)
+    assert result.rec.processing_count == [1, 1]
+    assert result.rec.reply_count == [1, 1]  # past both windows: the user gets two replies
