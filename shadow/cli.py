@@ -140,7 +140,7 @@ def validate_command(
     from shadow.durations import parse_duration
     from shadow.errors import CheckFailed
     from shadow.streams import read_captures
-    from shadow.streams.validate import validate_document, validate_table
+    from shadow.streams.validate import validate_document
 
     try:
         skew = parse_duration(max_skew)
@@ -160,10 +160,56 @@ def validate_command(
     if json_output:
         print_json(validate_document(capture))
     else:
-        for table in validate_table(capture):
+        for table in _validate_tables(capture):
             out.print(table)
     if capture.rejected:
         raise CheckFailed(f"{len(capture.rejected)} bad line(s) in the capture")
+
+
+def _validate_tables(capture: Any) -> list[Any]:
+    """The human view of ``validate``: per-file and total counts, types and span, bad lines."""
+    from rich.table import Table
+
+    from shadow.streams.accounting import LINE_KINDS
+    from shadow.streams.fields import iso_utc
+
+    items = ("messages", "receipts", "outbound", "redeliveries", "groups", "contacts")
+
+    def column(counts: Any) -> list[str]:
+        kinds = [str(counts.line_kinds[kind]) for kind in LINE_KINDS]
+        return [counts.format, str(counts.lines), *kinds,
+                *(str(getattr(counts, name)) for name in items)]
+
+    files = capture.accounting.files
+    columns = [(Path(counts.file).name, column(counts)) for counts in files]
+    if len(files) > 1:
+        columns.append(("total", column(capture.accounting.total)))
+    counts = Table(title="Capture lines and items")
+    counts.add_column("")
+    for name, _ in columns:
+        counts.add_column(name, justify="right")
+    labels = ["format", "lines", *(f"  {kind}" for kind in LINE_KINDS)]
+    labels += [f"{name} skipped" if name == "groups" else name for name in items]
+    for index, label in enumerate(labels):
+        counts.add_row(label, *(values[index] for _, values in columns))
+    total = capture.accounting.total
+    types = Table(title="Message types and time span")
+    types.add_column("type")
+    types.add_column("messages", justify="right")
+    for name, number in sorted(total.types.items()):
+        types.add_row(name, str(number))
+    if total.first_at is not None and total.last_at is not None:
+        types.add_row("first_at", iso_utc(total.first_at))
+        types.add_row("last_at", iso_utc(total.last_at))
+    tables = [counts, types]
+    if capture.rejected:
+        bad = Table(title=f"Rejected lines ({len(capture.rejected)})")
+        bad.add_column("file:line")
+        bad.add_column("reason")
+        for item in capture.rejected:
+            bad.add_row(f"{item.file}:{item.line}", item.reason)
+        tables.append(bad)
+    return tables
 
 
 # [end: validate]
@@ -732,7 +778,7 @@ def main() -> None:
         sys.exit(0 if type(exc).__name__ == "NoArgsIsHelpError" else 3)
     except SystemExit:
         raise
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: exit 4, no traceback
+    except Exception as exc:
         _crash(exc)
 
 

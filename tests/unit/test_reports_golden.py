@@ -1,7 +1,7 @@
 """Golden Markdown report of a small built-in scenario (issue 8).
 
-Update after an intended change with ``SHADOW_UPDATE_GOLDENS=1 pytest tests/unit/test_reports_golden.py``
-and review the diff of ``tests/golden/`` like code.
+Update after an intended change with ``SHADOW_UPDATE_GOLDENS=1`` (pytest on this file), then
+review the diff of ``tests/golden/`` like code.
 """
 
 from __future__ import annotations
