@@ -170,7 +170,7 @@ def _validate_tables(capture: Any) -> list[Any]:
     """The human view of ``validate``: per-file and total counts, types and span, bad lines."""
     from rich.table import Table
 
-    from shadow.streams.accounting import LINE_KINDS
+    from shadow.streams.base import LINE_KINDS
     from shadow.streams.fields import iso_utc
 
     items = ("messages", "receipts", "outbound", "redeliveries", "groups", "contacts")
