@@ -30,7 +30,9 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SetOption = Annotated[
@@ -453,8 +455,7 @@ def explain(
         raise UsageError(f"--contact {contact}: no message of that contact in the run")
     wanted = [a.strip() for a in arms.split(",")] if arms else None
     timelines = rerun(run, seqs, wanted)
-    # piped output (CI logs, grep) gets whole lines: no wrapping at 80 columns
-    console = out if out.is_terminal else Console(width=240, highlight=False, soft_wrap=True)
+    console = out
     for seq_ in seqs[:50]:
         outcomes = Table(title=f"seq {seq_}", title_justify="left")
         outcomes.add_column("arm")

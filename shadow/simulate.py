@@ -8,8 +8,9 @@ Guarantees:
    event; messages due at the same instant keep stream order (kernel guarantee 5).
 2. A restart ``{at: T, downtime: D}`` stops every coordinator instance of the arm at T (their
    processes and timers never run again), marks every open message ``lost``, and starts fresh
-   instances at T + D; messages arriving in ``[T, T + D)`` are delivered at T + D in arrival
-   order, keeping their original ``received_at`` for latency.
+   instances at T + D; messages arriving in ``[T, T + D]`` (both ends: an arrival precedes
+   same-instant timers) are delivered at T + D in arrival order, after the fresh instances
+   exist, keeping their original ``received_at`` for latency.
 3. The run stops ``drain`` µs after the last arrival (or the last restart's end, if later);
    work still pending then is ``stranded``.
 4. The result is a pure function of the messages, the factory's settings and the environment.
@@ -23,7 +24,7 @@ from functools import partial
 from typing import Protocol
 
 from shadow.environment import Environment, Message, Restart
-from shadow.kernel import GaugeSource, Gauges, Group, Kernel, Recorder
+from shadow.kernel import Gauges, GaugeSource, Group, Kernel, Recorder
 
 
 class Model(Protocol):
@@ -78,7 +79,7 @@ def simulate(
     instances: dict[str, Model] = {}
     groups: list[Group] = []
     totals: dict[str, int | float] = {}
-    down_until = [-1]
+    down = [False]
     buffered: list[Message] = []
 
     def start_instances() -> None:
@@ -95,8 +96,13 @@ def simulate(
         recorder.event("arrived", message.seq, "", system)
         instances[system].on_message(message)
 
+    windows = [(r.at, r.at + r.downtime) for r in restarts]
+
     def on_arrival(message: Message) -> None:
-        if kernel.now < down_until[0]:
+        # Buffer while the arm is down, and for the whole [T, T + D) window even before the
+        # restart's timer ran (an arrival due at T precedes same-instant timers).
+        now = kernel.now
+        if down[0] or any(start <= now < end for start, end in windows):
             buffered.append(message)
         else:
             deliver(message)
@@ -110,10 +116,11 @@ def simulate(
         for group in groups:
             group.stop()
         recorder.restart()
-        down_until[0] = kernel.now + downtime
+        down[0] = True
         kernel.call_at(kernel.now + downtime, come_back)
 
     def come_back() -> None:
+        down[0] = False
         start_instances()
         pending = list(buffered)
         buffered.clear()

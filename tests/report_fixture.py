@@ -143,7 +143,7 @@ def _outcomes(arm: str, stream: dict[str, list[Any]], cohort: list[bool]) -> pd.
 
 
 def _gauges(arms: list[str]) -> pd.DataFrame:
-    structures = {
+    structures: dict[str, list[tuple[str, int | None]]] = {
         "legacy": [
             ("orchestrator.locks", 50),
             ("coordinator.hashes", None),

@@ -40,7 +40,7 @@ class BoundedCache:
         entry = self.entries.get(key)
         if entry is None:
             return None
-        if self.window is not None and now - entry[0] > self.window:
+        if self.window is not None and now - entry[0] >= self.window:
             return None
         return entry
 
