@@ -19,15 +19,13 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from legacy_models.coordinator import Coordinator
 from legacy_models.orchestrator import Orchestrator
 from legacy_models.response_manager import ResponseManager
 from legacy_models.settings import LegacySettings
 from legacy_models.steps import AgentSteps
-from shadow.environment import Environment, Message
-from shadow.kernel import GaugeSource, Group, Kernel, ProcessGenerator, Recorder
+from shadow.environment import Environment
+from shadow.kernel import GaugeSource, Group, Kernel, Recorder
 
 
 class LegacyChain:
@@ -49,12 +47,15 @@ class LegacyChain:
         self._disagreement_us = 0
         self.g_disagreement = gauges.gauge("chain.lock_disagreement")
         self.g_disagreement.set(0)
-        self.steps = AgentSteps(kernel, env, rec, group, "coordinator")
         self.response_manager = ResponseManager(
             kernel, env, rec, gauges, group, settings.response_manager
         )
+        # ``p2(batch)``: the agent call on the batch, then ``await sendResponse``
+        self.steps = AgentSteps(
+            kernel, env, rec, group, "coordinator", self.response_manager.respond
+        )
         self.coordinator = Coordinator(
-            kernel, rec, gauges, group, settings.coordinator, self._agent, self._lock_changed
+            kernel, rec, gauges, group, settings.coordinator, self.steps.call, self._lock_changed
         )
         self.orchestrator = Orchestrator(
             kernel,
@@ -66,10 +67,6 @@ class LegacyChain:
             self._lock_changed,
         )
         self.on_message = self.orchestrator.on_message
-
-    def _agent(self, members: Sequence[Message]) -> ProcessGenerator:
-        """``p2(batch)``: the agent call on the batch, then ``await sendResponse``."""
-        return self.steps.call(members, self.response_manager.respond)
 
     def stats(self) -> dict[str, int | float]:
         now = self.kernel.now
@@ -100,4 +97,5 @@ class LegacyChain:
             elif contact in since:
                 self._disagreement_us += now - since.pop(contact)
         self._dirty.clear()
-        self.g_disagreement.set(len(since))
+        if len(since) != self.g_disagreement.value:
+            self.g_disagreement.set(len(since))

@@ -31,14 +31,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from legacy_models.settings import CoordinatorSettings
-from legacy_models.steps import AgentSteps
+from legacy_models.steps import AgentSteps, Done
 from shadow.environment import Environment, Message
-from shadow.kernel import Event, GaugeSource, Group, Kernel, ProcessGenerator, Recorder
+from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
 
 LAYER = "coordinator"
-#: The batch processor, run inside the contact's loop (``yield from``): True resolved, False
-#: rejected.
-BatchProcessor = Callable[[Sequence[Message]], ProcessGenerator]
+#: The batch processor: called with the contact's "lock" held on the batch's messages; reports
+#: through ``done(resolved)``: True resolved, False rejected.
+BatchProcessor = Callable[[Sequence[Message], Done], None]
 #: A waiting message: the message, when it entered, and the promise its caller holds.
 Entry = tuple[Message, int, Event]
 
@@ -62,12 +62,18 @@ class Coordinator:
         self.settings = settings
         self.processor = processor
         self.on_lock_change = on_lock_change
+        #: the contact's "lock": its loop (``loop``: None while it runs), or the running batch's
+        #: promise (``naive_await``)
         self.loops: dict[str, Event | None] = {}
         self.queues: dict[str, deque[Entry]] = {}
         self.hashes: dict[tuple[str, str], int] = {}
         self.nonempty = 0
         self.waiting = 0
         self.exact = settings.hash_text == "exact"
+        self.loop_mutex = settings.mutex == "loop"
+        self.window = settings.duplicate_window
+        self.max_queue_size = settings.max_queue_size
+        self.flush_above = settings.emergency_flush_queues
         self.batch_limit = settings.max_batch if settings.batching_enabled else 1
         self.resolved = kernel.event().succeed(True)
         self.total_messages = 0
@@ -93,27 +99,27 @@ class Coordinator:
     def enqueue(self, message: Message) -> Event:
         """``enqueueMessage(contact, msg, processor)``: the caller's promise (guarantee 7)."""
         now = self.kernel.now
-        settings = self.settings
         rec = self.rec
         self.total_messages += 1
         contact = message.contact_id
         key = (contact, message.text_hash if self.exact else message.text_norm_hash)
         hashes = self.hashes
         accepted_at = hashes.get(key)
-        if accepted_at is not None and now - accepted_at < settings.duplicate_window:  # C2
+        if accepted_at is not None and now - accepted_at < self.window:  # C2
             self.duplicates_detected += 1
             rec.event("duplicate_suppressed", message.seq, "coordinator.duplicate_window", LAYER)
             return self.resolved
         hashes[key] = now
         if accepted_at is None:
             self.g_hashes.set(len(hashes))
-        queue = self.queues.get(contact)
+        queues = self.queues
+        queue = queues.get(contact)
         if queue is None:
-            queue = self.queues[contact] = deque()
-            self.g_queues.set(len(self.queues))
-        if len(queue) >= settings.max_queue_size:  # C5 [A6]
+            queue = queues[contact] = deque()
+            self.g_queues.set(len(queues))
+        if len(queue) >= self.max_queue_size:  # C5 [A6]
             self.dropped += 1
-            if settings.overflow == "drop_new":
+            if self.settings.overflow == "drop_new":
                 rec.event("dropped", message.seq, "coordinator.max_queue_size", LAYER)
                 return self.resolved
             oldest = queue.popleft()
@@ -122,27 +128,37 @@ class Coordinator:
                 self.nonempty -= 1
             rec.event("dropped", oldest[0].seq, "coordinator.max_queue_size", LAYER)
             oldest[2].succeed(True)
-        done = self.kernel.event()
+        done = Event(self.kernel)
         if not queue:
             self.nonempty += 1
         queue.append((message, now, done))
         self.waiting += 1
-        if self.nonempty > settings.emergency_flush_queues:  # C6 [A7]
+        if self.nonempty > self.flush_above:  # C6 [A7]
             self.g_nonempty.set(self.nonempty)
             self._emergency_flush()
             return done
-        if settings.mutex == "loop" and contact not in self.loops:
-            # the new loop takes the message at once (gauges set by ``_take``): it never waited
-            self._set_loop(contact, None)
-            self.loops[contact] = self.kernel.spawn(self._drain(contact), self.group)
-            return done
-        holder = self.loops.get(contact)
-        if holder is not None or contact in self.loops:
+        loops = self.loops
+        if self.loop_mutex:
+            if contact not in loops:
+                # the new loop takes the message at once (gauges set by ``_take``): it never
+                # waited
+                loops[contact] = None
+                self.g_loops.set(len(loops))
+                if self.on_lock_change is not None:
+                    self.on_lock_change(contact)
+                _Loop(self, contact).next()
+                return done
             rec.event("queued", message.seq, "coordinator.mutex", LAYER)
-        if settings.mutex != "loop":
-            self.kernel.spawn(self._naive(contact, holder), self.group)
-        self.g_waiting.set(self.waiting)
-        self.g_nonempty.set(self.nonempty)
+        else:
+            holder = loops.get(contact)
+            if holder is not None or contact in loops:
+                rec.event("queued", message.seq, "coordinator.mutex", LAYER)
+            caller = _NaiveCaller(self, contact)
+            if holder is None:
+                caller.start(None)
+            else:
+                holder.add_callback(caller.start)
+        self._show_queues()
         return done
 
     def stats(self) -> dict[str, int | float]:
@@ -161,43 +177,59 @@ class Coordinator:
 
     # -- the lock: a processing loop per contact ---------------------------------------------
     def _set_loop(self, contact: str, loop: Event | None) -> None:
-        self.loops[contact] = loop
-        self.g_loops.set(len(self.loops))
+        loops = self.loops
+        new = contact not in loops
+        loops[contact] = loop
+        if new:
+            self.g_loops.set(len(loops))
         if self.on_lock_change is not None:
             self.on_lock_change(contact)
 
     def _end_loop(self, contact: str) -> None:
-        del self.loops[contact]
-        self.g_loops.set(len(self.loops))
+        loops = self.loops
+        del loops[contact]
+        self.g_loops.set(len(loops))
         if self.on_lock_change is not None:
             self.on_lock_change(contact)
 
-    def _take(self, contact: str) -> list[Entry] | None:
-        """C3/C4 [A5]: the next batch from the head of the queue, or None when it is empty."""
-        queue = self.queues.get(contact)
-        if not queue:
-            return None
-        size = min(len(queue), self.batch_limit)
-        batch = [queue.popleft()] if size == 1 else [queue.popleft() for _ in range(size)]
+    def _show_queues(self) -> None:
+        """Bring the waiting-message gauges up to date (a gauge is set only when it changes)."""
+        if self.g_waiting.value != self.waiting:
+            self.g_waiting.set(self.waiting)
+        if self.g_nonempty.value != self.nonempty:
+            self.g_nonempty.set(self.nonempty)
+
+    def _take(self, queue: deque[Entry]) -> list[Entry]:
+        """C3/C4 [A5]: the next batch from the head of a non-empty queue."""
+        size = len(queue)
+        if size > self.batch_limit:
+            size = self.batch_limit
         self.waiting -= size
-        self.g_waiting.set(self.waiting)
+        if size == 1:
+            entry = queue.popleft()
+            batch = [entry]
+        else:
+            batch = [queue.popleft() for _ in range(size)]
         if not queue:
             self.nonempty -= 1
+        # ``_show_queues`` inlined: every batch passes here
+        if self.g_waiting.value != self.waiting:
+            self.g_waiting.set(self.waiting)
+        if self.g_nonempty.value != self.nonempty:
             self.g_nonempty.set(self.nonempty)
         now = self.kernel.now
         rec = self.rec
-        for message, entered, _ in batch:
-            rec.wait(message.seq, 1, now - entered)
         self.batches += 1
         self.processed += size
-        if size > 1:
-            self.batched_messages += size
-            rec.event(
-                "batched",
-                [entry[0].seq for entry in batch],
-                "coordinator.batching.max_batch",
-                LAYER,
-            )
+        if size == 1:
+            rec.wait(entry[0].seq, 1, now - entry[1])
+            return batch
+        for message, entered, _ in batch:
+            rec.wait(message.seq, 1, now - entered)
+        self.batched_messages += size
+        rec.event(
+            "batched", [entry[0].seq for entry in batch], "coordinator.batching.max_batch", LAYER
+        )
         return batch
 
     def _settle(self, batch: list[Entry], resolved: bool) -> None:
@@ -205,27 +237,6 @@ class Coordinator:
             self.errors += 1
         for entry in batch:
             entry[2].succeed(resolved)
-
-    def _drain(self, contact: str) -> ProcessGenerator:
-        """C1 ``loop``: run batches until the contact's queue is empty, then end the loop."""
-        while (batch := self._take(contact)) is not None:
-            resolved = yield from self.processor([entry[0] for entry in batch])
-            self._settle(batch, resolved)
-        self._end_loop(contact)
-
-    def _naive(self, contact: str, holder: Event | None) -> ProcessGenerator:
-        """C1 ``naive_await``: await the current holder once (an ``if``), then run one batch."""
-        if holder is not None:
-            yield holder
-        batch = self._take(contact)
-        if batch is None:
-            return
-        run = self.kernel.spawn(self.processor([entry[0] for entry in batch]), self.group)
-        self._set_loop(contact, run)
-        resolved = yield run
-        self._settle(batch, resolved)
-        if self.loops.get(contact) is run:
-            self._end_loop(contact)
 
     # -- overload and cleanup ------------------------------------------------------------------
     def _emergency_flush(self) -> None:
@@ -251,7 +262,7 @@ class Coordinator:
     def _cleanup(self) -> None:
         """C7: expired hashes and empty queues go; running loops keep their contact's entry."""
         now = self.kernel.now
-        window = self.settings.duplicate_window
+        window = self.window
         hashes = self.hashes
         for key in [k for k, at in hashes.items() if now - at >= window]:
             del hashes[key]
@@ -260,6 +271,82 @@ class Coordinator:
         for contact in [c for c, q in queues.items() if not q]:
             del queues[contact]
         self.g_queues.set(len(queues))
+
+
+class _Loop:
+    """C1 ``loop``: run batches from the head of the contact's queue until it is empty.
+
+    The callback form of ``while (batch := take()) is not None: await processor(batch)``: the
+    processor's ``done`` continues the loop exactly where the ``await`` would have resumed.
+    """
+
+    __slots__ = ("batch", "contact", "coordinator")
+
+    def __init__(self, coordinator: Coordinator, contact: str) -> None:
+        self.coordinator = coordinator
+        self.contact = contact
+        self.batch: list[Entry] = []
+
+    def next(self) -> None:
+        """Take the next batch and hand it to the processor, or end the loop."""
+        coordinator = self.coordinator
+        contact = self.contact
+        queue = coordinator.queues.get(contact)
+        if not queue:
+            # ``_end_loop`` inlined: every loop ends here
+            loops = coordinator.loops
+            del loops[contact]
+            coordinator.g_loops.set(len(loops))
+            if coordinator.on_lock_change is not None:
+                coordinator.on_lock_change(contact)
+            return
+        batch = self.batch = coordinator._take(queue)
+        if len(batch) == 1:
+            coordinator.processor([batch[0][0]], self.processed)
+        else:
+            coordinator.processor([entry[0] for entry in batch], self.processed)
+
+    def processed(self, resolved: bool) -> None:
+        """The batch's processor ended: settle every member's promise, then loop."""
+        if not resolved:
+            self.coordinator.errors += 1
+        for entry in self.batch:
+            entry[2].succeed(resolved)
+        self.next()
+
+
+class _NaiveCaller:
+    """C1 ``naive_await``: await the current holder once (an ``if``), then run one batch."""
+
+    __slots__ = ("batch", "contact", "coordinator", "run")
+
+    def __init__(self, coordinator: Coordinator, contact: str) -> None:
+        self.coordinator = coordinator
+        self.contact = contact
+        self.batch: list[Entry] = []
+        self.run: Event | None = None
+
+    def start(self, _holder: Event | None) -> None:
+        """Called at once when nobody held the contact, else when the holder settled."""
+        coordinator = self.coordinator
+        if not coordinator.group.alive:
+            return
+        queue = coordinator.queues.get(self.contact)
+        if not queue:
+            return
+        batch = self.batch = coordinator._take(queue)
+        run = self.run = Event(coordinator.kernel)
+        coordinator.processor([entry[0] for entry in batch], run.succeed)
+        coordinator._set_loop(self.contact, run)
+        run.add_callback(self.finished)
+
+    def finished(self, run: Event) -> None:
+        coordinator = self.coordinator
+        if not coordinator.group.alive:
+            return
+        coordinator._settle(self.batch, run.value)
+        if coordinator.loops.get(self.contact) is run:
+            coordinator._end_loop(self.contact)
 
 
 class CoordinatorArm:
@@ -275,7 +362,7 @@ class CoordinatorArm:
         settings: CoordinatorSettings = CoordinatorSettings(),
     ) -> None:
         steps = AgentSteps(kernel, env, rec, group, LAYER)
-        self.coordinator = Coordinator(kernel, rec, gauges, group, settings, steps.direct)
+        self.coordinator = Coordinator(kernel, rec, gauges, group, settings, steps.call)
 
     def on_message(self, message: Message) -> None:
         self.coordinator.enqueue(message)

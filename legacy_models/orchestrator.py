@@ -41,16 +41,6 @@ LAYER = "orchestrator"
 Processor = Callable[[Message], Event]
 
 
-class _Lock:
-    """One lock tenure: who holds it and since when (a hand-over makes a new one)."""
-
-    __slots__ = ("seq", "since")
-
-    def __init__(self, seq: int, since: int) -> None:
-        self.seq = seq
-        self.since = since
-
-
 class _Waiter:
     """A message inside its lock wait (O2)."""
 
@@ -69,14 +59,22 @@ class _Waiter:
 
 
 class _Run:
-    """One processor call racing the processing timer (O1)."""
+    """One processor call racing the processing timer (O1), and the lock tenure it runs under.
 
-    __slots__ = ("done", "lock", "message", "orchestrator")
+    A tenure is ``{processId, startTime}``: who holds the contact's lock (``message``) and
+    since when (``since``); a hand-over makes a new one. ``locked`` is False for a run without
+    any lock (O2 ``proceed``).
+    """
 
-    def __init__(self, orchestrator: Orchestrator, message: Message, lock: _Lock | None) -> None:
+    __slots__ = ("done", "locked", "message", "orchestrator", "since")
+
+    def __init__(
+        self, orchestrator: Orchestrator, message: Message, since: int, locked: bool
+    ) -> None:
         self.orchestrator = orchestrator
         self.message = message
-        self.lock = lock
+        self.since = since
+        self.locked = locked
         self.done = False
 
     def settled(self, event: Event) -> None:
@@ -86,10 +84,12 @@ class _Run:
         self.done = True
         if not event.ok or event.value is False:
             orchestrator.errors += 1
-            if not orchestrator.settings.release_lock_on_error:
+            if not orchestrator.release_lock_on_error:
                 return  # O6 [A18]: the lock stays until the deadlock check
-        if self.lock is not None:
-            orchestrator._release_if_held(self.message.contact_id, self.lock)
+        if self.locked:
+            contact = self.message.contact_id
+            if orchestrator.locks.get(contact) is self:  # guarantee 8
+                orchestrator._hand_over(contact)
 
     def timed_out(self) -> None:
         if self.done:
@@ -100,8 +100,10 @@ class _Run:
         orchestrator.rec.event(
             "processing_timeout", self.message.seq, "orchestrator.processing_timeout", LAYER
         )
-        if self.lock is not None:
-            orchestrator._release_if_held(self.message.contact_id, self.lock)
+        if self.locked:
+            contact = self.message.contact_id
+            if orchestrator.locks.get(contact) is self:  # guarantee 8
+                orchestrator._hand_over(contact)
 
 
 class Orchestrator:
@@ -123,7 +125,7 @@ class Orchestrator:
         self.settings = settings
         self.processor = processor
         self.on_lock_change = on_lock_change
-        self.locks: dict[str, _Lock] = {}
+        self.locks: dict[str, _Run] = {}
         self.queues: dict[str, deque[tuple[Message, int]]] = {}
         self.waiters: dict[str, deque[_Waiter]] = {}
         self.slot_line: dict[str, list[tuple[Message, int]]] = {}
@@ -138,6 +140,9 @@ class Orchestrator:
         self.errors = 0
         self.lock_wait_timeouts = 0
         self.slot_waits = 0
+        self.max_contacts = settings.max_concurrent_contacts
+        self.processing_timeout = settings.processing_timeout
+        self.release_lock_on_error = settings.release_lock_on_error
         cap = settings.max_concurrent_contacts
         self.g_locks = gauges.gauge("orchestrator.locks", cap)
         self.g_slots = gauges.gauge("orchestrator.slots", cap)
@@ -161,15 +166,17 @@ class Orchestrator:
         """``processMessage(contact, msg, processor)`` at the message's arrival."""
         contact = message.contact_id
         now = self.kernel.now
-        if contact in self.locks:
+        locks = self.locks
+        if contact in locks:
             self._lock_wait(message, now)
             return
-        line = self.slot_line.get(contact)
-        if line is not None:  # O5 [A3]: behind its contact's earlier message
-            line.append((message, now))
-            self._slot_wait(message)
-            return
-        if len(self.locks) >= self.settings.max_concurrent_contacts:
+        if self.slot_line:
+            line = self.slot_line.get(contact)
+            if line is not None:  # O5 [A3]: behind its contact's earlier message
+                line.append((message, now))
+                self._slot_wait(message)
+                return
+        if len(locks) >= self.max_contacts:
             if self.settings.on_concurrency_full == "reject":
                 self.dropped += 1
                 self.rec.event("dropped", message.seq, "orchestrator.on_concurrency_full", LAYER)
@@ -196,30 +203,35 @@ class Orchestrator:
     # -- locks ------------------------------------------------------------------------------
     def _lock(self, contact: str, message: Message, entered: int, handed: bool) -> None:
         """Take (or receive) the contact's lock and run the processor under it."""
-        lock = _Lock(message.seq, self.kernel.now)
-        new = contact not in self.locks
-        self.locks[contact] = lock
-        if new:
-            size = len(self.locks)
+        now = self.kernel.now
+        run = _Run(self, message, now, True)
+        locks = self.locks
+        if contact in locks:
+            locks[contact] = run
+        else:
+            locks[contact] = run
+            size = len(locks)
             self.g_locks.set(size)
             self.g_slots.set(size)
             if self.on_lock_change is not None:
                 self.on_lock_change(contact)
+        rec = self.rec
         if handed:
-            self.rec.event("lock_acquired", message.seq, "", LAYER)
-        self._run(message, entered, lock)
+            rec.event("lock_acquired", message.seq, "", LAYER)
+        # ``_run`` inlined: this is every message's path
+        rec.wait(message.seq, 0, now - entered)
+        self.processed += 1
+        self.processor(message).add_callback(run.settled)
+        self.kernel.call_at(now + self.processing_timeout, run.timed_out, self.group)
 
-    def _run(self, message: Message, entered: int, lock: _Lock | None) -> None:
+    def _run(self, run: _Run, entered: int) -> None:
+        """Call the processor (under the run's lock, if any) and start the processing timer."""
         now = self.kernel.now
+        message = run.message
         self.rec.wait(message.seq, 0, now - entered)
         self.processed += 1
-        run = _Run(self, message, lock)
         self.processor(message).add_callback(run.settled)
-        self.kernel.call_at(now + self.settings.processing_timeout, run.timed_out, self.group)
-
-    def _release_if_held(self, contact: str, lock: _Lock) -> None:
-        if self.locks.get(contact) is lock:
-            self._hand_over(contact)
+        self.kernel.call_at(now + self.processing_timeout, run.timed_out, self.group)
 
     def _hand_over(self, contact: str) -> None:
         """O3: queue head, else earliest waiter, else unlock (and give the slot away)."""
@@ -269,7 +281,9 @@ class Orchestrator:
         for contact, lock in stale:
             if self.locks.get(contact) is lock:
                 self.force_released += 1
-                self.rec.event("force_released", lock.seq, "orchestrator.deadlock_after", LAYER)
+                self.rec.event(
+                    "force_released", lock.message.seq, "orchestrator.deadlock_after", LAYER
+                )
                 self._hand_over(contact)
 
     # -- waiting ----------------------------------------------------------------------------
@@ -302,7 +316,7 @@ class Orchestrator:
         rec = self.rec
         rec.event("lock_wait_timeout", message.seq, "orchestrator.lock_wait_timeout", LAYER)
         if self.settings.on_lock_wait_timeout == "proceed":  # O2 [A1]
-            self._run(message, waiter.entered, None)
+            self._run(_Run(self, message, self.kernel.now, False), waiter.entered)
             return
         queue = self.queues.get(contact)
         if queue is None:
@@ -342,7 +356,7 @@ class OrchestratorArm:
         self.on_message = self.orchestrator.on_message
 
     def _process(self, message: Message) -> Event:
-        return self.steps.process((message,), self.steps.send_once)
+        return self.steps.process((message,))
 
     def stats(self) -> dict[str, int | float]:
         return self.orchestrator.stats()

@@ -21,9 +21,9 @@ Guarantees (models.md, Legacy 3):
 from __future__ import annotations
 
 from legacy_models.settings import ResponseManagerSettings
-from legacy_models.steps import AgentSteps
+from legacy_models.steps import AgentSteps, Done
 from shadow.environment import Environment, Message
-from shadow.kernel import Event, GaugeSource, Group, Kernel, ProcessGenerator, Recorder
+from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
 
 LAYER = "response_manager"
 
@@ -47,6 +47,10 @@ class ResponseManager:
         self.settings = settings
         self.cache: dict[tuple[str, str], int] = {}
         self.pending = 0
+        self.window = settings.duplicate_window
+        self.max_queue = settings.max_queue
+        self.mark_before_send = settings.mark_before_send
+        self.max_attempts = settings.max_attempts
         self.backoff = settings.backoff or (0,)
         self.sent = 0
         self.blocked = 0
@@ -62,32 +66,39 @@ class ResponseManager:
 
     def send_response(self, contact: str, reply: str, seqs: tuple[int, ...]) -> Event:
         """Deliver ``reply`` (answering ``seqs``) to ``contact``; the event always resolves."""
-        return self.kernel.spawn(self.respond(contact, reply, seqs), self.group)
+        done = Event(self.kernel)
+        self.respond(contact, reply, seqs, done.succeed)
+        return done
 
-    def respond(self, contact: str, reply: str, seqs: tuple[int, ...]) -> ProcessGenerator:
-        """``await sendResponse(to, message)`` inside the caller's process."""
+    def respond(self, contact: str, reply: str, seqs: tuple[int, ...], done: Done) -> None:
+        """``await sendResponse(to, message)``: ``done(True)`` once it returns."""
         now = self.kernel.now
-        settings = self.settings
         rec = self.rec
         key = (contact, reply)
         recorded = self.cache.get(key)
-        if recorded is not None and now - recorded < settings.duplicate_window:  # R1, R5
+        if recorded is not None and now - recorded < self.window:  # R1, R5
             self.blocked += 1
             rec.event("reply_blocked", seqs, "response_manager.duplicate_window", LAYER, reply)
             for seq in seqs:
                 rec.wait(seq, 2, 0)
-            return True
-        if self.pending >= settings.max_queue:  # R4 [A10]
+            done(True)
+            return
+        if self.pending >= self.max_queue:  # R4 [A10]
             self.refused += 1
             rec.event("dropped", seqs, "response_manager.max_queue", LAYER)
             for seq in seqs:
                 rec.wait(seq, 2, 0)
-            return True
-        if settings.mark_before_send:  # R1 [A8]
+            done(True)
+            return
+        if self.mark_before_send:  # R1 [A8]
             self._record(key, now)
         self.pending += 1
         self.g_pending.set(self.pending)
-        return (yield from self._send(key, seqs, now))
+        delivery = _Delivery(self, key, seqs, now, done)
+        if self.max_attempts < 1:
+            self._finish(delivery, False)
+        else:
+            delivery.attempt()
 
     def stats(self) -> dict[str, int | float]:
         return {
@@ -99,54 +110,99 @@ class ResponseManager:
             "response_manager.cache_evictions": self.evictions,
         }
 
-    def _send(self, key: tuple[str, str], seqs: tuple[int, ...], called: int) -> ProcessGenerator:
-        settings = self.settings
-        rec = self.rec
-        kernel = self.kernel
-        attempts = settings.max_attempts
-        backoff = self.backoff
-        delivered = False
-        started = called
-        for attempt in range(1, attempts + 1):
-            started = kernel.now
-            rec.event("send_attempt", seqs, "response_manager.max_attempts", LAYER)
-            delivered = yield self.env.send_attempt(kernel, seqs, attempt, key[0])
-            if delivered:
-                break
-            if attempt < attempts:  # R2 [A9]
-                self.retries += 1
-                yield backoff[min(attempt - 1, len(backoff) - 1)]
+    def _finish(self, delivery: _Delivery, delivered: bool) -> None:
+        """After the last attempt: the reply is no longer pending; sent or failed."""
         self.pending -= 1
         self.g_pending.set(self.pending)
+        rec = self.rec
+        seqs = delivery.seqs
+        waited = delivery.started - delivery.called
         for seq in seqs:
-            rec.wait(seq, 2, started - called)
+            rec.wait(seq, 2, waited)
+        key = delivery.key
         if delivered:
-            if not settings.mark_before_send:
-                self._record(key, kernel.now)
+            if not self.mark_before_send:
+                self._record(key, self.kernel.now)
             self.sent += 1
             rec.event("reply_sent", seqs, "", LAYER, key[1])
         else:
             self.failed += 1
             rec.event("send_failed", seqs, "response_manager.max_attempts", LAYER)
-        return True
+        delivery.done(True)
 
     def _record(self, key: tuple[str, str], now: int) -> None:
         """R4: record (or re-record in place) a reply hash, evicting the oldest key when full."""
         cache = self.cache
-        if key not in cache and len(cache) >= self.settings.max_cache:
-            del cache[next(iter(cache))]
-            self.evictions += 1
+        if key not in cache:
+            if len(cache) >= self.settings.max_cache:
+                del cache[next(iter(cache))]
+                self.evictions += 1
+                cache[key] = now
+                return  # one out, one in: the size is unchanged
+            cache[key] = now
+            self.g_cache.set(len(cache))
+            return
         cache[key] = now
-        self.g_cache.set(len(cache))
 
     def _cleanup(self) -> None:
         """R3: drop hashes whose window has passed."""
         now = self.kernel.now
-        window = self.settings.duplicate_window
+        window = self.window
         cache = self.cache
         for key in [k for k, at in cache.items() if now - at >= window]:
             del cache[key]
         self.g_cache.set(len(cache))
+
+
+class _Delivery:
+    """One reply's attempts (R2 [A9]): each attempt's settle is where the retry loop resumes."""
+
+    __slots__ = ("called", "done", "key", "manager", "number", "seqs", "started")
+
+    def __init__(
+        self,
+        manager: ResponseManager,
+        key: tuple[str, str],
+        seqs: tuple[int, ...],
+        called: int,
+        done: Done,
+    ) -> None:
+        self.manager = manager
+        self.key = key
+        self.seqs = seqs
+        self.called = called
+        self.started = called
+        self.done = done
+        self.number = 0
+
+    def attempt(self) -> None:
+        """The next attempt, starting now."""
+        manager = self.manager
+        kernel = manager.kernel
+        self.number += 1
+        self.started = kernel.now
+        manager.rec.event("send_attempt", self.seqs, "response_manager.max_attempts", LAYER)
+        sent = manager.env.send_attempt(kernel, self.seqs, self.number, self.key[0])
+        sent.add_callback(self.settled)
+
+    def settled(self, event: Event) -> None:
+        manager = self.manager
+        if not manager.group.alive:
+            return
+        if not event.ok:
+            raise event.value
+        if event.value:
+            manager._finish(self, True)
+            return
+        number = self.number
+        if number >= manager.max_attempts:
+            manager._finish(self, False)
+            return
+        manager.retries += 1  # R2 [A9]: wait, then the next attempt
+        backoff = manager.backoff
+        delay = backoff[min(number - 1, len(backoff) - 1)]
+        kernel = manager.kernel
+        kernel.call_at(kernel.now + delay, self.attempt, manager.group)
 
 
 class ResponseManagerArm:
@@ -162,10 +218,14 @@ class ResponseManagerArm:
         settings: ResponseManagerSettings = ResponseManagerSettings(),
     ) -> None:
         self.manager = ResponseManager(kernel, env, rec, gauges, group, settings)
-        self.steps = AgentSteps(kernel, env, rec, group, LAYER)
+        self.steps = AgentSteps(kernel, env, rec, group, LAYER, self.manager.respond)
 
     def on_message(self, message: Message) -> None:
-        self.steps.process((message,), self.manager.respond)
+        self.steps.call((message,), _ignore)
 
     def stats(self) -> dict[str, int | float]:
         return self.manager.stats()
+
+
+def _ignore(_resolved: bool) -> None:
+    """Nobody awaits the response manager arm's processor."""

@@ -22,14 +22,13 @@ from reports.data import (
     cohort_rows,
     divergence_tables,
     divergences_over_time,
-    extra_reply_rows,
     fate_rows,
-    fidelity_rows,
     gauge_rows,
     gauge_totals,
     latency_summary,
     signature_rules,
 )
+from reports.fidelity import extra_reply_rows, fidelity_rows
 from reports.reproduce import ConfigDiff, config_sets, reproduce_commands
 from reports.swimlanes import contact_timelines
 from shadow.compare import SEVERITIES

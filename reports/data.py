@@ -193,13 +193,13 @@ def fate_rows(data: RunData) -> list[dict[str, Any]]:
         cells = []
         for arm in data.arms:
             count = int(fates.get(arm, {}).get(fate, 0))
-            cells.append({"count": count, "share": _share(count, totals[arm])})
+            cells.append({"count": count, "share": share(count, totals[arm])})
         if any(c["count"] for c in cells) or fate == "answered":
             rows.append({"fate": fate, "cells": cells})
     return rows
 
 
-def _share(count: float, total: float) -> str:
+def share(count: float, total: float) -> str:
     return f"{100 * count / total:.1f}%" if total else "-"
 
 
@@ -252,8 +252,8 @@ def cohort_rows(data: RunData) -> list[dict[str, Any]]:
                 "stage": int(stage),
                 "contacts": int(info.get("contacts", 0)),
                 "messages": int(info.get("messages", 0)),
-                "contact_share": _share(info.get("contacts", 0), stream.get("contacts", 0)),
-                "message_share": _share(info.get("messages", 0), stream.get("messages", 0)),
+                "contact_share": share(info.get("contacts", 0), stream.get("contacts", 0)),
+                "message_share": share(info.get("messages", 0), stream.get("messages", 0)),
                 "pairs": pairs,
             }
         )
@@ -332,7 +332,7 @@ def gauge_rows(data: RunData) -> list[dict[str, Any]]:
                     "peak": peak,
                     "peak_at_s": float(info.get("peak_at_s", 0.0)),
                     "cap": cap,
-                    "cap_share": _share(peak, cap) if cap else "-",
+                    "cap_share": share(peak, cap) if cap else "-",
                     "seed": SEED_MEMORY.get(base),
                     "at_cap": bool(cap) and peak >= int(cap),
                 }
@@ -360,91 +360,3 @@ def gauge_totals(data: RunData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         peak = pd.Series(part["value"].to_numpy()).groupby(bins).max()
         result[arm] = (edges[peak.index.to_numpy()], peak.to_numpy(dtype=float))
     return result
-
-
-def fidelity_rows(data: RunData) -> list[dict[str, Any]]:
-    """Each simulated arm against ``recorded`` (what production did), message by message."""
-    if "recorded" not in data.arms:
-        return []
-    frame = data.outcomes
-    recorded = frame[frame["arm"] == "recorded"].set_index("seq")
-    rec_answered = (recorded["fate"] == "answered").to_numpy()
-    rec_replies = recorded["reply_count"].fillna(0).to_numpy(dtype=np.int64)
-    rec_latency = recorded["reply_latency"].to_numpy(dtype=float)
-    rows = []
-    for arm in data.arms:
-        if arm == "recorded":
-            continue
-        model = frame[frame["arm"] == arm].set_index("seq").reindex(recorded.index)
-        answered = (model["fate"] == "answered").to_numpy()
-        replies = model["reply_count"].fillna(0).to_numpy(dtype=np.int64)
-        latency = model["reply_latency"].to_numpy(dtype=float)
-        both = answered & rec_answered
-        size = len(recorded)
-        rows.append(
-            {
-                "arm": arm,
-                "agree": _share(int((answered == rec_answered).sum()), size),
-                "model_only": int((answered & ~rec_answered).sum()),
-                "recorded_only": int((~answered & rec_answered).sum()),
-                "replies_model": int(replies.sum()),
-                "replies_recorded": int(rec_replies.sum()),
-                "p50_gap": _median_gap(latency[both], rec_latency[both]),
-                "fallbacks": int(data.manifest.get("recorded_latency_fallbacks", {}).get(arm, 0)),
-            }
-        )
-    return rows
-
-
-def _median_gap(model: np.ndarray, recorded: np.ndarray) -> float | None:
-    if model.size == 0:
-        return None
-    return float(np.median(model - recorded))
-
-
-def extra_reply_rows(data: RunData, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Contacts where ``unified`` delivered more replies than ``legacy`` (U10: no batching)."""
-    if "legacy" not in data.arms or "unified" not in data.arms:
-        return [], {}
-    frame = data.outcomes[data.outcomes["arm"].isin(["legacy", "unified"])]
-    replies = (
-        frame.assign(replies=frame["reply_count"].fillna(0).astype("int64"))
-        .pivot_table(index="contact_id", columns="arm", values="replies", aggfunc="sum")
-        .fillna(0)
-    )
-    legacy = frame[frame["arm"] == "legacy"]
-    batched = (
-        legacy.assign(batched=legacy["batch_size"].fillna(0).astype("int64") > 1)
-        .groupby("contact_id")["batched"]
-        .sum()
-    )
-    replies["extra"] = replies["unified"] - replies["legacy"]
-    more = replies[replies["extra"] > 0].copy()
-    more["batched"] = batched.reindex(more.index).fillna(0)
-    more = more.reset_index()
-    more["shown"] = [data.display(str(c)) for c in more["contact_id"]]
-    more = more.sort_values(["extra", "shown"], ascending=[False, True])
-    top = more.head(limit)
-    rows = [
-        {
-            "contact": str(shown),
-            "legacy": int(legacy),
-            "unified": int(unified),
-            "extra": int(extra),
-            "batched": int(batched_count),
-        }
-        for shown, legacy, unified, extra, batched_count in zip(
-            top["shown"].tolist(),
-            top["legacy"].tolist(),
-            top["unified"].tolist(),
-            top["extra"].tolist(),
-            top["batched"].tolist(),
-            strict=True,
-        )
-    ]
-    totals = {
-        "contacts": len(more),
-        "extra": int(more["extra"].sum()),
-        "all_contacts": len(replies),
-    }
-    return rows, totals

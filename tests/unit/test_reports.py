@@ -229,3 +229,14 @@ def test_altered_run_folder_is_refused(run: Path) -> None:
         handle.write("\n")
     with pytest.raises(InputError, match="sha256"):
         render_run(run)
+
+
+def test_fidelity_and_extra_replies_come_from_the_outcomes(run: Path) -> None:
+    markdown = (run / "report.md").read_text(encoding="utf-8")
+    fidelity = markdown.split("## 11.", 1)[1].split("## 12.", 1)[0]
+    rows = [line for line in fidelity.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| legacy", "| unified", "| rollout@10"]
+    extra = markdown.split("## 12.", 1)[1].split("## 13.", 1)[0]
+    assert "contacts get more replies on unified" in extra
+    counts = [line.split(" | ") for line in extra.splitlines() if line.startswith("| c0")]
+    assert counts and all(int(c[2]) - int(c[1]) == int(c[3]) > 0 for c in counts)
