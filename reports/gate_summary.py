@@ -20,7 +20,7 @@ def _cell(text: Any) -> str:
 
 def _figure(measure: Mapping[str, Any]) -> str:
     if measure["unit"] == "seconds":
-        return f"+{measure['observed']:.3g}s p95 ({measure['n']} msgs)"
+        return f"{measure['observed']:+.3g}s p95 ({measure['n']} msgs)"
     if measure["threshold_key"] == "max_count":
         return f"{measure['count']} msgs"
     return f"{measure['count']}/{measure['n']} {measure['unit']} ({measure['observed']:.3%})"

@@ -179,8 +179,12 @@ def _validate_tables(capture: Any) -> list[Any]:
 
     def column(counts: Any) -> list[str]:
         kinds = [str(counts.line_kinds[kind]) for kind in LINE_KINDS]
-        return [counts.format, str(counts.lines), *kinds,
-                *(str(getattr(counts, name)) for name in items)]
+        return [
+            counts.format,
+            str(counts.lines),
+            *kinds,
+            *(str(getattr(counts, name)) for name in items),
+        ]
 
     files = capture.accounting.files
     columns = [(Path(counts.file).name, column(counts)) for counts in files]
@@ -215,6 +219,7 @@ def _validate_tables(capture: Any) -> list[Any]:
 
 
 # [end: validate]
+
 
 # [command: redact]
 @app.command("redact")
@@ -253,6 +258,7 @@ def redact_command(
 
 # [end: redact]
 
+
 # [command: scenarios]
 @app.command("scenarios")
 def scenarios_command(json_output: JsonOption = False) -> None:
@@ -272,6 +278,7 @@ def scenarios_command(json_output: JsonOption = False) -> None:
 
 
 # [end: scenarios]
+
 
 # [command: generate]
 @app.command("generate")
@@ -507,6 +514,7 @@ def explain(
 
 # [end: explain]
 
+
 # [command: report]
 @app.command()
 def report(
@@ -569,6 +577,7 @@ def bench(
 
 
 # [end: bench]
+
 
 # [command: rollout]
 @app.command()
@@ -664,6 +673,7 @@ def rollout(
 
 # [end: rollout]
 
+
 # [command: gate]
 @app.command()
 def gate(
@@ -744,6 +754,14 @@ def gate(
                 handle.write(content)
         except OSError as exc:
             raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    # the run's reports lead with the verdict: refresh them now that gate-P.json exists
+    if (run_dir / "report.html").exists() or (run_dir / "report.md").exists():
+        from reports import render_run
+
+        try:
+            render_run(run_dir)
+        except Exception as exc:  # the verdict stands; the report can be redone
+            err.print(f"warning: report not refreshed ({exc}); run shadow report {run_ref}")
     if json_:
         print_json(document)
     else:
@@ -755,6 +773,7 @@ def gate(
 
 
 # [end: gate]
+
 
 # [command: sweep]
 @app.command()
@@ -882,7 +901,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except ShadowError as exc:
-        err.print(f"error: {exc.message}", markup=False)
+        # a verdict (gate fail, validate's bad lines) is a result, not an error
+        label = "error" if exc.exit_code >= 3 else "result"
+        err.print(f"{label}: {exc.message}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Generator
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_time_never_goes_backwards_and_same_instant_is_fifo(
     assert all(expected[i] == t for t, i in seen)
     # among processes woken by plain timers at one instant, creation order is kept
     plain = [(t, i) for t, i in seen if not schedule[i][2]]
-    for (t1, i1), (t2, i2) in zip(plain, plain[1:], strict=False):
+    for (t1, i1), (t2, i2) in itertools.pairwise(plain):
         if t1 == t2 and schedule[i1][0] == schedule[i2][0]:
             assert i1 < i2
 

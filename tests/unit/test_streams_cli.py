@@ -9,10 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-
-
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "captures"
 
 
