@@ -47,6 +47,7 @@ class LegacyChain:
         self._disagreement_us = 0
         self.g_disagreement = gauges.gauge("chain.lock_disagreement")
         self.g_disagreement.set(0)
+        self._evaluate_now = self._evaluate  # bound once: scheduled twice per message
         self.response_manager = ResponseManager(
             kernel, env, rec, gauges, group, settings.response_manager
         )
@@ -79,10 +80,11 @@ class LegacyChain:
 
     # -- Conflict #1 --------------------------------------------------------------------------
     def _lock_changed(self, contact: str) -> None:
-        if not self._dirty:
+        dirty = self._dirty
+        if not dirty:
             # a timer at this instant runs after every microtask due now (kernel guarantee 3)
-            self.kernel.call_at(self.kernel.now, self._evaluate, self.group)
-        self._dirty[contact] = None
+            self.kernel.call_at(self.kernel.now, self._evaluate_now, self.group)
+        dirty[contact] = None
 
     def _evaluate(self) -> None:
         now = self.kernel.now

@@ -371,14 +371,65 @@ def replay(
     )
     started = time.perf_counter()
     if json_ or not err.is_terminal:
-        summary = run_replay(options, lambda m: err.print(f"replay: {m}", markup=False))
+        plain = _ReplayProgress()
+        summary = run_replay(options, plain.note, plain.advance)
     else:
-        with err.status("replaying...") as status:
-            summary = run_replay(options, lambda m: status.update(f"replay: {m}"))
+        summary = _replay_with_bar(options, run_replay)
     if json_:
         print_json(summary)
         return
     render_replay_summary(summary, time.perf_counter() - started)
+
+
+class _ReplayProgress:
+    """Phase notes and each arm's progress: a rich bar per arm on a terminal, plain lines
+    (one per arm and quarter of the stream) in CI logs."""
+
+    def __init__(self, bar: Any = None) -> None:
+        self.bar = bar
+        self.tasks: dict[str, Any] = {}
+        self.quarters: dict[str, int] = {}
+        self.phase = bar.add_task("reading", total=None, virtual="") if bar else None
+
+    def note(self, message: str) -> None:
+        if self.bar is None:
+            err.print(f"replay: {message}", markup=False)
+        else:
+            self.bar.update(self.phase, description=message[:40])
+
+    def advance(self, arm: str, done: int, total: int, virtual_us: int) -> None:
+        clock = f"virtual {_virtual(virtual_us)}"
+        if self.bar is not None:
+            if arm not in self.tasks:
+                self.tasks[arm] = self.bar.add_task(arm, total=total, virtual=clock)
+            self.bar.update(self.tasks[arm], completed=done, virtual=clock)
+            return
+        quarter = 4 * done // max(total, 1)
+        if quarter > self.quarters.get(arm, 0):
+            self.quarters[arm] = quarter
+            err.print(f"replay: {arm}: {done}/{total} messages, {clock}", markup=False)
+
+
+def _virtual(us: int) -> str:
+    """Virtual time as [Nd ]HH:MM:SS from the stream start."""
+    days, rest = divmod(us // 1_000_000, 86_400)
+    hours, rest = divmod(rest, 3600)
+    clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
+def _replay_with_bar(options: Any, run_replay: Any) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[virtual]}"),
+    )
+    with Progress(*columns, console=err) as bar:
+        progress = _ReplayProgress(bar)
+        return dict(run_replay(options, progress.note, progress.advance))
 
 
 def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:

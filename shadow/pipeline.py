@@ -52,7 +52,7 @@ from shadow.runfolder import (
     write_jsonl,
     write_parquet,
 )
-from shadow.runner import ArmResult
+from shadow.runner import ArmProgress, ArmResult
 from shadow.streams.parquet import write_parquet as write_columns
 from shadow.timing import Stopwatch
 
@@ -197,12 +197,19 @@ def cohorts_for(config: EffectiveConfig, stages: Sequence[int]) -> Cohorts:
     return Cohorts(tuple(stages), entry_of, dict(fingerprint(settings)))
 
 
-def replay(options: ReplayOptions, progress: Progress | None = None) -> dict[str, Any]:
-    """Run a whole replay into its run folder; returns the ``--json`` summary."""
+def replay(
+    options: ReplayOptions,
+    progress: Progress | None = None,
+    arm_progress: ArmProgress | None = None,
+) -> dict[str, Any]:
+    """Run a whole replay into its run folder; returns the ``--json`` summary.
+
+    ``progress`` hears phase notes, ``arm_progress`` each arm's messages and virtual time.
+    """
     watch = Stopwatch()
     loaded = load_inputs(options)
     watch.phase("read")
-    return replay_loaded(options, loaded, watch, progress)
+    return replay_loaded(options, loaded, watch, progress, arm_progress)
 
 
 def replay_records(
@@ -230,6 +237,7 @@ def replay_loaded(
     loaded: LoadedInputs,
     watch: Stopwatch,
     progress: Progress | None = None,
+    arm_progress: ArmProgress | None = None,
 ) -> dict[str, Any]:
     """Normalize, run every arm, compare, write the run folder and its reports."""
     note = progress or (lambda _message: None)
@@ -258,7 +266,9 @@ def replay_loaded(
     )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")
-    results, comparison = run_and_compare(plan, prepared, compare_settings(config), options.workers)
+    results, comparison = run_and_compare(
+        plan, prepared, compare_settings(config), options.workers, arm_progress
+    )
     watch.phase("simulate+compare")
     summary = write_run(out, options, config, loaded, prepared, specs, results, comparison, cohorts)
     watch.phase("write")

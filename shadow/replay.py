@@ -30,7 +30,7 @@ from shadow.compare import (
 from shadow.environment import EnvironmentSettings, ScriptEntry
 from shadow.handover import handover_mask
 from shadow.kernel import FATES
-from shadow.runner import ArmResult, RunPlan, Stream, previous_stage, run_arms
+from shadow.runner import ArmProgress, ArmResult, RunPlan, Stream, previous_stage, run_arms
 from shadow.streams.normalize import Capture
 from shadow.streams.parquet import Pseudonyms, outbound_columns, stream_columns
 from shadow.streams.record import InboundRecord, OutboundRecord
@@ -248,9 +248,10 @@ def run_and_compare(
     prepared: PreparedStream,
     compare_settings: CompareSettings,
     workers: int | None,
+    on_progress: ArmProgress | None = None,
 ) -> tuple[list[ArmResult], Comparison]:
     """Run the plan's simulated arms, add ``recorded`` when present, compare the pairs."""
-    results = run_arms(plan, prepared.stream, workers)
+    results = run_arms(plan, prepared.stream, workers, on_progress=on_progress)
     if prepared.recorded is not None and any(s.name == "recorded" for s in plan.arms):
         results.append(prepared.recorded)
     order = {spec.name: index for index, spec in enumerate(plan.arms)}

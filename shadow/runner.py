@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,7 +114,17 @@ def previous_stage(stages: Sequence[int], stage: int) -> int:
     return max(earlier) if earlier else 0
 
 
-def run_arm(spec: ArmSpec, plan: RunPlan, stream: Stream, capture: Sequence[int] = ()) -> ArmResult:
+#: Progress of one arm: (arm name, messages delivered, messages in all, virtual time in µs).
+ArmProgress = Callable[[str, int, int, int], object]
+
+
+def run_arm(
+    spec: ArmSpec,
+    plan: RunPlan,
+    stream: Stream,
+    capture: Sequence[int] = (),
+    on_progress: ArmProgress | None = None,
+) -> ArmResult:
     """Simulate one arm over the whole stream (guarantees 1 and 3)."""
     env_settings = environment_for(spec, plan.settings)
     environment = Environment(env_settings, stream.recorded_latency)
@@ -145,6 +155,11 @@ def run_arm(spec: ArmSpec, plan: RunPlan, stream: Stream, capture: Sequence[int]
         drain=plan.drain,
         gauge_interval=plan.gauge_interval,
         capture=capture,
+        on_progress=(
+            None
+            if on_progress is None
+            else lambda done, now: on_progress(spec.name, done, len(stream), now)
+        ),
     )
     recorder = run.recorder
     fate, rule, cause = recorder.fates()
@@ -174,24 +189,59 @@ def run_arm(spec: ArmSpec, plan: RunPlan, stream: Stream, capture: Sequence[int]
 
 def _run_shared(index: int) -> ArmResult:
     plan: RunPlan = _SHARED["plan"]
-    return run_arm(plan.arms[index], plan, _SHARED["stream"], _SHARED["capture"])
+    queue = _SHARED.get("queue")
+    report = None if queue is None else (lambda *item: queue.put(item))
+    return run_arm(plan.arms[index], plan, _SHARED["stream"], _SHARED["capture"], report)
 
 
 def run_arms(
-    plan: RunPlan, stream: Stream, workers: int | None = None, capture: Sequence[int] = ()
+    plan: RunPlan,
+    stream: Stream,
+    workers: int | None = None,
+    capture: Sequence[int] = (),
+    on_progress: ArmProgress | None = None,
 ) -> list[ArmResult]:
-    """Run every simulated arm of ``plan``; results in plan order (guarantee 2)."""
+    """Run every simulated arm of ``plan``; results in plan order (guarantee 2).
+
+    ``on_progress`` is called in this process, from every worker, as arms advance; it sees
+    progress only and can change nothing.
+    """
     indices = [i for i, spec in enumerate(plan.arms) if spec.simulated]
     workers = max(1, min(workers or os.cpu_count() or 1, len(indices) or 1))
     _SHARED.update(plan=plan, stream=stream, capture=tuple(capture))
     try:
         if workers == 1 or len(indices) <= 1:
-            return [_run_shared(i) for i in indices]
+            results = []
+            for index in indices:
+                spec = plan.arms[index]
+                results.append(run_arm(spec, plan, stream, capture, on_progress))
+            return results
         context = multiprocessing.get_context("fork")
+        queue = context.Queue() if on_progress is not None else None
+        _SHARED["queue"] = queue
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            return list(pool.map(_run_shared, indices))
+            futures = [pool.submit(_run_shared, index) for index in indices]
+            while queue is not None and on_progress is not None:
+                _relay(queue, on_progress)
+                if all(future.done() for future in futures):
+                    _relay(queue, on_progress)  # the workers' last items may still be in flight
+                    break
+            return [future.result() for future in futures]
     finally:
         _SHARED.clear()
+
+
+def _relay(queue: Any, on_progress: ArmProgress) -> None:
+    """Pass queued progress on, waiting a little for the first item."""
+    import queue as queues
+
+    try:
+        item = queue.get(timeout=0.2)
+        while True:
+            on_progress(*item)
+            item = queue.get_nowait()
+    except queues.Empty:
+        return
 
 
 __all__ = ["LAYERS", "ArmResult", "GaugeRecord", "RunPlan", "Stream", "run_arm", "run_arms"]

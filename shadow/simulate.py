@@ -70,6 +70,8 @@ def simulate(
     drain: int = 120_000_000,
     gauge_interval: int = 10_000_000,
     capture: Iterable[int] = (),
+    on_progress: Callable[[int, int], object] | None = None,
+    progress_every: int = 5_000,
 ) -> ArmRun:
     """Run one arm over ``messages`` (sorted by ``received_at``) and return its record."""
     kernel = Kernel()
@@ -134,13 +136,17 @@ def simulate(
     last_arrival = [0]
 
     def arrivals() -> Iterable[tuple[int, Message]]:
-        for message in messages:
+        for count, message in enumerate(messages, 1):
             last_arrival[0] = message.received_at
+            if on_progress is not None and count % progress_every == 0:
+                on_progress(count, kernel.now)
             yield message.received_at, message
 
     kernel.run(None, arrivals(), on_arrival)
     restarts_end = max((r.at + r.downtime for r in restarts), default=0)
     kernel.run(max(last_arrival[0], restarts_end) + drain)
+    if on_progress is not None:
+        on_progress(size, kernel.now)
     stats = dict(totals)
     for name, instance in instances.items():
         for key, value in instance.stats().items():
