@@ -19,11 +19,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
+from struct import Struct
 
 from shadow.kernel import Event, Kernel, KeyedRandom, normal_quantile
 
 MS = 1_000
 SECOND = 1_000_000
+_SCALE = 1.0 / (1 << 64)
+_TWO_WORDS = Struct("<2Q")
+_THREE_WORDS = Struct("<3Q")
 
 
 @dataclass(slots=True)
@@ -160,7 +164,13 @@ class Environment:
         agent = settings.agent
         fallback = Latency() if agent.latency.kind == "recorded" else agent.latency
         self._agent_latency = fallback.sampler()
+        self._recorded_latency = agent.latency.kind == "recorded"
         self._send_latency = settings.sender.latency.sampler()
+        self._hang_or_error = agent.hang_rate + agent.error_rate
+        prefix = f"{settings.seed}\x1e".encode()
+        self._agent_prefix = prefix + b"agent\x1f"
+        self._send_prefix = prefix + b"send\x1f"
+        self._reply_prefix = prefix + b"reply\x1f"
         # the replies map is keyed by a topic or a normalized text; messages carry hashes
         self._replies: dict[str, str] = {}
         for key, reply in agent.replies.items():
@@ -170,16 +180,20 @@ class Environment:
     def agent_call(self, kernel: Kernel, members: Sequence[Message]) -> AgentCall:
         """Start an agent call on ``members`` now; its event settles per guarantee 2-3."""
         agent = self.settings.agent
-        key = tuple(sorted(message.seq for message in members))
-        # three uniforms (the third is spare): the digest size decides the values
-        u_outcome, u_latency, _ = self.random.uniforms(3, "agent", key)
+        if len(members) == 1:  # the common case, without sorting or joining
+            key: tuple[int, ...] = (members[0].seq,)
+        else:
+            key = tuple(sorted(message.seq for message in members))
+        # bytes as KeyedRandom.uniforms(3, "agent", key) would hash them; the third is spare
+        digest = blake2b(self._agent_prefix + str(key).encode(), digest_size=24).digest()
+        u_outcome, u_latency, _ = (word * _SCALE for word in _THREE_WORDS.unpack(digest))
         if u_outcome < agent.hang_rate:
             outcome = "hang"
-        elif u_outcome < agent.hang_rate + agent.error_rate:
+        elif u_outcome < self._hang_or_error:
             outcome = "error"
         else:
             outcome = "ok"
-        latency = self._latency(agent.latency.kind == "recorded", u_latency, key)
+        latency = self._latency(self._recorded_latency, u_latency, key)
         reply = self._reply(members, key)
         if agent.script:
             entries = [e for m in members if (e := agent.script.get(m.message_id)) is not None]
@@ -211,7 +225,11 @@ class Environment:
     ) -> Event:
         """One send attempt started now; settles with ``True`` (delivered) or ``False``."""
         sender = self.settings.sender
-        u_fail, u_latency = self.random.uniforms(2, "send", key, attempt)
+        # bytes as KeyedRandom.uniforms(2, "send", key, attempt) would hash them
+        digest = blake2b(
+            self._send_prefix + f"{key}\x1f{attempt}".encode(), digest_size=16
+        ).digest()
+        u_fail, u_latency = (word * _SCALE for word in _TWO_WORDS.unpack(digest))
         rate = sender.failure_rate
         now = kernel.now
         for outage in sender.outages:
@@ -223,6 +241,7 @@ class Environment:
         return event
 
     def _latency(self, recorded: bool, u: float, key: tuple[int, ...]) -> int:
+        """The drawn latency, or the capture's recorded one (fallback counted)."""
         if recorded:
             known = self._recorded.get(key[-1])
             if known is not None:
@@ -239,6 +258,7 @@ class Environment:
                 if mapped is not None:
                     return mapped
         if agent.same_input_same_reply:
-            basis = "|".join(f"{m.text_norm_hash}/{m.topic}" for m in members)
-            return self.random.hex("reply", basis)
+            basis = "|".join([f"{m.text_norm_hash}/{m.topic}" for m in members])
+            # as KeyedRandom.hex("reply", basis): 16 hex digits of an 8-byte blake2b
+            return blake2b(self._reply_prefix + basis.encode(), digest_size=8).hexdigest()
         return self.random.hex("reply", key)

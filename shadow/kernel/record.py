@@ -130,6 +130,11 @@ class Recorder:
         detail: str = "",
     ) -> None:
         """Record a decision ``kind`` about ``seqs`` taken by ``rule`` in ``layer``."""
+        handler = _HANDLERS.get(kind)
+        if handler is None and kind not in NOTE_EVENTS:
+            raise ValueError(f"unknown decision event {kind!r}")
+        if not self._capture and handler is None:
+            return  # a timeline-only event, and no timeline is being captured
         members: tuple[int, ...] | list[int] = (seqs,) if isinstance(seqs, int) else seqs
         if self._capture and not self._capture.isdisjoint(members):
             self.events.append(
@@ -137,12 +142,8 @@ class Recorder:
                     self.kernel.now, kind, tuple(members), rule, layer, self.system_name, detail
                 )
             )
-        handler = _HANDLERS.get(kind)
-        if handler is None:
-            if kind not in NOTE_EVENTS:
-                raise ValueError(f"unknown decision event {kind!r}")
-            return
-        handler(self, members, rule, detail)
+        if handler is not None:
+            handler(self, members, rule, detail)
 
     def wait(self, seq: int, layer: int, waited: int) -> None:
         """Add ``waited`` µs to the seq's wait in ``LAYERS[layer]``."""
