@@ -34,7 +34,7 @@ test-browser: $(VENV)/.test
 	$(BIN)/pytest -m browser
 
 bench: $(VENV)/.test
-	$(BIN)/pytest -m bench --benchmark-enable --benchmark-only tests/bench
+	$(BIN)/pytest -m bench --benchmark-enable --benchmark-only --benchmark-columns=min,mean,max tests/bench
 	$(BIN)/shadow bench --messages 200000
 
 # Regenerate the lock files from pyproject (needs the registries); commit the result.

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shadow.compare import SEVERITIES
+from shadow.divergence_kinds import SEVERITIES
 from shadow.errors import InputError
 from shadow.kernel import FATES
 from shadow.runfolder import verify_folder
@@ -100,7 +100,7 @@ DIVERGENCE_COLUMNS = (
 
 def load_run(path: Path, show_text: bool = False) -> RunData:
     """Verify and read a run folder (guarantee 1)."""
-    manifest = verify_folder(path)
+    manifest, _ = verify_folder(path)
     columns = ["seq", "contact_id", "received_at"]
     if show_text:
         columns.append("text")

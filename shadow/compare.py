@@ -25,28 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shadow.divergence_kinds import KINDS, SEVERITIES
 from shadow.kernel import FATES, LAYERS
 from shadow.runner import ArmResult
 
-SEVERITIES = ("regression", "change", "improvement")
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
-KINDS = (
-    "lost_reply",
-    "suppressed_as_duplicate",
-    "recovered_reply",
-    "processing_removed",
-    "processing_added",
-    "extra_replies",
-    "fewer_replies",
-    "slower",
-    "faster",
-    "order_broken",
-    "order_fixed",
-    "batching_changed",
-    "reply_text_changed",
-    "handover",
-    "harness_error",
-)
 REPLY_WINDOW_RULES = frozenset({"response_manager.duplicate_window", "unified.response_window"})
 REPEATS = ("resend", "redelivery")
 OUTCOME_COLUMNS = (

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import PlainSerializer, PlainValidator
 
+from shadow.divergence_kinds import KINDS as DIVERGENCE_KINDS
+from shadow.divergence_kinds import SEVERITIES
 from shadow.durations import duration_value, format_duration
 from shadow.environment import Latency
 
@@ -129,24 +131,6 @@ SenderLatency = Annotated[
 
 # --- divergence severities (contracts.md "Divergences") ------------------------------------
 
-SEVERITIES = ("regression", "change", "improvement")
-DIVERGENCE_KINDS = (
-    "lost_reply",
-    "suppressed_as_duplicate",
-    "recovered_reply",
-    "processing_removed",
-    "processing_added",
-    "extra_replies",
-    "fewer_replies",
-    "slower",
-    "faster",
-    "order_broken",
-    "order_fixed",
-    "batching_changed",
-    "reply_text_changed",
-    "handover",
-    "harness_error",
-)
 #: ``none`` keys the messages whose ``repeat_kind`` is null (not a repeat).
 REPEAT_KINDS = ("redelivery", "resend", "legit", "unknown", "none")
 

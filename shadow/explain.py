@@ -74,7 +74,7 @@ class RunFolder:
 
 def open_run(path: Path) -> RunFolder:
     """Verify and load a run folder (guarantee 1's inputs)."""
-    manifest = verify_folder(path)
+    manifest, _ = verify_folder(path, required=("stream", "outcomes"))
     config = load_config(None, [], manifest["config"], scenario_source="run.json")
     columns = pq.read_table(path / "stream.parquet").to_pydict()
     outbound = None

@@ -28,26 +28,9 @@ import pyarrow.parquet as pq
 from shadow.errors import InputError, UsageError
 from shadow.gate_input import OUTCOME_COLUMNS, ArmOutcomes, GateInput
 from shadow.gate_policy import Policy, Waiver, parse_policy, parse_waivers
+from shadow.runfolder import verify_folder
 
-#: Logical names of run.json ``files`` -> file names (contracts.md, the run folder).
-DATA_FILES = {
-    "stream": "stream.parquet",
-    "outbound": "outbound.parquet",
-    "outcomes": "outcomes.parquet",
-    "divergences": "divergences.jsonl",
-    "signatures": "signatures.json",
-    "gauges": "gauges.parquet",
-    "rejected": "rejected.jsonl",
-}
 REQUIRED = ("outcomes", "divergences")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_json(path: Path) -> Any:
@@ -63,36 +46,7 @@ def _read_json(path: Path) -> Any:
 
 def verify_run_folder(run_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     """run.json and the verified data files by logical name (guarantee 1)."""
-    manifest_path = run_dir / "run.json"
-    run = _read_json(manifest_path)
-    if not isinstance(run, dict):
-        raise InputError(str(manifest_path), None, "run.json is not a JSON object")
-    listed = run.get("files")
-    if not isinstance(listed, dict):
-        raise InputError(str(manifest_path), None, "run.json has no `files` with data file hashes")
-    paths: dict[str, Path] = {}
-    for name, entry in sorted(listed.items()):
-        expected = entry.get("sha256") if isinstance(entry, dict) else entry
-        relative = entry.get("path") if isinstance(entry, dict) else None
-        file_name = str(relative or DATA_FILES.get(name, name))
-        path = run_dir / file_name
-        if not isinstance(expected, str):
-            raise InputError(str(manifest_path), None, f"files.{name}: no sha256")
-        if not path.is_file():
-            raise InputError(str(path), None, "listed in run.json but missing from the run folder")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise InputError(
-                str(path),
-                None,
-                f"sha256 {actual[:12]}... does not match run.json ({expected[:12]}...): "
-                "the run folder changed after the run",
-            )
-        paths[name] = path
-    for name in REQUIRED:
-        if name not in paths:
-            raise InputError(str(manifest_path), None, f"run.json does not list `{name}`")
-    return run, paths
+    return verify_folder(run_dir, REQUIRED)
 
 
 def read_divergences(path: Path) -> list[dict[str, Any]]:

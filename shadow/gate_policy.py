@@ -22,23 +22,6 @@ from shadow.durations import duration_value
 from shadow.errors import InputError, UsageError
 from shadow.gate_stats import min_n_to_pass, upper_bound
 
-DIVERGENCE_KINDS = (
-    "lost_reply",
-    "suppressed_as_duplicate",
-    "recovered_reply",
-    "processing_removed",
-    "processing_added",
-    "extra_replies",
-    "fewer_replies",
-    "slower",
-    "faster",
-    "order_broken",
-    "order_fixed",
-    "batching_changed",
-    "reply_text_changed",
-    "handover",
-    "harness_error",
-)
 Kind = Literal[
     "lost_reply",
     "suppressed_as_duplicate",

@@ -25,12 +25,12 @@ from shadow.arms import ArmSpec, ModelSettings
 from shadow.assumptions import assumptions_in_force
 from shadow.compare import (
     OUTCOME_COLUMNS,
-    SEVERITIES,
     CompareSettings,
     divergence_records,
     signatures_summary,
 )
 from shadow.config import EffectiveConfig, load_config
+from shadow.divergence_kinds import SEVERITIES
 from shadow.errors import UsageError
 from shadow.kernel import FATES
 from shadow.replay import (

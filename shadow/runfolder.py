@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shadow.errors import UsageError
+from shadow.errors import InputError, UsageError
 
 SCHEMA_VERSION = 1
 DATA_FILES = {
@@ -104,23 +104,48 @@ def file_hashes(folder: Path) -> dict[str, str]:
     }
 
 
-def verify_folder(folder: Path) -> dict[str, Any]:
-    """Read ``run.json`` and check every listed file's hash; raises ``UsageError`` otherwise."""
-    from shadow.errors import InputError
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), None, "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), exc.lineno, f"not valid JSON: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), None, f"cannot read: {exc}") from None
 
+
+def verify_folder(
+    folder: Path, required: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """``run.json`` and its data files by logical name, every listed file checked against its
+    sha256 (guarantee 2); ``InputError`` (exit 3) naming the file otherwise."""
     manifest_path = folder / "run.json"
     if not manifest_path.exists():
         raise InputError(str(folder), None, "not a run folder: run.json is missing")
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(str(manifest_path), exc.lineno, f"not valid JSON: {exc.msg}") from exc
-    for key, expected in sorted(manifest.get("files", {}).items()):
-        path = folder / DATA_FILES.get(key, key)
-        if not path.exists():
-            raise InputError(str(path), None, f"missing: run.json lists {key}")
-        if sha256_file(path) != expected:
+    manifest = _read_json(manifest_path)
+    if not isinstance(manifest, dict):
+        raise InputError(str(manifest_path), None, "run.json is not a JSON object")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        raise InputError(str(manifest_path), None, "run.json has no `files` with data file hashes")
+    paths: dict[str, Path] = {}
+    for name, expected in sorted(listed.items()):
+        path = folder / DATA_FILES.get(str(name), str(name))
+        if not isinstance(expected, str):
+            raise InputError(str(manifest_path), None, f"files.{name}: no sha256")
+        if not path.is_file():
+            raise InputError(str(path), None, "listed in run.json but missing from the run folder")
+        actual = sha256_file(path)
+        if actual != expected:
             raise InputError(
-                str(path), None, "does not match the sha256 in run.json (altered after the run?)"
+                str(path),
+                None,
+                f"sha256 {actual[:12]}... does not match run.json ({expected[:12]}...): "
+                "the run folder changed after the run",
             )
-    return manifest
+        paths[name] = path
+    for name in required:
+        if name not in paths:
+            raise InputError(str(manifest_path), None, f"run.json does not list `{name}`")
+    return manifest, paths

@@ -174,7 +174,7 @@ _SHARED: dict[str, Any] = {}
 
 def pair_row(comparison: Comparison) -> dict[str, float]:
     """Divergence counts, new failures and per-arm outcome rates of one replay."""
-    from shadow.compare import KINDS
+    from shadow.divergence_kinds import KINDS
 
     b, c = comparison.frames[BASELINE], comparison.frames[CANDIDATE]
     pair = next(p for p in comparison.pairs if (p.baseline, p.candidate) == (BASELINE, CANDIDATE))

@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shadow.compare import KINDS
+from shadow.divergence_kinds import KINDS
 from shadow.errors import UsageError
 
 BASELINE = "legacy"

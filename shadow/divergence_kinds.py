@@ -1,0 +1,26 @@
+"""The divergence kinds and severities of contracts.md, in one place (stdlib only).
+
+The comparator emits them, the configuration validates ``compare.severity`` against them, and
+the gate's policies name them.
+"""
+
+from __future__ import annotations
+
+SEVERITIES = ("regression", "change", "improvement")  # worst first
+KINDS = (
+    "lost_reply",
+    "suppressed_as_duplicate",
+    "recovered_reply",
+    "processing_removed",
+    "processing_added",
+    "extra_replies",
+    "fewer_replies",
+    "slower",
+    "faster",
+    "order_broken",
+    "order_fixed",
+    "batching_changed",
+    "reply_text_changed",
+    "handover",
+    "harness_error",
+)
