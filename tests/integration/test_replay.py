@@ -190,3 +190,26 @@ def test_explain_usage_errors_exit_3(tmp_path: Path, bad: list[str]) -> None:
     result = run_shadow("explain", str(out), *bad)
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_redacted_capture_replays_to_the_same_fates_and_holds_no_phone_number(
+    tmp_path: Path,
+) -> None:
+    from shadow.streams import read_captures
+    from shadow.streams.redact import write_redacted
+
+    original = Path("replay_data/captures/sample-cloud-api.jsonl")
+    redacted = tmp_path / "redacted.jsonl"
+    write_redacted(read_captures([original]), redacted, key="team-secret", flag="USE_UNIFIED")
+    text = redacted.read_text()
+    phones = {r.contact_id for r in read_captures([original]).inbound}
+    assert phones and not any(phone in text for phone in phones)
+    options = {"reports": False, "workers": 1, "stages": [10]}
+    first = replay(
+        ReplayOptions(inputs=[str(original)], out=tmp_path / "a", flag="USE_UNIFIED", **options)
+    )  # type: ignore[arg-type]
+    second = replay(
+        ReplayOptions(inputs=[str(redacted)], out=tmp_path / "b", flag="USE_UNIFIED", **options)
+    )  # type: ignore[arg-type]
+    assert first["arms"] == second["arms"]  # fate counts per arm, rollout@10 included
+    assert first["divergences"] == second["divergences"]
