@@ -208,11 +208,11 @@ class Environment:
                 reply = text_token(replies[0])
         event = kernel.event()
         if outcome == "ok":
-            kernel._push(kernel.now + latency, event.succeed, reply, None)
+            kernel.schedule(kernel.now + latency, event.succeed, reply, None)
         elif outcome == "error":
-            kernel._push(kernel.now + latency, event.fail, AgentError("agent error"), None)
+            kernel.schedule(kernel.now + latency, event.fail, AgentError("agent error"), None)
         elif agent.client_timeout is not None:
-            kernel._push(
+            kernel.schedule(
                 kernel.now + agent.client_timeout,
                 event.fail,
                 AgentError("agent hang reached client_timeout"),
@@ -237,7 +237,7 @@ class Environment:
                 rate = max(rate, outage.failure_rate)
         latency = self._send_latency(u_latency)
         event = kernel.event()
-        kernel._push(now + latency, event.succeed, u_fail >= rate, None)
+        kernel.schedule(now + latency, event.succeed, u_fail >= rate, None)
         return event
 
     def _latency(self, recorded: bool, u: float, key: tuple[int, ...]) -> int:

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from heapq import heappop, heappush
+from itertools import count
 from typing import Any
 
 #: A process: a generator that yields a delay in microseconds (int) or an Event to wait for.
@@ -142,9 +143,9 @@ class Process(Event):
             kernel = self.kernel
             if target < 0:
                 raise ValueError(f"a process cannot sleep a negative time ({target} µs)")
-            kernel._counter += 1
             heappush(
-                kernel._heap, (kernel.now + target, kernel._counter, self._resume, None, self.group)
+                kernel._heap,
+                (kernel.now + target, next(kernel._sequence), self._resume, None, self.group),
             )
         elif isinstance(target, Event):
             target.add_callback(self._resume)
@@ -158,20 +159,22 @@ class Kernel:
     def __init__(self) -> None:
         self.now = 0
         self._ready: deque[tuple[Callable[[Any], object], Any]] = deque()
-        self._heap: list[tuple[int, int, Callable[[Any], object], Any, Group | None]] = []
-        self._counter = 0
+        self._heap: list[tuple[int, int, Callable[[Any], object], Any, Group]] = []
+        self._sequence = count(1)  # creation order of timers (guarantee 4)
         self.root = Group("root")
 
     # -- scheduling -------------------------------------------------------------------------
-    def _push(self, at: int, fn: Callable[[Any], object], arg: Any, group: Group | None) -> None:
+    def schedule(
+        self, at: int, fn: Callable[[Any], object], arg: Any = None, group: Group | None = None
+    ) -> None:
+        """Call ``fn(arg)`` at virtual time ``at`` unless ``group`` was stopped (a timer)."""
         if at < self.now:
             raise ValueError(f"cannot schedule at {at} µs, before now ({self.now} µs)")
-        self._counter += 1
-        heappush(self._heap, (at, self._counter, fn, arg, group))
+        heappush(self._heap, (at, next(self._sequence), fn, arg, group or self.root))
 
     def call_at(self, at: int, fn: Callable[[], None], group: Group | None = None) -> None:
         """Run ``fn()`` at virtual time ``at`` (a timer: guarantee 4)."""
-        self._push(at, _call, fn, group)
+        self.schedule(at, _call, fn, group)
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` as a microtask at the current instant."""
@@ -183,7 +186,7 @@ class Kernel:
     def timeout(self, delay: int, value: Any = None, group: Group | None = None) -> Event:
         """An event that succeeds with ``value`` after ``delay`` µs."""
         event = Event(self)
-        self._push(self.now + delay, event.succeed, value, group)
+        self.schedule(self.now + delay, event.succeed, value, group)
         return event
 
     def spawn(self, generator: ProcessGenerator, group: Group | None = None) -> Process:
@@ -199,9 +202,9 @@ class Kernel:
 
         def tick(_: Any) -> None:
             fn()
-            self._push(self.now + period, tick, None, group)
+            self.schedule(self.now + period, tick, None, group)
 
-        self._push(self.now + period, tick, None, group)
+        self.schedule(self.now + period, tick, None, group)
 
     def any_of(self, events: Sequence[Event]) -> Event:
         """``Promise.race``: settles as the first event settles; its value is that event."""
@@ -285,7 +288,7 @@ class Kernel:
                 if until is not None and timer_at > until:
                     break
                 at, _, fn, arg, group = heappop(heap)
-                if group is not None and not group.alive:
+                if not group.alive:
                     continue
                 self.now = at
                 fn(arg)
