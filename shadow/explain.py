@@ -12,7 +12,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from shadow.errors import ShadowError, UsageError
 from shadow.kernel import DecisionEvent
 from shadow.replay import stream_from_columns, translate_script
 from shadow.runfolder import verify_folder
-from shadow.runner import RunPlan, Stream, run_arm
+from shadow.runner import RunPlan, Stream, run_arms
 
 COMPARED = (
     "fate",
@@ -104,8 +104,14 @@ def open_run(path: Path) -> RunFolder:
     return RunFolder(path, manifest, stream, outcomes, plan, config.compare.repeat_horizon)
 
 
-def rerun(run: RunFolder, seqs: Sequence[int], arms: Sequence[str] | None = None) -> list[Timeline]:
-    """Re-run the arms capturing events for ``seqs``; verified against the stored outcomes."""
+def rerun(
+    run: RunFolder,
+    seqs: Sequence[int],
+    arms: Sequence[str] | None = None,
+    workers: int | None = None,
+) -> list[Timeline]:
+    """Re-run the arms (in parallel workers) capturing events for ``seqs``; verified against
+    the stored outcomes."""
     if not seqs:
         raise UsageError("nothing to explain: no message matches")
     size = len(run.stream)
@@ -123,22 +129,23 @@ def rerun(run: RunFolder, seqs: Sequence[int], arms: Sequence[str] | None = None
         stream.repeat_kind,
         run.repeat_horizon,
     )
+    unknown = [a for a in wanted if a not in {s.name for s in run.plan.arms}]
+    if unknown:
+        raise UsageError(f"--arms: {', '.join(unknown)} not in this run ({run.manifest['arms']})")
+    chosen = tuple(spec for spec in run.plan.arms if spec.name in wanted)
+    plan = replace(run.plan, arms=chosen)
+    rerun_results = {r.name: r for r in run_arms(plan, stream, workers, capture=seqs)}
     timelines: list[Timeline] = []
-    for spec in run.plan.arms:
-        if spec.name not in wanted:
-            continue
+    for spec in chosen:
         stored = run.outcomes[run.outcomes["arm"] == spec.name].reset_index(drop=True)
         if not spec.simulated:
             timelines.append(Timeline(spec.name, [], _records(stored, seqs)))
             continue
-        result = run_arm(spec, run.plan, stream, capture=seqs)
+        result = rerun_results[spec.name]
         frame = outcome_frame(result, stream.contact_id, received, repeat_of, repeat_kind)
         _verify(spec.name, frame, stored)
         events = sorted(result.events, key=lambda e: e.at)
         timelines.append(Timeline(spec.name, events, _records(frame, seqs)))
-    unknown = [a for a in wanted if a not in {s.name for s in run.plan.arms}]
-    if unknown:
-        raise UsageError(f"--arms: {', '.join(unknown)} not in this run ({run.manifest['arms']})")
     return timelines
 
 
