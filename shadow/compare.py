@@ -126,17 +126,18 @@ def outcome_frame(
     answered = first >= 0
     seconds = 1e-6
 
-    def optional_seconds(values: Sequence[int]) -> pd.Series:
+    def optional_seconds(values: np.ndarray) -> pd.Series:
         array = np.asarray(values, dtype=np.int64)
         return pd.Series(np.where(array >= 0, array * seconds, np.nan), dtype="float64")
 
     batch = np.asarray(result.batch_size, dtype=np.int64)
+    fate_names = np.asarray(FATES, dtype=object)[np.asarray(result.fate, dtype=np.int64)]
     frame = pd.DataFrame(
         {
             "arm": pd.Series([result.name] * size, dtype="string"),
             "seq": np.arange(size, dtype=np.int64),
             "contact_id": pd.Series(contact_id, dtype="string"),
-            "fate": pd.Series([FATES[code] for code in result.fate], dtype="string"),
+            "fate": pd.Series(fate_names, dtype="string"),
             "rule": pd.Series(result.rule, dtype="string"),
             "cause": pd.Series(result.cause, dtype="string"),
             "processing_count": pd.array(result.processing_count, dtype="Int64"),
@@ -145,7 +146,7 @@ def outcome_frame(
             "reply_latency": pd.Series(
                 np.where(answered, (first - received_at) * seconds, np.nan), dtype="float64"
             ),
-            "batch_size": pd.array([int(b) if b > 0 else None for b in batch], dtype="Int64"),
+            "batch_size": pd.arrays.IntegerArray(batch, mask=batch <= 0),
             "reply_text_hash": pd.Series(list(result.reply_text_hash), dtype="string"),
             "order_violation": order_violations(contact_id, first),
             **{

@@ -55,18 +55,3 @@ def arm_metrics(frame: pd.DataFrame, lock_disagreement_s: float = 0.0) -> dict[s
     for fate in FATES:
         metrics[f"fate_rate.{fate}"] = float(fates.get(fate, 0)) / total
     return metrics
-
-
-def pair_latency(baseline: pd.DataFrame, candidate: pd.DataFrame) -> dict[str, float]:
-    """p50 and p95 reply latency over messages answered in both arms."""
-    both = (baseline["fate"] == "answered").to_numpy() & (
-        candidate["fate"] == "answered"
-    ).to_numpy()
-    b = baseline["reply_latency"].to_numpy(dtype=float)[both]
-    c = candidate["reply_latency"].to_numpy(dtype=float)[both]
-    return {
-        "baseline_p50": percentile(b, 50),
-        "baseline_p95": percentile(b, 95),
-        "candidate_p50": percentile(c, 50),
-        "candidate_p95": percentile(c, 95),
-    }

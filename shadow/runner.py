@@ -18,6 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from shadow.arms import ArmSpec, ModelSettings, environment_for, factory_for
 from shadow.environment import Environment, Message, Restart
 from shadow.kernel import LAYERS, DecisionEvent
@@ -84,18 +87,22 @@ class GaugeRecord:
 
 @dataclass(slots=True)
 class ArmResult:
-    """One arm's columnar outcome (µs times; -1 for none) and what it measured."""
+    """One arm's columnar outcome (µs times; -1 for none) and what it measured.
+
+    Numeric columns are numpy arrays (compact to hold and to send back from a worker);
+    text columns are lists of shared strings.
+    """
 
     name: str
-    fate: list[int]
+    fate: IntArray  # codes into kernel.FATES
     rule: list[str]
     cause: list[str]
-    processing_count: list[int]
-    reply_count: list[int]
-    first_reply_at: list[int]
-    batch_size: list[int]
+    processing_count: IntArray
+    reply_count: IntArray
+    first_reply_at: IntArray
+    batch_size: IntArray
     reply_text_hash: list[str | None]
-    waits: list[list[int]]
+    waits: IntArray  # one row per layer (kernel.LAYERS)
     system: list[str]
     gauges: list[GaugeRecord]
     stats: dict[str, int | float]
@@ -103,6 +110,8 @@ class ArmResult:
     events: list[DecisionEvent]
     recorded_fallbacks: int = 0
 
+
+IntArray = npt.NDArray[np.integer[Any]]
 
 # The stream is handed to forked workers through this module global (no pickling of columns).
 _SHARED: dict[str, Any] = {}
@@ -169,15 +178,15 @@ def run_arm(
     default_system = spec.family if spec.family != "rollout" else ""
     return ArmResult(
         name=spec.name,
-        fate=fate,
+        fate=np.asarray(fate, dtype=np.int8),
         rule=rule,
         cause=cause,
-        processing_count=recorder.processing_count,
-        reply_count=recorder.reply_count,
-        first_reply_at=recorder.first_reply_at,
-        batch_size=recorder.batch_size,
+        processing_count=np.asarray(recorder.processing_count, dtype=np.int32),
+        reply_count=np.asarray(recorder.reply_count, dtype=np.int32),
+        first_reply_at=np.asarray(recorder.first_reply_at, dtype=np.int64),
+        batch_size=np.asarray(recorder.batch_size, dtype=np.int32),
         reply_text_hash=recorder.reply_text_hash,
-        waits=recorder.waits,
+        waits=np.asarray(recorder.waits, dtype=np.int64),
         system=[s or default_system for s in recorder.system],
         gauges=gauges,
         stats=run.stats,

@@ -100,10 +100,6 @@ class Event:
         else:
             self._callbacks.append(callback)
 
-    @property
-    def has_waiters(self) -> bool:
-        return bool(self._callbacks)
-
 
 class Process(Event):
     """A generator driven by the kernel; as an event it settles with the generator's result."""
@@ -175,10 +171,6 @@ class Kernel:
     def call_at(self, at: int, fn: Callable[[], None], group: Group | None = None) -> None:
         """Run ``fn()`` at virtual time ``at`` (a timer: guarantee 4)."""
         self.schedule(at, _call, fn, group)
-
-    def call_soon(self, fn: Callable[[], None]) -> None:
-        """Run ``fn()`` as a microtask at the current instant."""
-        self._ready.append((_call, fn))
 
     def event(self) -> Event:
         return Event(self)
