@@ -163,6 +163,6 @@ def _verify(arm: str, rerun_frame: pd.DataFrame, stored: pd.DataFrame) -> None:
 
 
 def _records(frame: pd.DataFrame, seqs: Sequence[int]) -> list[dict[str, Any]]:
-    from shadow.pipeline import outcome_records
+    from shadow.manifest import outcome_records
 
     return outcome_records(frame, list(seqs))

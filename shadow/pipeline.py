@@ -17,26 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
-from shadow import __version__
-from shadow.arms import ArmSpec, ModelSettings
-from shadow.assumptions import assumptions_in_force
+from shadow.arms import ModelSettings
 from shadow.compare import (
-    OUTCOME_COLUMNS,
     CompareSettings,
-    divergence_records,
-    signatures_summary,
 )
 from shadow.config import EffectiveConfig, load_config
-from shadow.divergence_kinds import SEVERITIES
 from shadow.errors import UsageError
-from shadow.kernel import FATES
+from shadow.manifest import write_run
 from shadow.replay import (
     Cohorts,
-    Comparison,
-    PreparedStream,
     plan_for,
     prepare_stream,
     resolve_arms,
@@ -44,16 +35,11 @@ from shadow.replay import (
     translate_script,
 )
 from shadow.runfolder import (
-    SCHEMA_VERSION,
-    file_hashes,
     prepare_folder,
     sha256_file,
     write_json,
-    write_jsonl,
-    write_parquet,
 )
-from shadow.runner import ArmProgress, ArmResult
-from shadow.streams.parquet import write_parquet as write_columns
+from shadow.runner import ArmProgress
 from shadow.timing import Stopwatch
 
 Progress = Callable[[str], None]
@@ -295,172 +281,6 @@ def render_reports(out: Path) -> None:
     from reports import render_run
 
     render_run(out)
-
-
-def outcome_records(frame: pd.DataFrame, rows: Any) -> list[dict[str, Any]]:
-    """Outcome rows as JSON-able dicts (nulls as None, floats rounded to the µs), column-wise."""
-    subset = frame.iloc[rows]
-    columns: dict[str, list[Any]] = {}
-    for column in OUTCOME_COLUMNS:
-        series = subset[column]
-        if series.dtype == "float64":
-            columns[column] = [
-                None if value != value else round(value, 6) for value in series.tolist()
-            ]
-        elif series.dtype == "bool":
-            columns[column] = [bool(value) for value in series.tolist()]
-        else:
-            columns[column] = [None if value is pd.NA else value for value in series.tolist()]
-    return [
-        dict(zip(OUTCOME_COLUMNS, values, strict=True))
-        for values in zip(*columns.values(), strict=True)
-    ]
-
-
-def write_run(
-    out: Path,
-    options: ReplayOptions,
-    config: EffectiveConfig,
-    loaded: LoadedInputs,
-    prepared: PreparedStream,
-    specs: Sequence[ArmSpec],
-    results: Sequence[ArmResult],
-    comparison: Comparison,
-    cohorts: Cohorts,
-) -> dict[str, Any]:
-    """Write every data file and ``run.json``; returns the replay summary."""
-    write_columns(prepared.columns, out / "stream.parquet")
-    if prepared.outbound["sent_at"]:
-        write_columns(prepared.outbound, out / "outbound.parquet")
-    outcomes = pd.concat([comparison.frames[r.name] for r in results], ignore_index=True)
-    write_parquet(out / "outcomes.parquet", outcomes)
-    lines: list[dict[str, Any]] = []
-    pair_counts: dict[str, dict[str, dict[str, int]]] = {}
-    for pair in comparison.pairs:
-        b, c = comparison.frames[pair.baseline], comparison.frames[pair.candidate]
-        pair_lines = divergence_records(pair, b, c, outcome_records)
-        lines.extend(pair_lines)
-        by_severity = {s: 0 for s in SEVERITIES}
-        by_kind: dict[str, int] = {}
-        for line in pair_lines:
-            by_severity[line["severity"]] += 1
-            for kind in line["kinds"]:
-                by_kind[kind] = by_kind.get(kind, 0) + 1
-        pair_counts[f"{pair.baseline} vs {pair.candidate}"] = {
-            "by_severity": by_severity,
-            "by_kind": dict(sorted(by_kind.items())),
-        }
-    write_jsonl(out / "divergences.jsonl", lines)
-    signatures = signatures_summary(lines)
-    write_json(out / "signatures.json", signatures)
-    write_parquet(out / "gauges.parquet", gauge_frame(results))
-    if loaded.rejected:
-        write_jsonl(out / "rejected.jsonl", [r.as_json() for r in loaded.rejected])
-    fates = {
-        r.name: {
-            fate: int(n) for fate, n in zip(FATES, np.bincount(r.fate, minlength=7), strict=True)
-        }
-        for r in results
-    }
-    stream = prepared.stream
-    stages_info = {
-        str(stage): {
-            "contacts": len({c for c, m in zip(stream.contact_id, members, strict=True) if m}),
-            "messages": int(sum(members)),
-        }
-        for stage, members in stream.cohorts.items()
-    }
-    flat = config.flat()
-    manifest: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "harness_version": __version__,
-        "inputs": loaded.inputs,
-        "accounting": loaded.accounting,
-        "warnings": loaded.warnings,
-        "config": config.document(),
-        "config_sha256": config.sha256,
-        "seed": flat.get("environment.seed"),
-        "arms": [s.name for s in specs if any(r.name == s.name for r in results)],
-        "stages": sorted(stream.cohorts),
-        "flip_at": options.flip_at,
-        "rollout": {"fingerprint": cohorts.fingerprint, "cohorts": stages_info},
-        "assumptions": assumptions_in_force(flat),
-        "keep_raw": options.keep_raw,
-        "stream": {
-            "messages": len(stream),
-            "contacts": prepared.contacts,
-            "first_at_us": prepared.t0,
-            "span_s": round((stream.received_at[-1] if len(stream) else 0) / 1e6, 6),
-        },
-        "fates": fates,
-        "divergences": pair_counts,
-        "stats": {r.name: dict(sorted(r.stats.items())) for r in results},
-        "lock_disagreement_s": {
-            r.name: r.stats.get("lock_disagreement_s", 0) for r in results if r.stats
-        },
-        "gauges": {
-            r.name: {
-                g.name: {"peak": g.peak, "peak_at_s": g.peak_at / 1e6, "cap": g.cap}
-                for g in r.gauges
-            }
-            for r in results
-        },
-        "recorded_latency_fallbacks": {r.name: r.recorded_fallbacks for r in results},
-        "rejected_lines": len(loaded.rejected),
-        # the agent script is keyed by raw message ids; the arms see pseudonyms (explain
-        # re-keys the script with this map, which names only the ids the config already names)
-        "script_message_ids": {
-            raw: prepared.message_names[raw]
-            for raw in sorted(config.model.environment.agent.script)
-            if raw in prepared.message_names
-        },
-    }
-    manifest["files"] = file_hashes(out)
-    write_json(out / "run.json", manifest)
-    return {
-        "run_dir": str(out),
-        "messages": len(stream),
-        "contacts": prepared.contacts,
-        "arms": fates,
-        "divergences": pair_counts,
-        "top_signatures": [
-            {
-                k: s[k]
-                for k in (
-                    "signature",
-                    "count",
-                    "severity",
-                    "kinds",
-                    "baseline_cause",
-                    "candidate_cause",
-                    "examples",
-                )
-            }
-            for s in signatures[:10]
-        ],
-    }
-
-
-def gauge_frame(results: Sequence[ArmResult]) -> pd.DataFrame:
-    """Every gauge sample of every arm: arm, structure, time (s), value, cap."""
-    rows: dict[str, list[Any]] = {"arm": [], "structure": [], "time": [], "value": [], "cap": []}
-    for result in results:
-        for gauge in result.gauges:
-            for at, value in gauge.samples:
-                rows["arm"].append(result.name)
-                rows["structure"].append(gauge.name)
-                rows["time"].append(at / 1e6)
-                rows["value"].append(value)
-                rows["cap"].append(gauge.cap)
-    return pd.DataFrame(
-        {
-            "arm": pd.Series(rows["arm"], dtype="string"),
-            "structure": pd.Series(rows["structure"], dtype="string"),
-            "time": pd.Series(rows["time"], dtype="float64"),
-            "value": pd.Series(rows["value"], dtype="int64"),
-            "cap": pd.array(rows["cap"], dtype="Int64"),
-        }
-    )
 
 
 def scenario_metrics(

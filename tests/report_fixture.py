@@ -24,7 +24,7 @@ from shadow.compare import (
 )
 from shadow.config import load_config
 from shadow.kernel import FATES
-from shadow.pipeline import outcome_records
+from shadow.manifest import outcome_records
 from shadow.runfolder import file_hashes, write_json, write_jsonl, write_parquet
 
 T0 = 1_700_000_000_000_000
