@@ -345,7 +345,6 @@ def replay(
 
     Example: shadow replay capture.jsonl --stage 10 --stage 50
     """
-    from shadow.durations import parse_duration
     from shadow.pipeline import ReplayOptions
     from shadow.pipeline import replay as run_replay
 
@@ -362,7 +361,7 @@ def replay(
         stages=list(stage or []),
         flag=flag,
         provider=provider,
-        flip_at=parse_duration(flip_at) if flip_at else None,
+        flip_at=_duration_option("--flip-at", flip_at) if flip_at else None,
         out=out_dir,
         force=force,
         workers=workers,
@@ -430,6 +429,15 @@ def _replay_with_bar(options: Any, run_replay: Any) -> dict[str, Any]:
     with Progress(*columns, console=err) as bar:
         progress = _ReplayProgress(bar)
         return dict(run_replay(options, progress.note, progress.advance))
+
+
+def _duration_option(option: str, text: str) -> int:
+    from shadow.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:

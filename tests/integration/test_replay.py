@@ -213,3 +213,16 @@ def test_a_redacted_capture_replays_to_the_same_fates_and_holds_no_phone_number(
     )  # type: ignore[arg-type]
     assert first["arms"] == second["arms"]  # fate counts per arm, rollout@10 included
     assert first["divergences"] == second["divergences"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--flip-at", "soon"], ["--arms", "legacy,teleport"], ["--stage", "150"], ["--on-error", "x"]],
+)
+def test_bad_replay_options_exit_3_with_one_line(
+    tmp_path: Path, sample: Path, bad: list[str]
+) -> None:
+    result = run_shadow("replay", str(sample), "--out", str(tmp_path / "r"), *bad, cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "crash.txt").exists()
+    assert bad[0] in result.stderr or bad[1].split(",")[-1] in result.stderr
