@@ -8,6 +8,7 @@ contracts.md: 0 ok, 1 check failed, 2 needs a human, 3 bad usage or input, 4 int
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import traceback
@@ -888,29 +889,15 @@ def sweep(
         raise UsageError("give at least one --vary KEY=V1,V2,...")
     parsed = [parse_vary(text) for text in vary]
     started = time.perf_counter()
-    if json_ or not err.is_terminal:
+    with contextlib.ExitStack() as stack:
+        if json_ or not err.is_terminal:
+            progress: Any = lambda m: err.print(f"sweep: {m}", markup=False)  # noqa: E731
+        else:
+            status = stack.enter_context(err.status("sweeping..."))
+            progress = lambda m: status.update(f"sweep: {m}")  # noqa: E731
         result = run_sweep(
-            capture,
-            parsed,
-            seeds,
-            objective,
-            workers,
-            out_dir,
-            force=force,
-            progress=lambda m: err.print(f"sweep: {m}", markup=False),
+            capture, parsed, seeds, objective, workers, out_dir, force=force, progress=progress
         )
-    else:
-        with err.status("sweeping...") as status:
-            result = run_sweep(
-                capture,
-                parsed,
-                seeds,
-                objective,
-                workers,
-                out_dir,
-                force=force,
-                progress=lambda m: status.update(f"sweep: {m}"),
-            )
     if json_:
         print_json(result.document)
         return

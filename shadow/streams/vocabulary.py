@@ -23,22 +23,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shadow.errors import InputError, UsageError
+from shadow.streams.record import KNOWN_TYPES
 
-MESSAGE_TYPES = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "voice",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "button",
-    "reaction",
-    "unsupported",
-)
+MESSAGE_TYPES = KNOWN_TYPES  # the normalized types of formats.md
 Position = Literal["opening", "middle", "closing"]
 
 

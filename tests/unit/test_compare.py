@@ -197,3 +197,12 @@ def test_signature_summary_counts_and_keeps_five_lowest_examples() -> None:
     assert summary[0]["count"] == 6
     assert summary[0]["examples"] == [1, 2, 3, 5, 7]
     assert (summary[0]["first_seq"], summary[0]["last_seq"]) == (1, 9)
+
+
+def test_the_policy_kind_type_lists_exactly_the_comparator_kinds() -> None:
+    from typing import get_args
+
+    from shadow.divergence_kinds import KINDS
+    from shadow.gate_policy import Kind
+
+    assert get_args(Kind) == KINDS
