@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from legacy_models.settings import CoordinatorSettings
-from legacy_models.steps import AgentSteps, Done
+from legacy_models.steps import AgentSteps, Done, drop_expired
 from shadow.environment import Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
 
@@ -261,12 +261,8 @@ class Coordinator:
 
     def _cleanup(self) -> None:
         """C7: expired hashes and empty queues go; running loops keep their contact's entry."""
-        now = self.kernel.now
-        window = self.window
-        hashes = self.hashes
-        for key in [k for k, at in hashes.items() if now - at >= window]:
-            del hashes[key]
-        self.g_hashes.set(len(hashes))
+        drop_expired(self.hashes, self.kernel.now, self.window)
+        self.g_hashes.set(len(self.hashes))
         queues = self.queues
         for contact in [c for c, q in queues.items() if not q]:
             del queues[contact]

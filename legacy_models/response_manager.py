@@ -21,7 +21,7 @@ Guarantees (models.md, Legacy 3):
 from __future__ import annotations
 
 from legacy_models.settings import ResponseManagerSettings
-from legacy_models.steps import AgentSteps, Done
+from legacy_models.steps import AgentSteps, Done, drop_expired
 from shadow.environment import Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
 
@@ -146,12 +146,8 @@ class ResponseManager:
 
     def _cleanup(self) -> None:
         """R3: drop hashes whose window has passed."""
-        now = self.kernel.now
-        window = self.window
-        cache = self.cache
-        for key in [k for k, at in cache.items() if now - at >= window]:
-            del cache[key]
-        self.g_cache.set(len(cache))
+        drop_expired(self.cache, self.kernel.now, self.window)
+        self.g_cache.set(len(self.cache))
 
 
 class _Delivery:

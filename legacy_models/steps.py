@@ -26,6 +26,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from shadow.environment import AgentCall, AgentError, Environment, Message
 from shadow.kernel import Event, Group, Kernel, Recorder
@@ -38,6 +39,15 @@ Deliver = Callable[[str, str, tuple[int, ...], Done], None]
 
 AGENT_RULE = "environment.agent"
 SENDER_RULE = "environment.sender"
+
+
+Key = TypeVar("Key")
+
+
+def drop_expired(recorded_at: dict[Key, int], now: int, window: int) -> None:
+    """A periodic sweep (C7, R3): forget every key recorded ``window`` or more ago."""
+    for key in [k for k, at in recorded_at.items() if now - at >= window]:
+        del recorded_at[key]
 
 
 class AgentSteps:

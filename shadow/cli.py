@@ -522,37 +522,22 @@ def explain(
         raise UsageError(f"--contact {contact}: no message of that contact in the run")
     wanted = [a.strip() for a in arms.split(",")] if arms else None
     timelines = rerun(run, seqs, wanted)
-    console = out
+    shown = (
+        "fate",
+        "rule",
+        "cause",
+        "processing_count",
+        "reply_count",
+        "reply_latency",
+        "batch_size",
+    )
     for seq_ in seqs[:50]:
         outcomes = Table(title=f"seq {seq_}", title_justify="left")
-        outcomes.add_column("arm")
-        for column in (
-            "fate",
-            "rule",
-            "cause",
-            "processing_count",
-            "reply_count",
-            "reply_latency",
-            "batch_size",
-        ):
+        for column in ("arm", *shown):
             outcomes.add_column(column)
         for timeline in timelines:
             row = next(o for o in timeline.outcomes if o["seq"] == seq_)
-            outcomes.add_row(
-                timeline.arm,
-                *(
-                    str(row[c]) if row[c] is not None else "-"
-                    for c in (
-                        "fate",
-                        "rule",
-                        "cause",
-                        "processing_count",
-                        "reply_count",
-                        "reply_latency",
-                        "batch_size",
-                    )
-                ),
-            )
+            outcomes.add_row(timeline.arm, *("-" if row[c] is None else str(row[c]) for c in shown))
         out.print(outcomes)
     events = Table(
         title="decision events (virtual time from the stream start)", title_justify="left"
@@ -569,7 +554,7 @@ def explain(
         layer = f"{event.layer}: " if event.layer else ""
         cells[index] = escape(f"{layer}{event.kind} #{seqs_text}{rule}")
         events.add_row(f"{at / 1e6:.3f}s", *cells)
-    console.print(events)
+    out.print(events)
 
 
 # [end: explain]

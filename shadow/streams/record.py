@@ -54,6 +54,13 @@ def text_hashes(text: str) -> tuple[str, str]:
     return text_token(text), text_token(normalize_text(text))
 
 
+def _set_text_hashes(record: InboundRecord | OutboundRecord) -> None:
+    """Guarantee 1: the hashes of a frozen record, computed once from its text."""
+    exact, norm = text_hashes(record.text)
+    object.__setattr__(record, "text_hash", exact)
+    object.__setattr__(record, "text_norm_hash", norm)
+
+
 @dataclass(frozen=True, slots=True)
 class InboundRecord:
     """One inbound message of a capture, as every reader reduces it."""
@@ -73,9 +80,7 @@ class InboundRecord:
     text_norm_hash: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        exact, norm = text_hashes(self.text)
-        object.__setattr__(self, "text_hash", exact)
-        object.__setattr__(self, "text_norm_hash", norm)
+        _set_text_hashes(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +97,7 @@ class OutboundRecord:
     text_norm_hash: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        exact, norm = text_hashes(self.text)
-        object.__setattr__(self, "text_hash", exact)
-        object.__setattr__(self, "text_norm_hash", norm)
+        _set_text_hashes(self)
 
 
 @dataclass(frozen=True, slots=True)
