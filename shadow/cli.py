@@ -618,7 +618,8 @@ def bench(
         f"peak RSS {result['peak_rss_mb']} MB",
         markup=False,
     )
-    out.print(f"phases: {result['phases']}", markup=False)
+    build = "compiled (make fast)" if result["compiled"] else "pure Python"
+    out.print(f"phases: {result['phases']}; core: {build}", markup=False)
 
 
 # [end: bench]

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from shadow.divergence_kinds import KINDS, SEVERITIES
 from shadow.kernel import FATES, LAYERS
-from shadow.runner import ArmResult
+from shadow.runner import ArmResult, Codes, IntArray, Stream
 
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 REPLY_WINDOW_RULES = frozenset({"response_manager.duplicate_window", "unified.response_window"})
@@ -63,6 +64,9 @@ class CompareSettings:
     severity: Mapping[str, str | Mapping[str, str]] | None = None
 
 
+REPEAT_KINDS = ("redelivery", "resend", "legit", "unknown")
+
+
 def stream_facts(
     contact_id: Sequence[str],
     message_id: Sequence[str],
@@ -72,35 +76,81 @@ def stream_facts(
     repeat_horizon: int,
 ) -> tuple[list[int | None], list[str | None]]:
     """``repeat_of`` and ``repeat_kind`` of every seq (contracts.md, the outcome record)."""
-    last_by_id: dict[tuple[str, str], int] = {}
-    last_by_text: dict[tuple[str, str], int] = {}
-    repeat_of: list[int | None] = []
-    repeat_kind: list[str | None] = []
-    for seq, contact in enumerate(contact_id):
-        id_key = (contact, message_id[seq])
-        text_key = (contact, text_hash[seq])
-        earlier = last_by_id.get(id_key)
-        if earlier is not None:
-            repeat_of.append(earlier)
-            repeat_kind.append("redelivery")
-        else:
-            earlier = last_by_text.get(text_key)
-            if earlier is not None and received_at[seq] - received_at[earlier] < repeat_horizon:
-                repeat_of.append(earlier)
-                repeat_kind.append(labels[seq] if labels[seq] in ("resend", "legit") else "unknown")
-            else:
-                repeat_of.append(None)
-                repeat_kind.append(None)
-        last_by_id[id_key] = seq
-        last_by_text[text_key] = seq
-    return repeat_of, repeat_kind
+    repeat_of, repeat_kind = repeat_facts(
+        Codes.encode(contact_id).codes,
+        Codes.encode(message_id).codes,
+        Codes.encode(text_hash).codes,
+        np.asarray(received_at, dtype=np.int64),
+        Codes.encode(labels),
+        repeat_horizon,
+    )
+    return [None if s < 0 else s for s in repeat_of.tolist()], repeat_kind.tolist()
 
 
-def order_violations(contact_id: Sequence[str], first_reply_at: np.ndarray) -> np.ndarray:
-    """True where a seq's first reply came after the first reply to a later seq of its contact."""
+def stream_repeats(stream: Stream, repeat_horizon: int) -> tuple[IntArray, Codes]:
+    """``repeat_facts`` of a whole stream."""
+    return repeat_facts(
+        stream.contact_id.codes,
+        stream.message_id.codes,
+        stream.text_hash.codes,
+        stream.received_at,
+        stream.repeat_kind,
+        repeat_horizon,
+    )
+
+
+def repeat_facts(
+    contact: IntArray,
+    message: IntArray,
+    text: IntArray,
+    received_at: IntArray,
+    labels: Codes,
+    repeat_horizon: int,
+) -> tuple[IntArray, Codes]:
+    """``repeat_of`` (-1: none) and ``repeat_kind`` of every seq, from the code columns.
+
+    A seq repeats the latest earlier seq of its contact with the same message id (a
+    redelivery), else the latest earlier one with the same text if it came less than
+    ``repeat_horizon`` µs before (its own label when ``resend`` or ``legit``, else unknown).
+    """
+    contacts = np.asarray(contact, dtype=np.int64)
+    by_id = _previous(contacts * (int(np.max(message, initial=0)) + 1) + message)
+    by_text = _previous(contacts * (int(np.max(text, initial=0)) + 1) + text)
+    received = np.asarray(received_at, dtype=np.int64)
+    recent = (by_text >= 0) & (received - received[np.maximum(by_text, 0)] < repeat_horizon)
+    redelivery = by_id >= 0
+    repeat_of = np.where(redelivery, by_id, np.where(recent, by_text, -1))
+    label_kind = np.array(
+        [REPEAT_KINDS.index(v) if v in ("resend", "legit") else 3 for v in labels.vocabulary] + [3],
+        dtype=np.int8,
+    )
+    kind = np.where(redelivery, 0, np.where(recent, label_kind[labels.codes], -1))
+    return repeat_of, Codes.of(kind, REPEAT_KINDS)
+
+
+def _previous(keys: IntArray) -> IntArray:
+    """For every row, the latest earlier row with the same key; -1 when none."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    same = ordered[1:] == ordered[:-1]
+    previous = np.full(len(keys), -1, dtype=np.int64)
+    previous[order[1:][same]] = order[:-1][same]
+    return previous
+
+
+def order_violations(
+    contact_id: Sequence[str] | IntArray, first_reply_at: np.ndarray
+) -> np.ndarray:
+    """True where a seq's first reply came after the first reply to a later seq of its contact.
+
+    ``contact_id`` may be the contacts themselves or any integer codes of them.
+    """
+    codes = np.asarray(contact_id)
+    if not np.issubdtype(codes.dtype, np.integer):
+        codes = pd.factorize(np.asarray(contact_id, dtype=object))[0]
     frame = pd.DataFrame(
         {
-            "contact": np.asarray(contact_id, dtype=object),
+            "contact": codes,
             "reply": np.where(first_reply_at < 0, np.inf, first_reply_at.astype(float)),
         }
     )
@@ -115,12 +165,15 @@ def order_violations(contact_id: Sequence[str], first_reply_at: np.ndarray) -> n
 
 def outcome_frame(
     result: ArmResult,
-    contact_id: Sequence[str],
+    contact_id: Codes,
     received_at: np.ndarray,
-    repeat_of: Sequence[int | None],
-    repeat_kind: Sequence[str | None],
+    repeat_of: IntArray,
+    repeat_kind: Codes,
 ) -> pd.DataFrame:
-    """The outcome records of one arm: one row per seq (guarantee 1); times in seconds."""
+    """The outcome records of one arm: one row per seq (guarantee 1); times in seconds.
+
+    ``repeat_of`` is -1 where a seq repeats nothing. String columns are arrow-backed.
+    """
     size = len(received_at)
     first = np.asarray(result.first_reply_at, dtype=np.int64)
     answered = first >= 0
@@ -131,15 +184,16 @@ def outcome_frame(
         return pd.Series(np.where(array >= 0, array * seconds, np.nan), dtype="float64")
 
     batch = np.asarray(result.batch_size, dtype=np.int64)
-    fate_names = np.asarray(FATES, dtype=object)[np.asarray(result.fate, dtype=np.int64)]
+    fates = pa.array(FATES, pa.string()).take(np.asarray(result.fate, dtype=np.int32))
+    origins = np.asarray(repeat_of, dtype=np.int64)
     frame = pd.DataFrame(
         {
-            "arm": pd.Series([result.name] * size, dtype="string"),
+            "arm": strings(pa.repeat(pa.scalar(result.name, pa.string()), size)),
             "seq": np.arange(size, dtype=np.int64),
-            "contact_id": pd.Series(contact_id, dtype="string"),
-            "fate": pd.Series(fate_names, dtype="string"),
-            "rule": pd.Series(result.rule, dtype="string"),
-            "cause": pd.Series(result.cause, dtype="string"),
+            "contact_id": strings(contact_id.to_arrow()),
+            "fate": strings(fates),
+            "rule": strings(result.rule.to_arrow()),
+            "cause": strings(result.cause.to_arrow()),
             "processing_count": pd.array(result.processing_count, dtype="Int64"),
             "reply_count": pd.array(result.reply_count, dtype="Int64"),
             "first_reply_at": optional_seconds(result.first_reply_at),
@@ -147,18 +201,26 @@ def outcome_frame(
                 np.where(answered, (first - received_at) * seconds, np.nan), dtype="float64"
             ),
             "batch_size": pd.arrays.IntegerArray(batch, mask=batch <= 0),
-            "reply_text_hash": pd.Series(list(result.reply_text_hash), dtype="string"),
-            "order_violation": order_violations(contact_id, first),
+            "reply_text_hash": strings(result.reply_text_hash),
+            "order_violation": order_violations(contact_id.codes, first),
             **{
                 f"wait_{layer}": optional_seconds(result.waits[index])
                 for index, layer in enumerate(LAYERS)
             },
-            "system": pd.Series(result.system, dtype="string"),
-            "repeat_of": pd.array(repeat_of, dtype="Int64"),
-            "repeat_kind": pd.Series(list(repeat_kind), dtype="string"),
-        }
+            "system": strings(result.system.to_arrow()),
+            "repeat_of": pd.arrays.IntegerArray(origins, mask=origins < 0),
+            "repeat_kind": strings(repeat_kind.to_arrow()),
+        },
+        copy=False,  # every column is built here for this frame alone
     )
     return frame
+
+
+def strings(values: Any) -> pd.Series:
+    """An arrow string column as a pandas ``string`` series, without copying it."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return pd.Series(pd.arrays.ArrowStringArray(values.cast(pa.string())))
 
 
 def family(arm: str) -> str:
@@ -187,9 +249,9 @@ def _kind_masks(
     c_ans = (c["fate"] == "answered").to_numpy(dtype=bool, na_value=False)
     c_sup = (c["fate"] == "duplicate_suppressed").to_numpy(dtype=bool, na_value=False)
     b_sup = (b["fate"] == "duplicate_suppressed").to_numpy(dtype=bool, na_value=False)
-    kind = b["repeat_kind"].fillna("").to_numpy(dtype=object)
-    is_repeat = np.isin(kind, REPEATS)
-    is_legit = kind == "legit"
+    kind = b["repeat_kind"].fillna("")
+    is_repeat = kind.isin(REPEATS).to_numpy(dtype=bool)
+    is_legit = (kind == "legit").to_numpy(dtype=bool)
     b_pc = b["processing_count"].fillna(0).to_numpy(dtype=np.int64)
     c_pc = c["processing_count"].fillna(0).to_numpy(dtype=np.int64)
     b_rc = b["reply_count"].fillna(0).to_numpy(dtype=np.int64)
@@ -205,8 +267,9 @@ def _kind_masks(
     c_ov = c["order_violation"].to_numpy(dtype=bool)
     b_batch = b["batch_size"].fillna(0).to_numpy(dtype=np.int64)
     c_batch = c["batch_size"].fillna(0).to_numpy(dtype=np.int64)
-    b_text = b["reply_text_hash"].fillna("").to_numpy(dtype=object)
-    c_text = c["reply_text_hash"].fillna("").to_numpy(dtype=object)
+    b_text = b["reply_text_hash"].fillna("").array
+    c_text = c["reply_text_hash"].fillna("").array
+    text_changed = np.asarray(b_text != c_text, dtype=bool)
     reg, chg, imp = _RANK["regression"], _RANK["change"], _RANK["improvement"]
     full = np.full
     return {
@@ -234,12 +297,12 @@ def _kind_masks(
         "order_broken": (~b_ov & c_ov, full(n, reg)),
         "order_fixed": (b_ov & ~c_ov, full(n, imp)),
         "batching_changed": ((b_pc > 0) & (c_pc > 0) & (b_batch != c_batch), full(n, chg)),
-        "reply_text_changed": (both & (b_text != c_text), full(n, chg)),
+        "reply_text_changed": (both & text_changed, full(n, chg)),
     }
 
 
 def _override(
-    kind: str, default: np.ndarray, repeat_kind: np.ndarray, settings: CompareSettings
+    kind: str, default: np.ndarray, repeat_kind: pd.Series, settings: CompareSettings
 ) -> np.ndarray:
     """Apply ``compare.severity.<kind>``: one severity, or a map keyed by ``repeat_kind``."""
     rule = (settings.severity or {}).get(kind)
@@ -249,7 +312,7 @@ def _override(
         return np.full(len(default), _RANK[rule])
     result = default.copy()
     for label, severity in rule.items():
-        result[repeat_kind == label] = _RANK[severity]
+        result[(repeat_kind == label).to_numpy(dtype=bool)] = _RANK[severity]
     return result
 
 
@@ -285,33 +348,43 @@ def compare_pair(
     for mask in applies.values():
         any_kind |= mask
     rows = np.flatnonzero(any_kind)
-    kinds_out: list[list[str]] = []
-    per_kind: list[dict[str, str]] = []
-    severity_out: list[str] = []
-    signatures: list[str] = []
-    b_cause = b["cause"].fillna("").to_numpy(dtype=object)
-    c_cause = c["cause"].fillna("").to_numpy(dtype=object)
-    for row in rows:
-        if errors[row]:
-            kinds = ["harness_error"]
+    # every distinct combination of kinds, severities and causes is worked out once
+    named = [k for k in KINDS if k in applies]
+    b_cause, b_causes = pd.factorize(b["cause"].take(rows).fillna("").to_numpy(dtype=object))
+    c_cause, c_causes = pd.factorize(c["cause"].take(rows).fillna("").to_numpy(dtype=object))
+    columns = [errors[rows].astype(np.int64), b_cause, c_cause]
+    for kind in named:
+        applied = applies[kind][rows]
+        columns.append(np.where(applied, np.asarray(severities[kind])[rows], -1))
+    keys = np.column_stack(columns) if len(rows) else np.zeros((0, len(columns)), np.int64)
+    combos, which = np.unique(keys, axis=0, return_inverse=True)
+    worked: list[tuple[list[str], dict[str, str], str, str]] = []
+    for combo in combos.tolist():
+        error, base_code, cand_code, *ranks_of = combo
+        if error:
             ranks = {"harness_error": _RANK["regression"]}
         else:
-            kinds = [k for k in KINDS if k in applies and applies[k][row]]
-            ranks = {k: int(severities[k][row]) for k in kinds}
-        worst = min(ranks.values())
-        kinds_out.append(kinds)
-        per_kind.append({k: SEVERITIES[r] for k, r in ranks.items()})
-        severity_out.append(SEVERITIES[worst])
-        signatures.append(
-            signature(baseline, candidate, kinds, str(b_cause[row]), str(c_cause[row]))
-        )
+            ranks = {k: r for k, r in zip(named, ranks_of, strict=True) if r >= 0}
+        kinds = list(ranks)
+        worst = SEVERITIES[min(ranks.values())]
+        per_kind = {k: SEVERITIES[r] for k, r in ranks.items()}
+        causes = str(b_causes[base_code]), str(c_causes[cand_code])
+        worked.append((kinds, per_kind, worst, signature(baseline, candidate, kinds, *causes)))
+    found = [worked[index] for index in np.asarray(which).reshape(-1).tolist()]
     effects: list[str | None] = (
         [("direct" if effect[row] else "indirect") for row in rows]
         if effect is not None
         else [None] * len(rows)
     )
     return PairDivergences(
-        baseline, candidate, rows, kinds_out, per_kind, severity_out, signatures, effects
+        baseline,
+        candidate,
+        rows,
+        [list(f[0]) for f in found],
+        [dict(f[1]) for f in found],
+        [f[2] for f in found],
+        [f[3] for f in found],
+        effects,
     )
 
 
@@ -324,7 +397,7 @@ def _evaluate(
     masks = dict(_kind_masks(b, c, settings))
     if extra:
         masks.update(extra)
-    repeat_kind = b["repeat_kind"].fillna("").to_numpy(dtype=object)
+    repeat_kind = b["repeat_kind"].fillna("")
     applies = {kind: np.asarray(m, dtype=bool) for kind, (m, _) in masks.items()}
     severities = {
         kind: _override(kind, np.asarray(s), repeat_kind, settings)
@@ -368,39 +441,65 @@ def divergence_records(
     records: Callable[[pd.DataFrame, Any], list[dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     """The JSON-ready lines of ``divergences.jsonl`` for one pair."""
-    lines: list[dict[str, Any]] = []
-    b_out = records(b, pair.seqs)
-    c_out = records(c, pair.seqs)
-    for index, seq in enumerate(pair.seqs):
-        line: dict[str, Any] = {
-            "baseline": pair.baseline,
-            "candidate": pair.candidate,
-            "seq": int(seq),
-            "kinds": pair.kinds[index],
-            "severities": pair.severities[index],
-            "severity": pair.severity[index],
-            "signature": pair.signature[index],
-            "attribution": {
-                "baseline": {"rule": b_out[index]["rule"], "cause": b_out[index]["cause"]},
-                "candidate": {"rule": c_out[index]["rule"], "cause": c_out[index]["cause"]},
-            },
-            "outcomes": {"baseline": b_out[index], "candidate": c_out[index]},
-        }
-        if pair.effect[index] is not None:
-            line["effect"] = pair.effect[index]
-        lines.append(line)
-    return lines
+    return [line for chunk in divergence_chunks(pair, b, c, records) for line in chunk]
 
 
-def signatures_summary(lines: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def divergence_chunks(
+    pair: PairDivergences,
+    b: pd.DataFrame,
+    c: pd.DataFrame,
+    records: Callable[[pd.DataFrame, Any], list[dict[str, Any]]],
+    size: int = 8192,
+) -> Iterator[list[dict[str, Any]]]:
+    """``divergence_records`` a few thousand lines at a time, in order."""
+    for start in range(0, len(pair.seqs), size):
+        rows = pair.seqs[start : start + size]
+        b_out = records(b, rows)
+        c_out = records(c, rows)
+        lines: list[dict[str, Any]] = []
+        for offset, seq in enumerate(rows.tolist()):
+            index = start + offset
+            base, cand = b_out[offset], c_out[offset]
+            line: dict[str, Any] = {
+                "baseline": pair.baseline,
+                "candidate": pair.candidate,
+                "seq": int(seq),
+                "kinds": pair.kinds[index],
+                "severities": pair.severities[index],
+                "severity": pair.severity[index],
+                "signature": pair.signature[index],
+                "attribution": {
+                    "baseline": {"rule": base["rule"], "cause": base["cause"]},
+                    "candidate": {"rule": cand["rule"], "cause": cand["cause"]},
+                },
+                "outcomes": {"baseline": base, "candidate": cand},
+            }
+            if pair.effect[index] is not None:
+                line["effect"] = pair.effect[index]
+            lines.append(line)
+        yield lines
+
+
+def signatures_summary(lines: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Divergences grouped by signature: count, first and last seq, the 5 lowest seqs."""
-    groups: dict[str, dict[str, Any]] = {}
+    groups = SignatureGroups()
     for line in lines:
+        groups.add(line)
+    return groups.summary()
+
+
+class SignatureGroups:
+    """``signatures_summary`` built one divergence line at a time."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, dict[str, Any]] = {}
+
+    def add(self, line: Mapping[str, Any]) -> None:
         sig = line["signature"]
-        group = groups.get(sig)
+        group = self._groups.get(sig)
         if group is None:
             attribution = line["attribution"]
-            group = groups[sig] = {
+            group = self._groups[sig] = {
                 "signature": sig,
                 "baseline_family": family(line["baseline"]),
                 "candidate_family": family(line["candidate"]),
@@ -416,11 +515,13 @@ def signatures_summary(lines: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
         pair = f"{line['baseline']} vs {line['candidate']}"
         group["pairs"][pair] = group["pairs"].get(pair, 0) + 1
         group["seqs"].append(line["seq"])
-    summary = []
-    for group in groups.values():
-        seqs = sorted(set(group.pop("seqs")))
-        group["first_seq"], group["last_seq"] = seqs[0], seqs[-1]
-        group["examples"] = seqs[:5]
-        summary.append(group)
-    summary.sort(key=lambda g: (_RANK[g["severity"]], -g["count"], g["signature"]))
-    return summary
+
+    def summary(self) -> list[dict[str, Any]]:
+        summary = []
+        for group in self._groups.values():
+            seqs = sorted(set(group.pop("seqs")))
+            group["first_seq"], group["last_seq"] = seqs[0], seqs[-1]
+            group["examples"] = seqs[:5]
+            summary.append(group)
+        summary.sort(key=lambda g: (_RANK[g["severity"]], -g["count"], g["signature"]))
+        return summary

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from shadow.arms import ModelSettings, parse_arms
-from shadow.compare import outcome_frame, stream_facts
+from shadow.compare import outcome_frame, stream_repeats
 from shadow.config import load_config
 from shadow.errors import ShadowError, UsageError
 from shadow.kernel import DecisionEvent
@@ -69,17 +69,21 @@ class RunFolder:
     repeat_horizon: int
 
     def seqs_of_contact(self, contact: str) -> list[int]:
-        return [s for s, c in enumerate(self.stream.contact_id) if c == contact]
+        contacts = self.stream.contact_id
+        if contact not in contacts.vocabulary:
+            return []
+        found = np.flatnonzero(contacts.codes == contacts.vocabulary.index(contact))
+        return [int(seq) for seq in found]
 
 
 def open_run(path: Path) -> RunFolder:
     """Verify and load a run folder (guarantee 1's inputs)."""
     manifest, _ = verify_folder(path, required=("stream", "outcomes"))
     config = load_config(None, [], manifest["config"], scenario_source="run.json")
-    columns = pq.read_table(path / "stream.parquet").to_pydict()
+    columns = _columns(path / "stream.parquet")
     outbound = None
     if (path / "outbound.parquet").exists():
-        outbound = pq.read_table(path / "outbound.parquet").to_pydict()
+        outbound = _columns(path / "outbound.parquet")
     environment = config.environment_settings()
     stages = [int(s) for s in manifest.get("stages", [])]
     stream = stream_from_columns(
@@ -104,6 +108,11 @@ def open_run(path: Path) -> RunFolder:
     return RunFolder(path, manifest, stream, outcomes, plan, config.compare.repeat_horizon)
 
 
+def _columns(path: Path) -> dict[str, Any]:
+    table = pq.read_table(path)
+    return {name: table.column(name) for name in table.column_names}
+
+
 def rerun(
     run: RunFolder,
     seqs: Sequence[int],
@@ -120,15 +129,8 @@ def rerun(
             raise UsageError(f"--seq {seq}: the run has seqs 0 to {size - 1}")
     wanted = list(arms) if arms else [s.name for s in run.plan.arms]
     stream = run.stream
-    received = np.asarray(stream.received_at, dtype=np.int64)
-    repeat_of, repeat_kind = stream_facts(
-        stream.contact_id,
-        stream.message_id,
-        stream.text_hash,
-        stream.received_at,
-        stream.repeat_kind,
-        run.repeat_horizon,
-    )
+    received = stream.received_at
+    repeat_of, repeat_kind = stream_repeats(stream, run.repeat_horizon)
     unknown = [a for a in wanted if a not in {s.name for s in run.plan.arms}]
     if unknown:
         raise UsageError(f"--arms: {', '.join(unknown)} not in this run ({run.manifest['arms']})")

@@ -7,17 +7,18 @@ outcome record's floats are rounded to the microsecond, its nulls are ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from shadow import __version__
 from shadow.arms import ArmSpec
 from shadow.assumptions import assumptions_in_force
-from shadow.compare import OUTCOME_COLUMNS, divergence_records, signatures_summary
+from shadow.compare import OUTCOME_COLUMNS, SignatureGroups, divergence_chunks
 from shadow.config import EffectiveConfig
 from shadow.divergence_kinds import SEVERITIES
 from shadow.kernel import FATES
@@ -50,6 +51,18 @@ def outcome_records(frame: pd.DataFrame, rows: Any) -> list[dict[str, Any]]:
     ]
 
 
+def write_stream(out: Path, prepared: PreparedStream) -> None:
+    """Write ``stream.parquet`` (and ``outbound.parquet``) once, then let go of their columns:
+    the arms and the comparator need only ``prepared.stream``."""
+    if not prepared.columns:
+        return
+    write_columns(prepared.columns, out / "stream.parquet")
+    if len(prepared.outbound["sent_at"]):
+        write_columns(prepared.outbound, out / "outbound.parquet")
+    prepared.columns = {}
+    prepared.outbound = {}
+
+
 def write_run(
     out: Path,
     options: ReplayOptions,
@@ -62,29 +75,36 @@ def write_run(
     cohorts: Cohorts,
 ) -> dict[str, Any]:
     """Write every data file and ``run.json``; returns the replay summary."""
-    write_columns(prepared.columns, out / "stream.parquet")
-    if prepared.outbound["sent_at"]:
-        write_columns(prepared.outbound, out / "outbound.parquet")
-    outcomes = pd.concat([comparison.frames[r.name] for r in results], ignore_index=True)
+    write_stream(out, prepared)
+    # one arm's table after the other: the same bytes as their concatenated frame, without
+    # holding a copy of every frame
+    outcomes = pa.concat_tables(
+        [pa.Table.from_pandas(comparison.frames[r.name], preserve_index=False) for r in results]
+    )
     write_parquet(out / "outcomes.parquet", outcomes)
-    lines: list[dict[str, Any]] = []
+    del outcomes
+    groups = SignatureGroups()
     pair_counts: dict[str, dict[str, dict[str, int]]] = {}
-    for pair in comparison.pairs:
-        b, c = comparison.frames[pair.baseline], comparison.frames[pair.candidate]
-        pair_lines = divergence_records(pair, b, c, outcome_records)
-        lines.extend(pair_lines)
-        by_severity = {s: 0 for s in SEVERITIES}
-        by_kind: dict[str, int] = {}
-        for line in pair_lines:
-            by_severity[line["severity"]] += 1
-            for kind in line["kinds"]:
-                by_kind[kind] = by_kind.get(kind, 0) + 1
-        pair_counts[f"{pair.baseline} vs {pair.candidate}"] = {
-            "by_severity": by_severity,
-            "by_kind": dict(sorted(by_kind.items())),
-        }
-    write_jsonl(out / "divergences.jsonl", lines)
-    signatures = signatures_summary(lines)
+
+    def lines() -> Iterator[dict[str, Any]]:
+        for pair in comparison.pairs:
+            b, c = comparison.frames[pair.baseline], comparison.frames[pair.candidate]
+            by_severity = {s: 0 for s in SEVERITIES}
+            by_kind: dict[str, int] = {}
+            for chunk in divergence_chunks(pair, b, c, outcome_records):
+                for line in chunk:
+                    by_severity[line["severity"]] += 1
+                    for kind in line["kinds"]:
+                        by_kind[kind] = by_kind.get(kind, 0) + 1
+                    groups.add(line)
+                    yield line
+            pair_counts[f"{pair.baseline} vs {pair.candidate}"] = {
+                "by_severity": by_severity,
+                "by_kind": dict(sorted(by_kind.items())),
+            }
+
+    write_jsonl(out / "divergences.jsonl", lines())
+    signatures = groups.summary()
     write_json(out / "signatures.json", signatures)
     write_parquet(out / "gauges.parquet", gauge_frame(results))
     if loaded.rejected:
@@ -98,8 +118,8 @@ def write_run(
     stream = prepared.stream
     stages_info = {
         str(stage): {
-            "contacts": len({c for c, m in zip(stream.contact_id, members, strict=True) if m}),
-            "messages": int(sum(members)),
+            "contacts": len(np.unique(stream.contact_id.codes[members])),
+            "messages": int(np.count_nonzero(members)),
         }
         for stage, members in stream.cohorts.items()
     }
@@ -123,7 +143,7 @@ def write_run(
             "messages": len(stream),
             "contacts": prepared.contacts,
             "first_at_us": prepared.t0,
-            "span_s": round((stream.received_at[-1] if len(stream) else 0) / 1e6, 6),
+            "span_s": round((int(stream.received_at[-1]) if len(stream) else 0) / 1e6, 6),
         },
         "fates": fates,
         "divergences": pair_counts,
@@ -176,21 +196,22 @@ def write_run(
 
 def gauge_frame(results: Sequence[ArmResult]) -> pd.DataFrame:
     """Every gauge sample of every arm: arm, structure, time (s), value, cap."""
-    rows: dict[str, list[Any]] = {"arm": [], "structure": [], "time": [], "value": [], "cap": []}
-    for result in results:
-        for gauge in result.gauges:
-            for at, value in gauge.samples:
-                rows["arm"].append(result.name)
-                rows["structure"].append(gauge.name)
-                rows["time"].append(at / 1e6)
-                rows["value"].append(value)
-                rows["cap"].append(gauge.cap)
+    gauges = [(result.name, gauge) for result in results for gauge in result.gauges]
+    counts = [len(gauge.samples) for _, gauge in gauges]
+    at, value = np.concatenate([np.zeros((0, 2), np.int64), *(g.samples for _, g in gauges)]).T
+
+    def repeated(values: list[Any]) -> Any:
+        return pd.Series(values, dtype="object").repeat(counts).reset_index(drop=True)
+
+    caps = [gauge.cap for _, gauge in gauges]
+    has_cap = np.repeat(np.asarray([cap is not None for cap in caps], dtype=bool), counts)
+    cap = np.repeat(np.asarray([cap or 0 for cap in caps], dtype=np.int64), counts)
     return pd.DataFrame(
         {
-            "arm": pd.Series(rows["arm"], dtype="string"),
-            "structure": pd.Series(rows["structure"], dtype="string"),
-            "time": pd.Series(rows["time"], dtype="float64"),
-            "value": pd.Series(rows["value"], dtype="int64"),
-            "cap": pd.array(rows["cap"], dtype="Int64"),
+            "arm": repeated([name for name, _ in gauges]).astype("string"),
+            "structure": repeated([gauge.name for _, gauge in gauges]).astype("string"),
+            "time": pd.Series(at / 1e6, dtype="float64"),
+            "value": pd.Series(value, dtype="int64"),
+            "cap": pd.arrays.IntegerArray(cap, mask=~has_cap),
         }
     )

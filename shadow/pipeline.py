@@ -12,7 +12,7 @@ Guarantees:
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,13 +25,14 @@ from shadow.compare import (
 )
 from shadow.config import EffectiveConfig, load_config
 from shadow.errors import UsageError
-from shadow.manifest import write_run
+from shadow.manifest import write_run, write_stream
 from shadow.replay import (
     Cohorts,
+    compare_arms,
     plan_for,
     prepare_stream,
     resolve_arms,
-    run_and_compare,
+    run_plan,
     translate_script,
 )
 from shadow.runfolder import (
@@ -39,10 +40,11 @@ from shadow.runfolder import (
     sha256_file,
     write_json,
 )
-from shadow.runner import ArmProgress
+from shadow.runner import ArmProgress, release_free_memory
 from shadow.timing import Stopwatch
 
 Progress = Callable[[str], None]
+NOTHING_TO_REPLAY = "the capture holds no inbound message to replay"
 
 
 @dataclass
@@ -71,7 +73,7 @@ class ReplayOptions:
 class LoadedInputs:
     """The normalized capture and what ``run.json`` says about each input."""
 
-    inbound: list[Any]
+    inbound: Iterable[Any]  # read once
     outbound: list[Any]
     rejected: list[Any]
     inputs: list[dict[str, Any]]
@@ -200,16 +202,20 @@ def replay(
 
 def replay_records(
     options: ReplayOptions,
-    records: list[Any],
+    records: Iterable[Any],
     progress: Progress | None = None,
     watch: Stopwatch | None = None,
 ) -> dict[str, Any]:
-    """Replay already-normalized inbound records (the bench's synthetic load)."""
+    """Replay already-normalized inbound records (the bench's synthetic load), reading them
+    once: a generator is never held whole."""
+    generated: dict[str, Any] = {"generated": options.inputs[0]}
+    if isinstance(records, Sized):
+        generated["messages"] = len(records)  # else counted once read (replay_loaded)
     loaded = LoadedInputs(
         inbound=records,
         outbound=[],
         rejected=[],
-        inputs=[{"generated": options.inputs[0], "messages": len(records)}],
+        inputs=[generated],
         accounting={},
         warnings=[],
         scenario_env=None,
@@ -227,9 +233,10 @@ def replay_loaded(
 ) -> dict[str, Any]:
     """Normalize, run every arm, compare, write the run folder and its reports."""
     note = progress or (lambda _message: None)
-    if not loaded.inbound:
-        raise UsageError("the capture holds no inbound message to replay")
-    note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
+    if isinstance(loaded.inbound, Sized):
+        if not len(loaded.inbound):
+            raise UsageError(NOTHING_TO_REPLAY)
+        note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
     config = effective_config(options, loaded.scenario_env)
     out = options.out or Path("build/shadow") / loaded.stem
     prepare_folder(out, options.force)
@@ -242,8 +249,17 @@ def replay_loaded(
         cohorts,
         options.keep_raw,
         environment.sender.latency.draw(0.5),
+        named_messages=config.model.environment.agent.script,
     )
-    del loaded.inbound[:]
+    write_stream(out, prepared)
+    if isinstance(loaded.inbound, list):
+        del loaded.inbound[:]
+    else:
+        if not len(prepared.stream):
+            raise UsageError(NOTHING_TO_REPLAY)
+        note(f"read {len(prepared.stream)} messages from {len(loaded.inputs)} input(s)")
+        for entry in loaded.inputs:
+            entry.setdefault("messages", len(prepared.stream))
     specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
     environment = translate_script(environment, prepared.message_names)
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
@@ -252,10 +268,15 @@ def replay_loaded(
     )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")
-    results, comparison = run_and_compare(
-        plan, prepared, compare_settings(config), options.workers, arm_progress
+    results = run_plan(plan, prepared, options.workers, arm_progress)
+    watch.phase("simulate")
+    comparison = compare_arms(
+        results, prepared, plan.arms, compare_settings(config), plan.flip_at, plan.stages
     )
-    watch.phase("simulate+compare")
+    for result in results:
+        result.drop_outcomes()
+    release_free_memory()
+    watch.phase("compare")
     summary = write_run(out, options, config, loaded, prepared, specs, results, comparison, cohorts)
     watch.phase("write")
     if options.reports:

@@ -12,12 +12,14 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from shadow.arms import ArmSpec, ModelSettings, default_arms, default_pairs, parse_arms
 from shadow.compare import (
@@ -25,14 +27,28 @@ from shadow.compare import (
     PairDivergences,
     compare_pair,
     outcome_frame,
-    stream_facts,
+    stream_repeats,
 )
 from shadow.environment import EnvironmentSettings, ScriptEntry
 from shadow.handover import handover_mask
 from shadow.kernel import FATES
-from shadow.runner import ArmProgress, ArmResult, RunPlan, Stream, previous_stage, run_arms
-from shadow.streams.normalize import Capture
-from shadow.streams.parquet import Pseudonyms, outbound_columns, stream_columns
+from shadow.runner import (
+    ArmProgress,
+    ArmResult,
+    Codes,
+    RunPlan,
+    Stream,
+    previous_stage,
+    run_arms,
+)
+from shadow.streams.parquet import (
+    OUTBOUND_SCHEMA,
+    STREAM_SCHEMA,
+    Pseudonyms,
+    outbound_columns,
+    record_columns,
+    stream_columns,
+)
 from shadow.streams.record import InboundRecord, OutboundRecord
 
 
@@ -47,11 +63,11 @@ class Cohorts:
 
 @dataclass(slots=True)
 class PreparedStream:
-    """The stream the arms run on, and the columns ``stream.parquet`` stores."""
+    """The stream the arms run on, and the arrow columns ``stream.parquet`` stores."""
 
     stream: Stream
-    columns: dict[str, list[Any]]
-    outbound: dict[str, list[Any]]
+    columns: dict[str, Any]
+    outbound: dict[str, Any]
     recorded: ArmResult | None
     t0: int
     contacts: int
@@ -59,84 +75,108 @@ class PreparedStream:
 
 
 def prepare_stream(
-    inbound: Sequence[InboundRecord],
+    inbound: Iterable[InboundRecord],
     outbound: Sequence[OutboundRecord],
     cohorts: Cohorts | None,
     keep_raw: bool,
     send_latency: int,
+    named_messages: Collection[str] | None = None,
 ) -> PreparedStream:
-    """Pseudonymize, rebase times on the first message, compute cohorts and recorded replies."""
+    """Pseudonymize, rebase times on the first message, compute cohorts and recorded replies.
+
+    ``inbound`` is read once, a chunk at a time: no record outlives its chunk. ``message_names``
+    holds the ids of ``named_messages`` (every id when ``None``).
+    """
     names = Pseudonyms.from_environment()
-    capture = Capture(inbound=list(inbound), outbound=list(outbound))
+    raw = record_columns(inbound, keep_raw)
     bucket_of = cohorts.entry_stage if cohorts else None
-    columns = stream_columns(capture, keep_raw, names, bucket_of)
-    out_columns = outbound_columns(capture, keep_raw, names)
-    t0 = inbound[0].received_at if inbound else 0
+    columns = stream_columns(raw, keep_raw, names, bucket_of)
+    out_columns = outbound_columns(outbound, keep_raw, names, raw)
+    del raw
+    t0 = int(columns["received_at"][0].as_py()) if len(columns["received_at"]) else 0
     stages = cohorts.stages if cohorts else ()
     stream = stream_from_columns(columns, out_columns, t0, stages, send_latency)
-    recorded = _recorded_arm(len(inbound), out_columns, t0) if outbound else None
+    recorded = _recorded_arm(len(stream), out_columns, t0) if len(outbound) else None
+    message_names: dict[str, str] = {}
+    if not keep_raw:
+        message_names = (
+            names.known_messages()
+            if named_messages is None
+            else names.messages_named(named_messages)
+        )
     return PreparedStream(
         stream,
         columns,
         out_columns,
         recorded,
         t0,
-        len(set(columns["contact_id"])),
-        {} if keep_raw else names.known_messages(),
+        pc.count_distinct(columns["contact_id"]).as_py(),
+        message_names,
     )
 
 
 def stream_from_columns(
-    columns: Mapping[str, Sequence[Any]],
-    outbound: Mapping[str, Sequence[Any]] | None,
+    columns: Mapping[str, Any],
+    outbound: Mapping[str, Any] | None,
     t0: int,
     stages: Sequence[int],
     send_latency: int,
 ) -> Stream:
     """The arms' stream from ``stream.parquet`` columns: a replay and ``explain`` share it.
 
-    Stage membership is ``bucket <= P``: every provider's rule reduces to that for whole
-    percentages (rollout.py). Recorded latency is reply time minus ``received_at`` minus the
-    configured send latency.
+    Columns are arrow arrays (or plain sequences). Stage membership is ``bucket <= P``: every
+    provider's rule reduces to that for whole percentages (rollout.py). Recorded latency is
+    reply time minus ``received_at`` minus the configured send latency.
     """
-    received = [int(t) - t0 for t in columns["received_at"]]
+
+    def column(name: str, schema: Mapping[str, Any] = STREAM_SCHEMA) -> Any:
+        values = columns[name] if schema is STREAM_SCHEMA else outbound[name]  # type: ignore[index]
+        if isinstance(values, pa.ChunkedArray):
+            return values.combine_chunks()
+        return values if isinstance(values, pa.Array) else pa.array(list(values), schema[name])
+
+    def text(name: str) -> Codes:
+        return Codes.from_arrow(column(name).fill_null(""))
+
+    received = column("received_at").to_numpy(zero_copy_only=False).astype(np.int64) - t0
     stream = Stream(
-        message_id=[str(v) for v in columns["message_id"]],
-        contact_id=[str(v) for v in columns["contact_id"]],
+        message_id=text("message_id"),
+        contact_id=text("contact_id"),
         received_at=received,
-        text_hash=[str(v) for v in columns["text_hash"]],
-        text_norm_hash=[str(v) for v in columns["text_norm_hash"]],
-        type=[str(v) for v in columns["type"]],
-        topic=[str(v or "") for v in columns["topic"]],
-        repeat_kind=[str(v or "") for v in columns["repeat_kind"]],
+        text_hash=text("text_hash"),
+        text_norm_hash=text("text_norm_hash"),
+        type=text("type"),
+        topic=text("topic"),
+        repeat_kind=text("repeat_kind"),
     )
-    buckets = columns["bucket"]
+    buckets = column("bucket")
+    known = buckets.is_valid().to_numpy(zero_copy_only=False)
+    entry = buckets.fill_null(0).to_numpy(zero_copy_only=False)
     for stage in stages:
-        stream.cohorts[stage] = [
-            stage > 0 and b is not None and not _isnan(b) and int(b) <= stage for b in buckets
-        ]
-    if outbound:
+        stream.cohorts[stage] = known & (entry <= stage) & (stage > 0)
+    if outbound and len(outbound["reply_seq"]):
         seen: set[int] = set()
-        for seq, sent_at in zip(outbound["reply_seq"], outbound["sent_at"], strict=True):
-            if seq is None or _isnan(seq) or int(seq) in seen:
+        sent = column("sent_at", OUTBOUND_SCHEMA).to_pylist()
+        replies = column("reply_seq", OUTBOUND_SCHEMA).to_pylist()
+        for seq, sent_at in zip(replies, sent, strict=True):
+            if seq is None or seq in seen:
                 continue
-            seen.add(int(seq))
-            latency = int(sent_at) - t0 - received[int(seq)] - send_latency
-            stream.recorded_latency[int(seq)] = max(0, latency)
+            seen.add(seq)
+            latency = sent_at - t0 - int(received[seq]) - send_latency
+            stream.recorded_latency[seq] = max(0, latency)
     return stream
 
 
-def _isnan(value: Any) -> bool:
-    return isinstance(value, float) and value != value
-
-
-def _recorded_arm(size: int, outbound: Mapping[str, Sequence[Any]], t0: int) -> ArmResult:
+def _recorded_arm(size: int, outbound: Mapping[str, Any], t0: int) -> ArmResult:
     """What production did, as an arm: answered where a recorded reply answers the seq."""
     first = [-1] * size
     count = [0] * size
     text: list[str | None] = [None] * size
     for seq, sent_at, text_hash in zip(
-        outbound["reply_seq"], outbound["sent_at"], outbound["text_hash"], strict=True
+        outbound["reply_seq"].to_pylist(),
+        outbound["sent_at"].to_pylist(),
+        outbound["text_hash"].to_pylist(),
+        strict=True,
     ):
         if seq is None:
             continue
@@ -144,19 +184,20 @@ def _recorded_arm(size: int, outbound: Mapping[str, Sequence[Any]], t0: int) -> 
             first[seq] = sent_at - t0
             text[seq] = text_hash
         count[seq] += 1
-    fate = [0 if c else FATES.index("unanswered") for c in count]
+    answered = np.asarray(count, dtype=np.int32) > 0
+    unanswered = np.where(answered, 0, 1)
     return ArmResult(
         name="recorded",
-        fate=np.asarray(fate, dtype=np.int8),
-        rule=["" if c else "recorded" for c in count],
-        cause=["" if c else "recorded" for c in count],
+        fate=np.where(answered, 0, FATES.index("unanswered")).astype(np.int8),
+        rule=Codes.of(unanswered, ("", "recorded")),
+        cause=Codes.of(unanswered, ("", "recorded")),
         processing_count=np.zeros(size, dtype=np.int32),
         reply_count=np.asarray(count, dtype=np.int32),
         first_reply_at=np.asarray(first, dtype=np.int64),
         batch_size=np.zeros(size, dtype=np.int32),
-        reply_text_hash=text,
+        reply_text_hash=pa.array(text, pa.string()),
         waits=np.full((3, size), -1, dtype=np.int64),
-        system=["recorded"] * size,
+        system=Codes.of(np.zeros(size, dtype=np.int8), ("recorded",)),
         gauges=[],
         stats={},
         stopped_at=0,
@@ -191,15 +232,8 @@ def compare_arms(
 ) -> Comparison:
     """Build every arm's outcome frame and compare the default pairs."""
     stream = prepared.stream
-    received = np.asarray(stream.received_at, dtype=np.int64)
-    repeat_of, repeat_kind = stream_facts(
-        stream.contact_id,
-        stream.message_id,
-        stream.text_hash,
-        stream.received_at,
-        stream.repeat_kind,
-        settings.repeat_horizon,
-    )
+    received = stream.received_at
+    repeat_of, repeat_kind = stream_repeats(stream, settings.repeat_horizon)
     frames = {
         result.name: outcome_frame(result, stream.contact_id, received, repeat_of, repeat_kind)
         for result in results
@@ -212,10 +246,9 @@ def compare_arms(
         extra = None
         spec = next(s for s in specs if s.name == candidate)
         if spec.stage is not None:
-            effect = np.asarray(stream.cohorts.get(spec.stage, [False] * len(stream)))
+            effect = stream.members(spec.stage)
             if flip_at is not None:
-                before = stream.cohorts.get(previous_stage(stages, spec.stage))
-                moved = effect ^ np.asarray(before if before else [False] * len(stream))
+                moved = effect ^ stream.members(previous_stage(stages, spec.stage))
                 extra = {"handover": handover_mask(c, received, flip_at, moved)}
         pairs.append(compare_pair(b, c, settings, extra=extra, effect=effect))
     return Comparison(frames, pairs)
@@ -243,6 +276,21 @@ def plan_for(
     return RunPlan(tuple(specs), models, drain, gauge_interval, tuple(stages), flip_at)
 
 
+def run_plan(
+    plan: RunPlan,
+    prepared: PreparedStream,
+    workers: int | None,
+    on_progress: ArmProgress | None = None,
+) -> list[ArmResult]:
+    """Run the plan's simulated arms and add ``recorded`` when present, in plan order."""
+    results = run_arms(plan, prepared.stream, workers, on_progress=on_progress)
+    if prepared.recorded is not None and any(s.name == "recorded" for s in plan.arms):
+        results.append(prepared.recorded)
+    order = {spec.name: index for index, spec in enumerate(plan.arms)}
+    results.sort(key=lambda r: order.get(r.name, len(order)))
+    return results
+
+
 def run_and_compare(
     plan: RunPlan,
     prepared: PreparedStream,
@@ -251,11 +299,7 @@ def run_and_compare(
     on_progress: ArmProgress | None = None,
 ) -> tuple[list[ArmResult], Comparison]:
     """Run the plan's simulated arms, add ``recorded`` when present, compare the pairs."""
-    results = run_arms(plan, prepared.stream, workers, on_progress=on_progress)
-    if prepared.recorded is not None and any(s.name == "recorded" for s in plan.arms):
-        results.append(prepared.recorded)
-    order = {spec.name: index for index, spec in enumerate(plan.arms)}
-    results.sort(key=lambda r: order.get(r.name, len(order)))
+    results = run_plan(plan, prepared, workers, on_progress)
     comparison = compare_arms(
         results, prepared, plan.arms, compare_settings, plan.flip_at, plan.stages
     )

@@ -66,15 +66,16 @@ def write_jsonl(path: Path, lines: Iterable[Mapping[str, Any]]) -> None:
             handle.write("\n")
 
 
-def write_parquet(path: Path, frame: pd.DataFrame | Mapping[str, Any]) -> None:
+def write_parquet(path: Path, frame: pd.DataFrame | pa.Table | Mapping[str, Any]) -> None:
     """Parquet with fixed options: the same table gives the same bytes (guarantee 1)."""
     # A frame keeps pandas' schema metadata (nullable dtypes round-trip; it is deterministic
     # under the lock file); a plain column mapping has none.
-    table = (
-        pa.Table.from_pandas(frame, preserve_index=False)
-        if isinstance(frame, pd.DataFrame)
-        else pa.table(dict(frame))
-    )
+    if isinstance(frame, pa.Table):
+        table = frame
+    elif isinstance(frame, pd.DataFrame):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    else:
+        table = pa.table(dict(frame))
     pq.write_table(
         table,
         path,

@@ -11,6 +11,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -20,48 +23,156 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from shadow.arms import ArmSpec, ModelSettings, environment_for, factory_for
 from shadow.environment import Environment, Message, Restart
 from shadow.kernel import LAYERS, DecisionEvent
 from shadow.simulate import simulate
 
+IntArray = npt.NDArray[np.integer[Any]]
+BoolArray = npt.NDArray[np.bool_]
+
+
+_BLOCK = 4096  # messages decoded at a time: the per-message objects stay few
+
+
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """A column of strings, each distinct string stored once: per-row codes into ``values``.
+
+    ``values`` (the vocabulary) is an arrow string array; a code of -1 stands for a missing
+    value (``None``).
+    """
+
+    codes: IntArray
+    values: Any  # pyarrow.StringArray
+
+    @classmethod
+    def encode(cls, values: Sequence[str | None] | npt.NDArray[Any]) -> Codes:
+        """Codes in order of first appearance, as small as the vocabulary allows."""
+        return cls.from_arrow(pa.array(values, pa.string()))
+
+    @classmethod
+    def of(cls, codes: npt.ArrayLike, vocabulary: Any) -> Codes:
+        if not isinstance(vocabulary, pa.Array):
+            vocabulary = pa.array(list(vocabulary), pa.string())
+        small = np.int16 if len(vocabulary) < np.iinfo(np.int16).max else np.int32
+        return cls(np.asarray(codes).astype(small, copy=False), vocabulary)
+
+    @classmethod
+    def from_arrow(cls, values: Any) -> Codes:
+        """Dictionary-encode an arrow string column (nulls become -1)."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = values.dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return cls.of(codes, encoded.dictionary)
+
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        return tuple(self.values.to_pylist())
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> str | None:
+        code = int(self.codes[index])
+        return None if code < 0 else str(self.values[code].as_py())
+
+    def tolist(self, start: int = 0, stop: int | None = None) -> list[Any]:
+        """The strings of rows ``start:stop`` (``None`` for -1); repeated strings shared when
+        the vocabulary is small next to the rows asked."""
+        codes = self.codes[start:stop]
+        if len(self.values) > max(1024, len(codes) // 8):
+            indices = np.asarray(codes, dtype=np.int32)
+            return list(self.values.take(pa.array(indices, mask=indices < 0)).to_pylist())
+        table = np.empty(len(self.values) + 1, dtype=object)
+        table[:-1] = self.values.to_pylist()
+        return list(table[codes].tolist())
+
+    def to_arrow(self) -> Any:
+        """The column as an arrow string array (nulls for -1)."""
+        codes = np.asarray(self.codes, dtype=np.int32)
+        return self.values.take(pa.array(codes, mask=codes < 0))
+
+    def map(self, rename: Callable[[str], str]) -> Codes:
+        """The same rows with every vocabulary entry renamed (merging entries that coincide)."""
+        renamed = Codes.encode([rename(v) for v in self.values.to_pylist()])
+        remap = np.asarray(renamed.codes, dtype=np.int64)
+        codes = np.where(self.codes < 0, -1, remap[np.maximum(self.codes, 0)])
+        return Codes.of(codes, renamed.values)
+
 
 @dataclass(slots=True)
 class Stream:
     """The normalized stream as the models need it: parallel columns indexed by seq.
 
-    ``received_at`` is in µs from the stream's first message. ``cohorts`` maps a stage to the
-    per-seq membership of its contact (computed from the production flag's bucketing).
+    String columns are ``Codes`` (each distinct string held once), ``received_at`` an int64
+    array in µs from the stream's first message. ``cohorts`` maps a stage to the per-seq
+    membership of its contact (computed from the production flag's bucketing).
     """
 
-    message_id: list[str]
-    contact_id: list[str]
-    received_at: list[int]
-    text_hash: list[str]
-    text_norm_hash: list[str]
-    type: list[str]
-    topic: list[str]
-    repeat_kind: list[str]
-    cohorts: dict[int, list[bool]] = field(default_factory=dict)
+    message_id: Codes
+    contact_id: Codes
+    received_at: IntArray
+    text_hash: Codes
+    text_norm_hash: Codes
+    type: Codes
+    topic: Codes
+    repeat_kind: Codes
+    cohorts: dict[int, BoolArray] = field(default_factory=dict)
     recorded_latency: dict[int, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.received_at)
 
+    def members(self, stage: int | None) -> BoolArray:
+        """Per-seq membership of ``stage`` (nobody when the stream has no such stage)."""
+        found = None if stage is None else self.cohorts.get(stage)
+        return np.zeros(len(self), dtype=bool) if found is None else found
+
     def messages(self) -> Iterator[Message]:
-        for seq in range(len(self.received_at)):
-            yield Message(
-                seq,
-                self.message_id[seq],
-                self.contact_id[seq],
-                self.received_at[seq],
-                self.text_hash[seq],
-                self.text_norm_hash[seq],
-                self.type[seq],
-                self.topic[seq],
-                self.repeat_kind[seq],
+        texts = (
+            self.message_id,
+            self.contact_id,
+            self.text_hash,
+            self.text_norm_hash,
+            self.type,
+            self.topic,
+            self.repeat_kind,
+        )
+        size = len(self)
+        # a vocabulary much smaller than the stream is decoded once, its strings shared by
+        # every message; the others (message ids, ...) are decoded a block at a time
+        tables = [
+            [*column.values.to_pylist(), None]
+            if len(column.values) <= max(1024, size // 8)
+            else None
+            for column in texts
+        ]
+        for start in range(0, size, _BLOCK):
+            stop = min(size, start + _BLOCK)
+            mid, contact, text, norm, kind, topic, repeat = (
+                column.tolist(start, stop)
+                if table is None
+                else [table[code] for code in column.codes[start:stop].tolist()]
+                for table, column in zip(tables, texts, strict=True)
             )
+            received = self.received_at[start:stop].tolist()
+            for row in zip(
+                range(start, stop),
+                mid,
+                contact,
+                received,
+                text,
+                norm,
+                kind,
+                topic,
+                repeat,
+                strict=True,
+            ):
+                yield Message(*row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,36 +193,45 @@ class GaugeRecord:
     cap: int | None
     peak: int
     peak_at: int
-    samples: list[tuple[int, int]]
+    samples: IntArray  # one (time, value) row per sample
 
 
 @dataclass(slots=True)
 class ArmResult:
     """One arm's columnar outcome (µs times; -1 for none) and what it measured.
 
-    Numeric columns are numpy arrays (compact to hold and to send back from a worker);
-    text columns are lists of shared strings.
+    Every column is compact to hold and to send back from a worker: numeric columns are numpy
+    arrays, ``rule``, ``cause`` and ``system`` small-int codes into their vocabularies, and
+    ``reply_text_hash`` an arrow string array (null where nothing was replied).
     """
 
     name: str
     fate: IntArray  # codes into kernel.FATES
-    rule: list[str]
-    cause: list[str]
+    rule: Codes
+    cause: Codes
     processing_count: IntArray
     reply_count: IntArray
     first_reply_at: IntArray
     batch_size: IntArray
-    reply_text_hash: list[str | None]
+    reply_text_hash: Any  # pyarrow.StringArray
     waits: IntArray  # one row per layer (kernel.LAYERS)
-    system: list[str]
+    system: Codes
     gauges: list[GaugeRecord]
     stats: dict[str, int | float]
     stopped_at: int
     events: list[DecisionEvent]
     recorded_fallbacks: int = 0
 
+    def drop_outcomes(self) -> None:
+        """Let go of the per-seq columns but ``fate``, once the arm's outcome frame holds them
+        (what stays: the fates, gauges, stats and counters ``run.json`` reports)."""
+        empty = np.zeros(0, dtype=np.int32)
+        self.rule = self.cause = self.system = Codes.of(empty, ())
+        self.processing_count = self.reply_count = self.batch_size = empty
+        self.first_reply_at = empty.astype(np.int64)
+        self.waits = np.zeros((len(LAYERS), 0), dtype=np.int64)
+        self.reply_text_hash = pa.array([], pa.string())
 
-IntArray = npt.NDArray[np.integer[Any]]
 
 # The stream is handed to forked workers through this module global (no pickling of columns).
 _SHARED: dict[str, Any] = {}
@@ -139,11 +259,9 @@ def run_arm(
     environment = Environment(env_settings, stream.recorded_latency)
     in_cohort = None
     if spec.stage is not None:
-        members = stream.cohorts.get(spec.stage) or [False] * len(stream)
+        members: list[bool] = stream.members(spec.stage).tolist()
         if plan.flip_at is not None:
-            before = stream.cohorts.get(previous_stage(plan.stages, spec.stage)) or [False] * len(
-                stream
-            )
+            before: list[bool] = stream.members(previous_stage(plan.stages, spec.stage)).tolist()
             flip_at = plan.flip_at
 
             def in_cohort(message: Message) -> bool:
@@ -173,21 +291,24 @@ def run_arm(
     recorder = run.recorder
     fate, rule, cause = recorder.fates()
     gauges = [
-        GaugeRecord(g.name, g.cap, g.peak, g.peak_at, list(g.samples)) for g in run.gauges.all()
+        GaugeRecord(
+            g.name, g.cap, g.peak, g.peak_at, np.asarray(g.samples, dtype=np.int64).reshape(-1, 2)
+        )
+        for g in run.gauges.all()
     ]
     default_system = spec.family if spec.family != "rollout" else ""
     return ArmResult(
         name=spec.name,
         fate=np.asarray(fate, dtype=np.int8),
-        rule=rule,
-        cause=cause,
+        rule=Codes.encode(rule),
+        cause=Codes.encode(cause),
         processing_count=np.asarray(recorder.processing_count, dtype=np.int32),
         reply_count=np.asarray(recorder.reply_count, dtype=np.int32),
         first_reply_at=np.asarray(recorder.first_reply_at, dtype=np.int64),
         batch_size=np.asarray(recorder.batch_size, dtype=np.int32),
-        reply_text_hash=recorder.reply_text_hash,
+        reply_text_hash=pa.array(recorder.reply_text_hash, type=pa.string()),
         waits=np.asarray(recorder.waits, dtype=np.int64),
-        system=[s or default_system for s in recorder.system],
+        system=Codes.encode(recorder.system).map(lambda s: s or default_system),
         gauges=gauges,
         stats=run.stats,
         stopped_at=run.stopped_at,
@@ -225,6 +346,7 @@ def run_arms(
                 spec = plan.arms[index]
                 results.append(run_arm(spec, plan, stream, capture, on_progress))
             return results
+        release_free_memory()
         context = multiprocessing.get_context("fork")
         queue = context.Queue() if on_progress is not None else None
         _SHARED["queue"] = queue
@@ -240,6 +362,21 @@ def run_arms(
         _SHARED.clear()
 
 
+def release_free_memory() -> None:
+    """Give freed memory back to the system (before forking, each worker starts out resident
+    with every page this process holds), and have large arrays always mapped apart, so that
+    freeing one gives its pages back at once (glibc)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+        libc.malloc_trim(0)
+
+
+_M_MMAP_THRESHOLD = -3
+
+
 def _relay(queue: Any, on_progress: ArmProgress) -> None:
     """Pass queued progress on, waiting a little for the first item."""
     import queue as queues
@@ -253,4 +390,14 @@ def _relay(queue: Any, on_progress: ArmProgress) -> None:
         return
 
 
-__all__ = ["LAYERS", "ArmResult", "GaugeRecord", "RunPlan", "Stream", "run_arm", "run_arms"]
+__all__ = [
+    "LAYERS",
+    "ArmResult",
+    "Codes",
+    "GaugeRecord",
+    "RunPlan",
+    "Stream",
+    "release_free_memory",
+    "run_arm",
+    "run_arms",
+]

@@ -93,3 +93,25 @@ def test_nothing_outside_compare_and_reports_pulls_pandas_into_the_models_or_run
     ):
         names = {n.split(".")[0] for n in imports_of(ROOT / relative)}
         assert "pandas" not in names, f"{relative} imports pandas"
+
+
+def compiled_modules() -> list[str]:
+    """setup.py's ``COMPILED`` list: what ``SHADOW_COMPILE=1`` turns into C extensions."""
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "COMPILED":
+            return [str(ast.literal_eval(element)) for element in node.value.elts]  # type: ignore[attr-defined]
+    raise AssertionError("setup.py has no COMPILED list")
+
+
+def test_the_compiled_core_imports_only_itself_and_the_standard_library() -> None:
+    compiled = compiled_modules()
+    names = {p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in compiled}
+    assert {"shadow.kernel.core", "shadow.environment", "legacy_models.chain"} <= names
+    core = ("shadow.kernel", "shadow.environment", "legacy_models", "unified")
+    for relative in compiled:
+        for name in imports_of(ROOT / relative):
+            assert not third_party(name), f"{relative} imports {name}"
+            assert name.split(".")[0] not in PACKAGES or name.startswith(core), (
+                f"{relative} imports {name}"
+            )

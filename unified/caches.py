@@ -65,6 +65,8 @@ class BoundedCache:
             oldest = next(iter(entries))
             self._evicted[oldest] = entries.pop(oldest)[0]
             self.evictions += 1
+            entries[key] = [now, 1]
+            return  # one out, one in: the gauge keeps its value
         entries[key] = [now, 1]
         self.gauge.set(len(entries))
 

@@ -22,8 +22,6 @@ Guarantees (the unit and property tests check them):
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
-from typing import Any
 
 from shadow.environment import AgentCall, AgentError, Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
@@ -62,13 +60,190 @@ class _ContactLock:
         self.queue: deque[tuple[Message, int]] = deque()  # (message, accepted at)
 
 
-class _Job:
-    """A processing whose race the timer may win (``timeout_covers: agent_and_send``)."""
+class _Processing:
+    """One message from taking its contact's lock to its last decision (U6, U7, U8).
 
-    __slots__ = ("discarded",)
+    The JS original is one async function: it awaits the agent (raced against the processing
+    timeout), then each send attempt and each backoff. Here every ``await`` is a callback on the
+    awaited event or a timer, run at the microtask or timer where the function would resume.
+    Where the original awaited ``Promise.race`` (``Kernel.any_of``), the callback decides the race
+    itself, one or two microtasks sooner than the race would have resumed it. No decision moves
+    relative to another: a timer's microtasks run before anything else (kernel guarantee 3), and
+    every microtask a settle here queues is the next step of this same processing.
+    """
 
-    def __init__(self) -> None:
-        self.discarded = False
+    __slots__ = (
+        "attempt",
+        "call",
+        "discarded",
+        "lock",
+        "message",
+        "owner",
+        "previous",
+        "race_over",
+        "reply",
+        "reply_key",
+        "seq",
+        "timed_out",
+    )
+    call: AgentCall  # set by start
+    reply: str  # the rest is set when the send starts
+    reply_key: tuple[str, str] | str
+    attempt: int  # send attempts started
+    previous: int  # when the latest send attempt started
+
+    def __init__(self, owner: UnifiedCoordinator, lock: _ContactLock, message: Message) -> None:
+        self.owner = owner
+        self.lock = lock
+        self.message = message
+        self.seq = message.seq
+        self.race_over = False  # the agent (or the agent and the send) or the timer has won
+        self.timed_out = False  # the timer won
+        self.discarded = False  # [A13]: a timed-out processing sends nothing more
+
+    def start(self) -> None:
+        """Call the agent and race it (and the send, per ``timeout_covers``) against the timer."""
+        owner = self.owner
+        rec = owner.rec
+        kernel = owner.kernel
+        covers_send = owner._covers_send
+        owner.counts["processed"] += 1
+        rec.event("processing_started", self.seq, "", LAYER)
+        call = self.call = owner.env.agent_call(kernel, (self.message,))
+        if call.outcome == "hang":
+            rec.event("agent_hang", self.seq, RULE_AGENT, LAYER)
+        call.event.add_callback(self._answer if covers_send else self._agent_settled)
+        if covers_send or call.outcome == "hang" or call.latency > owner._timeout:
+            kernel.schedule(kernel.now + owner._timeout, self._timer_fired, None, owner.group)
+        # else the agent settles first whatever happens (a tie goes to the agent, whose timer
+        # was created first): the race could only be won by the agent, so it is not set up
+
+    def _agent_settled(self, event: Event) -> None:
+        """The agent settled (``timeout_covers: agent``): unless the timer won, send its reply."""
+        if not self.owner.group.alive or self.race_over:
+            return
+        self.race_over = True
+        if not event.ok:
+            self.owner._agent_failed(self.seq, event.value)
+            self._answered(False)
+            return
+        self._send(event.value)
+
+    def _timer_fired(self, _: object) -> None:
+        """The timer won the race: release the lock now; the agent runs on [A13]."""
+        if self.race_over:
+            return
+        self.race_over = True
+        self.timed_out = True
+        owner = self.owner
+        seq = self.seq
+        owner.counts["timed_out"] += 1
+        owner.rec.event("processing_timeout", seq, RULE_TIMEOUT, LAYER)
+        owner._release(self.lock, seq)
+        if owner._late_send:  # the late reply goes out without the lock
+            if not owner._covers_send:
+                self.call.event.add_callback(self._answer)
+        else:  # the late result is discarded whenever it comes
+            self.discarded = True
+            owner.rec.event("dropped", seq, RULE_LATE, LAYER, "late result discarded")
+
+    def _answer(self, event: Event) -> None:
+        """The agent settled: send its reply (``agent_and_send``, or a late reply)."""
+        if not self.owner.group.alive:
+            return
+        if not event.ok:
+            if not self.discarded:
+                self.owner._agent_failed(self.seq, event.value)
+            self._answered(False)
+            return
+        self._send(event.value)
+
+    def _answered(self, answered: bool) -> None:
+        """The reply was sent, blocked, failed or discarded (``answered``), or the agent threw.
+
+        Releases the lock, unless the timer won (it released the lock then), or the agent threw
+        and ``release_lock_on_error`` is off (the lock waits for the watchdog [A16]).
+        """
+        owner = self.owner
+        if owner._covers_send:  # the answer was racing the timer: the first to finish wins
+            if self.race_over:
+                return
+            self.race_over = True
+        elif self.timed_out:
+            return
+        if answered or owner._release_on_error:
+            owner._release(self.lock, self.seq)
+
+    # -- sending with integrated response tracking (U3, U8) ----------------------------------
+    def _send(self, reply: str) -> None:
+        """Block a reply sent inside the response window, else start its first attempt."""
+        if self.discarded:
+            self._answered(True)
+            return
+        owner = self.owner
+        seq = self.seq
+        now = owner.kernel.now
+        responses = owner._responses
+        reply_key = (self.message.contact_id, reply) if owner._reply_by_contact else reply  # [A15]
+        if responses.live(reply_key, now) is not None:
+            owner.counts["replies_blocked"] += 1
+            owner.rec.wait(seq, SEND_LAYER, 0)
+            owner.rec.event("reply_blocked", seq, RULE_RESPONSE, LAYER, reply)
+            self._answered(True)
+            return
+        if responses.missed(reply_key, now):
+            owner._missed(seq, RULE_MAX_RESPONSES, "response hash evicted")
+        if owner._record_before_send:  # [A11] with before_send
+            responses.record(reply_key, now)
+        self.reply = reply
+        self.reply_key = reply_key
+        self.attempt = 0
+        self.previous = now
+        self._next_attempt(None)
+
+    def _next_attempt(self, _: object) -> None:
+        """Start the next send attempt now, unless the timer won meanwhile [A13]."""
+        if self.discarded:
+            self._answered(True)
+            return
+        owner = self.owner
+        kernel = owner.kernel
+        rec = owner.rec
+        now = kernel.now
+        # wait_response_manager: from the send's start to its last attempt, as legacy R2
+        rec.wait(self.seq, SEND_LAYER, now - self.previous)
+        self.previous = now
+        rec.event("send_attempt", self.seq, RULE_ATTEMPTS, LAYER)
+        self.attempt += 1
+        sent = owner.env.send_attempt(kernel, self.call.key, self.attempt, self.message.contact_id)
+        sent.add_callback(self._attempt_settled)
+
+    def _attempt_settled(self, event: Event) -> None:
+        """Record a delivered reply; after a failure, back off and retry or give up [A17]."""
+        owner = self.owner
+        if not owner.group.alive:
+            return
+        if not event.ok:
+            raise event.value
+        kernel = owner.kernel
+        seq = self.seq
+        if event.value:
+            if not owner._record_before_send:  # [A11]: recorded after a successful send
+                owner._responses.record(self.reply_key, kernel.now)
+            owner.counts["replies_sent"] += 1
+            owner.rec.event("reply_sent", seq, "", LAYER, self.reply)
+            self._answered(True)
+            return
+        attempt = self.attempt
+        if attempt < owner._max_attempts:  # [A17]: max_attempts counts every attempt
+            backoff = owner._backoff
+            delay = backoff[min(attempt, len(backoff)) - 1] if backoff else 0
+            kernel.schedule(kernel.now + delay, self._next_attempt, None, owner.group)
+            return
+        if not self.discarded:  # else the last attempt was in flight when the timer won
+            owner.counts["send_failed"] += 1
+            owner.rec.event("send_failed", seq, RULE_ATTEMPTS, LAYER)
+        self._answered(True)
 
 
 class UnifiedCoordinator:
@@ -96,6 +271,11 @@ class UnifiedCoordinator:
         self._covers_send = settings.timeout_covers == "agent_and_send"
         self._late_send = settings.late_result == "send"
         self._timeout = settings.processing_timeout
+        self._release_on_error = settings.release_lock_on_error
+        self._dedupe_ids = settings.dedupe_by_message_id
+        self._max_locks = settings.max_locks
+        self._max_attempts = settings.max_attempts
+        self._backoff = settings.backoff
         self._locks: dict[str, _ContactLock] = {}
         self._idle: dict[str, None] = {}  # unlocked entries, longest idle first
         self._waiting: dict[str, list[tuple[Message, int]]] = {}  # [A12] global FIFO
@@ -132,7 +312,7 @@ class UnifiedCoordinator:
         now = self.kernel.now
         seq = message.seq
         rec = self.rec
-        if self.settings.dedupe_by_message_id:
+        if self._dedupe_ids:
             ids = self._message_ids
             if ids.live(message.message_id, now) is not None:
                 self.counts["suppressed_by_message_id"] += 1
@@ -171,19 +351,19 @@ class UnifiedCoordinator:
             if waiting is not None:  # behind its contact's earlier message [A12]
                 self._wait_for_table(message, accepted_at, waiting)
                 return
-            if len(self._locks) >= self.settings.max_locks and not self._make_room():
+            if len(self._locks) >= self._max_locks and not self._make_room():
                 self._waiting[contact] = []
                 self._wait_for_table(message, accepted_at, self._waiting[contact])
                 return
             lock = self._new_lock(contact)
-        elif not lock.locked:
-            del self._idle[contact]
-        if lock.locked:
+        elif lock.locked:
             lock.queue.append((message, accepted_at))
             self._queued_count += 1
             self._queued_gauge.set(self._queued_count)
             self.rec.event("queued", message.seq, RULE_LOCK, LAYER)
             return
+        else:
+            del self._idle[contact]
         self._acquire(lock, message, accepted_at)
 
     def _new_lock(self, contact: str) -> _ContactLock:
@@ -201,7 +381,10 @@ class UnifiedCoordinator:
         self.rec.event("slot_wait", message.seq, RULE_MAX_LOCKS, LAYER)
 
     def _make_room(self) -> bool:
-        """Evict the longest-idle entry; else, with ``evict_oldest``, the oldest entry [A12]."""
+        """Evict the longest-idle entry; else, with ``evict_oldest``, the oldest entry [A12].
+
+        The caller adds an entry at once, which sets the locks gauge back to its former value.
+        """
         if self._idle:
             contact = next(iter(self._idle))
             del self._idle[contact]
@@ -219,17 +402,16 @@ class UnifiedCoordinator:
         else:
             return False
         self.counts["lock_evictions"] += 1
-        self._locks_gauge.set(len(self._locks))
         return True
 
     def _admit_waiting(self) -> None:
         """Give freed room in the lock table to the contacts waiting for it, in FIFO order."""
-        while self._waiting and (len(self._locks) < self.settings.max_locks or self._idle):
+        while self._waiting and (len(self._locks) < self._max_locks or self._idle):
             contact = next(iter(self._waiting))
             waiting = self._waiting.pop(contact)
             self._waiting_count -= len(waiting)
             self._waiting_gauge.set(self._waiting_count)
-            if len(self._locks) >= self.settings.max_locks:
+            if len(self._locks) >= self._max_locks:
                 self._make_room()
             lock = self._new_lock(contact)
             first, accepted_at = waiting[0]
@@ -246,7 +428,7 @@ class UnifiedCoordinator:
         self.rec.wait(message.seq, COORDINATOR_LAYER, now - accepted_at)
         if now > accepted_at:  # an immediate acquisition shows as processing_started alone
             self.rec.event("lock_acquired", message.seq, RULE_LOCK, LAYER)
-        self.kernel.spawn(self._process(lock, message), self.group)
+        _Processing(self, lock, message).start()
 
     def _release(self, lock: _ContactLock, seq: int) -> None:
         """Release ``seq``'s lock unless the watchdog or an eviction took it already."""
@@ -254,8 +436,9 @@ class UnifiedCoordinator:
             self._hand_over(lock)
 
     def _hand_over(self, lock: _ContactLock) -> None:
-        now = self.kernel.now
-        self._longest_hold = max(self._longest_hold, now - lock.lock_time)
+        held = self.kernel.now - lock.lock_time
+        if held > self._longest_hold:
+            self._longest_hold = held
         if lock.queue:
             message, accepted_at = lock.queue.popleft()
             self._queued_count -= 1
@@ -268,117 +451,12 @@ class UnifiedCoordinator:
         if self._waiting:
             self._admit_waiting()
 
-    # -- processing (U6, U7) -----------------------------------------------------------------
-    def _process(self, lock: _ContactLock, message: Message) -> Generator[Any, Any, None]:
-        """Race the agent call (and the send, per ``timeout_covers``) against the timeout."""
-        seq = message.seq
-        rec = self.rec
-        self.counts["processed"] += 1
-        rec.event("processing_started", seq, "", LAYER)
-        call = self.env.agent_call(self.kernel, (message,))
-        if call.outcome == "hang":
-            rec.event("agent_hang", seq, RULE_AGENT, LAYER)
-        job = _Job()
-        work: Event = call.event
-        if self._covers_send:
-            work = self.kernel.spawn(self._answer(message, call, job), self.group)
-        race, timer = work, None
-        if self._covers_send or call.outcome == "hang" or call.latency > self._timeout:
-            timer = self.kernel.timeout(self._timeout, None, self.group)
-            race = self.kernel.any_of((work, timer))
-        # else the agent settles first whatever happens (a tie goes to the agent, whose timer
-        # was created first): the race could only be won by the agent, so it is not set up
-        try:
-            winner = yield race
-        except AgentError:
-            self._agent_failed(seq)
-            if self.settings.release_lock_on_error:  # try/finally [A16]
-                self._release(lock, seq)
-            return
-        if timer is not None:
-            if winner is timer:
-                self._timed_out(lock, message, call, job)
-                return
-            winner = winner.value
-        if self._covers_send:
-            if winner is False and not self.settings.release_lock_on_error:
-                return  # agent error: the lock waits for the watchdog
-        else:
-            yield from self._send(message, call.key, winner, job)
-        self._release(lock, seq)
-
-    def _timed_out(self, lock: _ContactLock, message: Message, call: AgentCall, job: _Job) -> None:
-        """The timer won the race: release the lock now; the agent runs on [A13]."""
-        self.counts["timed_out"] += 1
-        self.rec.event("processing_timeout", message.seq, RULE_TIMEOUT, LAYER)
-        self._release(lock, message.seq)
-        if self._late_send:  # the late reply goes out without the lock
-            if not self._covers_send:
-                self.kernel.spawn(self._answer(message, call, job), self.group)
-        else:  # the late result is discarded whenever it comes
-            job.discarded = True
-            self.rec.event("dropped", message.seq, RULE_LATE, LAYER, "late result discarded")
-
-    def _answer(self, message: Message, call: AgentCall, job: _Job) -> Generator[Any, Any, bool]:
-        """Await the agent, then send; False when the agent threw."""
-        try:
-            reply = yield call.event
-        except AgentError:
-            if not job.discarded:
-                self._agent_failed(message.seq)
-            return False
-        yield from self._send(message, call.key, reply, job)
-        return True
-
-    def _agent_failed(self, seq: int) -> None:
+    # -- processing (U6, U7): see _Processing ------------------------------------------------
+    def _agent_failed(self, seq: int, error: BaseException) -> None:
+        if not isinstance(error, AgentError):
+            raise error  # not the agent's failure but a model bug: crash the run
         self.counts["agent_errors"] += 1
         self.rec.event("agent_error", seq, RULE_AGENT, LAYER)
-
-    # -- sending with integrated response tracking (U3, U8) ----------------------------------
-    def _send(
-        self, message: Message, key: tuple[int, ...], reply: str, job: _Job
-    ) -> Generator[Any, Any, None]:
-        seq = message.seq
-        rec = self.rec
-        kernel = self.kernel
-        if job.discarded:
-            return
-        responses = self._responses
-        reply_key: tuple[str, str] | str = (
-            (message.contact_id, reply) if self._reply_by_contact else reply  # [A15]
-        )
-        if responses.live(reply_key, kernel.now) is not None:
-            self.counts["replies_blocked"] += 1
-            rec.wait(seq, SEND_LAYER, 0)
-            rec.event("reply_blocked", seq, RULE_RESPONSE, LAYER, reply)
-            return
-        if responses.missed(reply_key, kernel.now):
-            self._missed(seq, RULE_MAX_RESPONSES, "response hash evicted")
-        if self._record_before_send:  # [A11] with before_send
-            responses.record(reply_key, kernel.now)
-        settings = self.settings
-        backoff = settings.backoff
-        previous = kernel.now
-        for attempt in range(1, settings.max_attempts + 1):
-            if job.discarded:
-                return  # [A13]: a timed-out processing sends nothing more
-            # wait_response_manager: from the send's start to its last attempt, as legacy R2
-            rec.wait(seq, SEND_LAYER, kernel.now - previous)
-            previous = kernel.now
-            rec.event("send_attempt", seq, RULE_ATTEMPTS, LAYER)
-            delivered = yield self.env.send_attempt(kernel, key, attempt, message.contact_id)
-            if delivered:
-                if not self._record_before_send:  # [A11]: recorded after a successful send
-                    responses.record(reply_key, kernel.now)
-                self.counts["replies_sent"] += 1
-                rec.event("reply_sent", seq, "", LAYER, reply)
-                return
-            if attempt < settings.max_attempts:  # [A17]: max_attempts counts every attempt
-                yield backoff[min(attempt, len(backoff)) - 1] if backoff else 0
-        if job.discarded:
-            return  # the last attempt was in flight when the timer won: nothing to report
-        self.counts["send_failed"] += 1
-        rec.event("send_failed", seq, RULE_ATTEMPTS, LAYER)
 
     # -- periodic tasks (U7, U9) -------------------------------------------------------------
     def _watchdog(self) -> None:

@@ -21,8 +21,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shadow.kernel.core import Kernel
 
@@ -81,9 +80,12 @@ EVENT_KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionEvent:
-    """One captured decision: what happened, to which seqs, by which rule, in which layer."""
+class DecisionEvent(NamedTuple):
+    """One captured decision: what happened, to which seqs, by which rule, in which layer.
+
+    A named tuple rather than a frozen dataclass: it pickles (events travel back from worker
+    processes) in the mypyc-compiled build too.
+    """
 
     at: int
     kind: str

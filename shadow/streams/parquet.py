@@ -17,15 +17,20 @@ Guarantees:
 from __future__ import annotations
 
 import bisect
+import itertools
+import operator
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shadow.streams.normalize import Capture
+from shadow.streams.record import InboundRecord, OutboundRecord
 from shadow.streams.redact import REDACT_KEY_ENV, Redactor
 
 _INT = pa.int64()
@@ -56,101 +61,214 @@ OUTBOUND_SCHEMA: dict[str, Any] = {
 
 
 class Pseudonyms:
-    """Contact and message-id pseudonyms (guarantee 1); one instance per run."""
+    """Contact and message-id pseudonyms (guarantee 1); one instance per run.
+
+    Each namespace keeps its raw ids in order of first appearance as arrow columns, so whole
+    columns are pseudonymized at once.
+    """
 
     def __init__(self, key: str | None) -> None:
         self._redactor = Redactor(key) if key else None
-        self._contacts: dict[str, str] = {}
-        self._messages: dict[str, str] = {}
+        self._contacts = _Names("c", 6, None if self._redactor is None else self._redactor.contact)
+        self._messages = _Names("m", 7, None if self._redactor is None else self._redactor.message)
 
     @classmethod
     def from_environment(cls) -> Pseudonyms:
         return cls(os.environ.get(REDACT_KEY_ENV) or None)
 
     def contact(self, raw: str) -> str:
-        known = self._contacts.get(raw)
-        if known is None:
-            redactor = self._redactor
-            known = redactor.contact(raw) if redactor else f"c{len(self._contacts) + 1:06d}"
-            self._contacts[raw] = known
-        return known
+        return str(self._contacts.encode(pa.array([raw], _STR))[0].as_py())
+
+    def message(self, raw: str) -> str:
+        return str(self._messages.encode(pa.array([raw], _STR))[0].as_py())
+
+    def contacts(self, raw: Any) -> Any:
+        """The pseudonyms of an arrow column of raw contact ids (nulls stay null)."""
+        return self._contacts.encode(raw)
+
+    def messages(self, raw: Any) -> Any:
+        """The pseudonyms of an arrow column of raw message ids (nulls stay null)."""
+        return self._messages.encode(raw)
 
     def known_messages(self) -> dict[str, str]:
         """Raw message id -> pseudonym, for every id seen so far."""
-        return dict(self._messages)
+        return self._messages.known(None)
 
-    def message(self, raw: str) -> str:
-        known = self._messages.get(raw)
-        if known is None:
-            redactor = self._redactor
-            known = redactor.message(raw) if redactor else f"m{len(self._messages) + 1:07d}"
-            self._messages[raw] = known
-        return known
+    def messages_named(self, raw_ids: Iterable[str]) -> dict[str, str]:
+        """Raw message id -> pseudonym for those of ``raw_ids`` seen so far."""
+        return self._messages.known(raw_ids)
+
+
+class _Names:
+    """One namespace of pseudonyms: ``<prefix><n, zero-padded>`` in order of first appearance,
+    or the keyed pseudonym of each raw id."""
+
+    def __init__(self, prefix: str, digits: int, keyed: Callable[[str], str] | None) -> None:
+        self._prefix = prefix
+        self._digits = digits
+        self._keyed = keyed
+        self._raw = pa.array([], _STR)
+        self._names = pa.array([], _STR)
+
+    def encode(self, values: Any) -> Any:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        index = pc.index_in(values, value_set=self._raw)
+        fresh = values.filter(pc.and_(pc.is_null(index), pc.is_valid(values)))
+        if len(fresh):
+            new = fresh.dictionary_encode().dictionary  # in order of first appearance
+            self._raw = pa.concat_arrays([self._raw, new])
+            self._names = pa.concat_arrays([self._names, self._name(new, len(self._names))])
+            index = pc.index_in(values, value_set=self._raw)
+        return self._names.take(index)
+
+    def _name(self, raw: Any, known: int) -> Any:
+        if self._keyed is not None:
+            return pa.array([self._keyed(value) for value in raw.to_pylist()], _STR)
+        numbers = pa.array(np.arange(known + 1, known + 1 + len(raw), dtype=np.int64))
+        padded = pc.utf8_lpad(pc.cast(numbers, _STR), self._digits, "0")
+        return pc.binary_join_element_wise(self._prefix, padded, "")
+
+    def known(self, raw_ids: Iterable[str] | None) -> dict[str, str]:
+        raw, names = self._raw, self._names
+        if raw_ids is not None:
+            wanted = pc.is_in(raw, value_set=pa.array(list(raw_ids), _STR))
+            raw, names = raw.filter(wanted), names.filter(wanted)
+        return dict(zip(raw.to_pylist(), names.to_pylist(), strict=True))
+
+
+_CHUNK = 1 << 13  # records turned into arrow columns at a time
+_RECORD_FIELDS = (
+    "message_id",
+    "contact_id",
+    "received_at",
+    "sent_at",
+    "type",
+    "text_hash",
+    "text_norm_hash",
+    "topic",
+    "repeat_kind",
+    "bucket",
+)
+
+
+def record_columns(records: Iterable[InboundRecord], text: bool = False) -> dict[str, Any]:
+    """The inbound records' own fields as arrow columns, consumed a chunk at a time (no record
+    is kept). ``text`` adds the raw texts."""
+    fields = (*_RECORD_FIELDS, "text") if text else _RECORD_FIELDS
+    row = operator.attrgetter(*fields)
+    parts: list[list[Any]] = []
+    rows = map(row, records)
+    while chunk := list(itertools.islice(rows, _CHUNK)):
+        parts.append(
+            [
+                pa.array(values, STREAM_SCHEMA[name])
+                for name, values in zip(fields, zip(*chunk, strict=True), strict=True)
+            ]
+        )
+        del chunk
+    return {
+        name: pa.concat_arrays([part[index] for part in parts])
+        if parts
+        else pa.array([], STREAM_SCHEMA[name])
+        for index, name in enumerate(fields)
+    }
 
 
 def stream_columns(
-    capture: Capture,
+    inbound: Capture | Iterable[InboundRecord] | Mapping[str, Any],
     keep_raw: bool = False,
     pseudonyms: Pseudonyms | None = None,
     bucket_of: Callable[[str], int] | None = None,
-) -> dict[str, list[Any]]:
-    """The columns of ``stream.parquet`` (guarantees 1-3)."""
+) -> dict[str, Any]:
+    """The columns of ``stream.parquet`` as arrow arrays (guarantees 1-3), from a capture, an
+    iterable of records read once, or their ``record_columns``."""
     names = pseudonyms or Pseudonyms.from_environment()
-    rows = capture.inbound
-    columns: dict[str, list[Any]] = {
-        "seq": list(range(len(rows))),
-        "message_id": [r.message_id if keep_raw else names.message(r.message_id) for r in rows],
-        "contact_id": [r.contact_id if keep_raw else names.contact(r.contact_id) for r in rows],
-        "received_at": [r.received_at for r in rows],
-        "sent_at": [r.sent_at for r in rows],
-        "type": [r.type for r in rows],
-        "text_hash": [r.text_hash for r in rows],
-        "text_norm_hash": [r.text_norm_hash for r in rows],
-        "topic": [r.topic for r in rows],
-        "repeat_kind": [r.repeat_kind for r in rows],
-        "bucket": [
-            r.bucket if r.bucket is not None or bucket_of is None else bucket_of(r.contact_id)
-            for r in rows
-        ],
+    raw = _raw_columns(inbound, keep_raw)
+    size = len(raw["received_at"])
+    bucket = raw["bucket"]
+    missing = pc.is_null(bucket)
+    if bucket_of is not None and pc.any(missing).as_py():
+        contacts = raw["contact_id"].dictionary_encode()
+        entry = pa.array([bucket_of(c) for c in contacts.dictionary.to_pylist()], _INT)
+        bucket = pc.if_else(missing, entry.take(contacts.indices), bucket)
+    columns: dict[str, Any] = {
+        "seq": pa.array(np.arange(size, dtype=np.int64)),
+        "message_id": raw["message_id"] if keep_raw else names.messages(raw["message_id"]),
+        "contact_id": raw["contact_id"] if keep_raw else names.contacts(raw["contact_id"]),
+        **{
+            name: raw[name]
+            for name in (
+                "received_at",
+                "sent_at",
+                "type",
+                "text_hash",
+                "text_norm_hash",
+                "topic",
+                "repeat_kind",
+            )
+        },
+        "bucket": bucket,
     }
     if keep_raw:
-        columns["text"] = [r.text for r in rows]
+        columns["text"] = raw["text"]
     return columns
 
 
+def _raw_columns(
+    inbound: Capture | Iterable[InboundRecord] | Mapping[str, Any], text: bool
+) -> Mapping[str, Any]:
+    if isinstance(inbound, Capture):
+        return record_columns(inbound.inbound, text)
+    if isinstance(inbound, Mapping):
+        return inbound
+    return record_columns(inbound, text)
+
+
 def outbound_columns(
-    capture: Capture, keep_raw: bool = False, pseudonyms: Pseudonyms | None = None
-) -> dict[str, list[Any]]:
+    capture: Capture | Sequence[OutboundRecord],
+    keep_raw: bool = False,
+    pseudonyms: Pseudonyms | None = None,
+    inbound: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """``outbound.parquet``: each recorded reply and the seq it answers (formats.md): the one
     named by ``reply_to`` (its latest delivery not after the reply), else the contact's latest
-    inbound message not after it; null when none. Pass the ``stream_columns`` pseudonyms."""
+    inbound message not after it; null when none. Pass the ``stream_columns`` pseudonyms, and
+    the inbound ``record_columns`` unless ``capture`` is a whole capture."""
     names = pseudonyms or Pseudonyms.from_environment()
-    by_id: dict[str, list[tuple[int, int]]] = {}
-    by_contact: dict[str, list[tuple[int, int]]] = {}
-    for position, record in enumerate(capture.inbound):
-        by_id.setdefault(record.message_id, []).append((record.received_at, position))
-        by_contact.setdefault(record.contact_id, []).append((record.received_at, position))
+    rows = capture.outbound if isinstance(capture, Capture) else capture
     answered: list[int | None] = []
-    for reply in capture.outbound:
-        found = by_id.get(reply.reply_to, []) if reply.reply_to else []
-        match = _latest(found, reply.sent_at)
-        if match is None:
-            match = _latest(by_contact.get(reply.contact_id, []), reply.sent_at)
-        answered.append(match)
-    rows = capture.outbound
-    columns: dict[str, list[Any]] = {
-        "contact_id": [r.contact_id if keep_raw else names.contact(r.contact_id) for r in rows],
-        "sent_at": [r.sent_at for r in rows],
-        "reply_to": [
-            None if r.reply_to is None else r.reply_to if keep_raw else names.message(r.reply_to)
-            for r in rows
-        ],
-        "reply_seq": answered,
-        "text_hash": [r.text_hash for r in rows],
-        "text_norm_hash": [r.text_norm_hash for r in rows],
+    if rows:
+        raw = _raw_columns(capture if inbound is None else inbound, False)  # type: ignore[arg-type]
+        by_id: dict[str, list[tuple[int, int]]] = {}
+        by_contact: dict[str, list[tuple[int, int]]] = {}
+        arrivals = zip(
+            raw["message_id"].to_pylist(),
+            raw["contact_id"].to_pylist(),
+            raw["received_at"].to_pylist(),
+            strict=True,
+        )
+        for position, (message_id, contact_id, received_at) in enumerate(arrivals):
+            by_id.setdefault(message_id, []).append((received_at, position))
+            by_contact.setdefault(contact_id, []).append((received_at, position))
+        for reply in rows:
+            found = by_id.get(reply.reply_to, []) if reply.reply_to else []
+            match = _latest(found, reply.sent_at)
+            if match is None:
+                match = _latest(by_contact.get(reply.contact_id, []), reply.sent_at)
+            answered.append(match)
+    contact = pa.array([r.contact_id for r in rows], _STR)
+    reply_to = pa.array([r.reply_to for r in rows], _STR)
+    columns: dict[str, Any] = {
+        "contact_id": contact if keep_raw else names.contacts(contact),
+        "sent_at": pa.array([r.sent_at for r in rows], _INT),
+        "reply_to": reply_to if keep_raw else names.messages(reply_to),
+        "reply_seq": pa.array(answered, _INT),
+        "text_hash": pa.array([r.text_hash for r in rows], _STR),
+        "text_norm_hash": pa.array([r.text_norm_hash for r in rows], _STR),
     }
     if keep_raw:
-        columns["text"] = [r.text for r in rows]
+        columns["text"] = pa.array([r.text for r in rows], _STR)
     return columns
 
 
@@ -160,6 +278,15 @@ def _latest(arrivals: Sequence[tuple[int, int]], at: int) -> int | None:
     return arrivals[index - 1][1] if index else None
 
 
+def _array(values: Any, type: Any) -> Any:
+    """One column as a single arrow array of ``type``."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == type else values.cast(type)
+    return pa.array(list(values), type=type)
+
+
 def write_parquet(
     columns: Mapping[str, Sequence[Any]], path: Path, schema: Mapping[str, Any] | None = None
 ) -> None:
@@ -167,8 +294,7 @@ def write_parquet(
     types = dict(schema) if schema is not None else {**STREAM_SCHEMA, **OUTBOUND_SCHEMA}
     fields = [pa.field(name, types.get(name, _STR)) for name in columns]
     arrays = [
-        pa.array(list(values), type=field.type)
-        for field, values in zip(fields, columns.values(), strict=True)
+        _array(values, field.type) for field, values in zip(fields, columns.values(), strict=True)
     ]
     table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     pq.write_table(

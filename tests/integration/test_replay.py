@@ -226,3 +226,15 @@ def test_bad_replay_options_exit_3_with_one_line(
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "crash.txt").exists()
     assert bad[0] in result.stderr or bad[1].split(",")[-1] in result.stderr
+
+
+def test_bench_reports_throughput_memory_and_which_core_ran() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "--messages", "400", "--contacts", "30", "--workers", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["messages"] == 400 and document["arms"] == ["legacy", "unified"]
+    assert document["messages_per_s"] > 0 and document["peak_rss_mb"] > 0
+    assert {"normalize", "simulate", "write"} <= set(document["phases"])
+    assert document["compiled"] is False  # the editable install is pure Python (setup.py)

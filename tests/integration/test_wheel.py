@@ -1,12 +1,16 @@
-"""The wheel carries everything: packages, replay_data, the ``shadow`` console script.
+"""The wheel carries everything, and its compiled form changes nothing but speed.
 
 Builds the wheel (isolated build, as a release would), installs it with ``--no-deps`` into a
 fresh virtual environment that borrows the already-installed dependencies through a ``.pth``
-line, and runs ``shadow`` from there, outside the source tree.
+line, and runs ``shadow`` from there, outside the source tree. The compiled wheel
+(``SHADOW_COMPILE=1``: mypyc over the kernel, environment and models) must write run files
+byte-identical to the pure package's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 import sys
 import sysconfig
@@ -16,18 +20,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        [str(a) for a in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env=env,
     )
 
 
-def test_the_wheel_installs_and_runs_outside_the_tree(tmp_path: Path) -> None:
+def install_wheel(tmp_path: Path, compiled: bool) -> Path:
+    """Build the wheel, install it into a fresh venv; returns the venv's ``bin``."""
+    env = {**os.environ, "SHADOW_COMPILE": "1" if compiled else "0"}
+    dist = tmp_path / "dist"
     built = run(
-        sys.executable, "-m", "build", "--wheel", "--outdir", tmp_path / "dist", ROOT, cwd=tmp_path
+        sys.executable, "-m", "build", "--wheel", "--outdir", dist, ROOT, cwd=tmp_path, env=env
     )
     assert built.returncode == 0, built.stderr[-2000:]
-    wheels = list((tmp_path / "dist").glob("coordinator_shadow-*.whl"))
+    wheels = list(dist.glob("coordinator_shadow-*.whl"))
     assert len(wheels) == 1
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -39,16 +54,61 @@ def test_the_wheel_installs_and_runs_outside_the_tree(tmp_path: Path) -> None:
     Path(purelib, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     installed = run(python, "-m", "pip", "install", "--no-deps", "--quiet", wheels[0], cwd=tmp_path)
     assert installed.returncode == 0, installed.stderr[-2000:]
-    where = run(python, "-c", "import shadow, replay_data; print(shadow.__file__)", cwd=tmp_path)
-    assert where.stdout.startswith(str(env_dir)), where.stdout + where.stderr
-    help_text = run(env_dir / "bin" / "shadow", "--help", cwd=tmp_path)
+    return env_dir / "bin"
+
+
+def test_the_wheel_installs_and_runs_outside_the_tree(tmp_path: Path) -> None:
+    bin_dir = install_wheel(tmp_path, compiled=False)
+    where = run(
+        bin_dir / "python",
+        "-c",
+        "import replay_data, shadow.kernel.core as c; print(c.__file__)",
+        cwd=tmp_path,
+    )
+    assert where.stdout.startswith(str(bin_dir.parent)), where.stdout + where.stderr
+    assert where.stdout.strip().endswith(".py")  # pure unless SHADOW_COMPILE=1
+    help_text = run(bin_dir / "shadow", "--help", cwd=tmp_path)
     assert help_text.returncode == 0, help_text.stderr
     assert "replay" in help_text.stdout and "gate" in help_text.stdout
-    scenarios = run(env_dir / "bin" / "shadow", "scenarios", "--json", cwd=tmp_path)
+    scenarios = run(bin_dir / "shadow", "scenarios", "--json", cwd=tmp_path)
     assert scenarios.returncode == 0, scenarios.stderr
     assert "conflict-2-oi" in scenarios.stdout  # replay_data shipped and found
     replayed = run(
-        env_dir / "bin" / "shadow", "replay", "scenario:conflict-2-oi", "--out", "r", cwd=tmp_path
+        bin_dir / "shadow", "replay", "scenario:conflict-2-oi", "--out", "r", cwd=tmp_path
     )
     assert replayed.returncode == 0, replayed.stderr[-2000:]
     assert (tmp_path / "r" / "report.html").stat().st_size > 10_000  # templates shipped too
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "timing.json"
+    }
+
+
+def test_the_compiled_build_writes_the_same_bytes(tmp_path: Path) -> None:
+    bin_dir = install_wheel(tmp_path, compiled=True)
+    core = run(
+        bin_dir / "python", "-c", "import shadow.kernel.core as c; print(c.__file__)", cwd=tmp_path
+    )
+    assert core.stdout.strip().endswith(".so"), core.stdout + core.stderr
+    pure = Path(sys.executable).parent / "shadow"
+    # restarts, agent errors and hangs, send retries, batching, every arm family, a rollout
+    replays = [
+        ["scenario:restart-mid-traffic", "--arms", "legacy,unified,coordinator,orchestrator"],
+        ["scenario:slow-agent", "--arms", "legacy,unified,response_manager"],
+        ["scenario:burst-high-frequency"],
+        ["scenario:send-failures"],
+        [str(ROOT / "replay_data/captures/sample-cloud-api.jsonl"), "--stage", "10"],
+    ]
+    for index, args in enumerate(replays):
+        folders = []
+        for name, shadow in (("pure", pure), ("compiled", bin_dir / "shadow")):
+            out = tmp_path / f"{name}-{index}"
+            done = run(shadow, "replay", *args, "--out", out, cwd=tmp_path)
+            assert done.returncode == 0, done.stderr[-2000:]
+            folders.append(digests(out))
+        assert folders[0] == folders[1], args
+        assert "divergences.jsonl" in folders[0]

@@ -294,6 +294,22 @@ def test_U6_timeout_covers_agent_or_agent_and_send(covers: str, late: str, fate:
         assert result.rec.waits[2][0] == 1300 * MS  # wait_response_manager
 
 
+@pytest.mark.parametrize("covers", ["agent", "agent_and_send"])
+def test_U6_a_tie_with_the_timer_goes_to_the_agent(covers: str) -> None:
+    # m1's agent settles at 17 s, when its timer fires; its reply "same" was sent for m0 at
+    # 1.3 s, so with agent_and_send the whole work (a blocked reply) also ends at 17 s
+    script = {
+        "m0": ScriptEntry(latency=1 * S, reply="same"),
+        "m1": ScriptEntry(latency=15 * S, reply="same"),
+    }
+    messages = [msg(0, 0, text="x"), msg(1, 2, text="y"), msg(2, 3, text="z")]
+    result = run(messages, replace(DEFAULT, timeout_covers=covers), quiet(script=script))
+    assert not result.events(1, "processing_timeout")
+    assert result.fate(1) == "unanswered" and result.rule(1) == "unified.response_window"
+    assert result.at(1, "reply_blocked") == 17 * S
+    assert result.at(2, "processing_started") == 17 * S  # the lock passed on at the tie
+
+
 # -- U7 lock auto-release --------------------------------------------------------------------------
 @pytest.mark.parametrize("release", [True, False])
 def test_U7_A16_release_on_error_or_wait_for_the_watchdog(release: bool) -> None:
