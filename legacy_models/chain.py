@@ -9,9 +9,10 @@ Guarantees:
 
 1. Each layer behaves exactly as alone (its own rows and switches); the chain only wires them.
 2. Conflict #1: ``chain.lock_disagreement`` counts contacts where exactly one of the
-   orchestrator lock and the coordinator loop is held, evaluated once the instant's microtasks
-   have run (a hand-over inside one instant is no disagreement); ``lock_disagreement_s`` in
-   ``stats()`` is the contact-seconds spent so (open intervals counted up to now).
+   orchestrator lock and the coordinator loop is held, evaluated at the end of each instant
+   (kernel guarantee 11: a hand-over inside one instant is no disagreement);
+   ``lock_disagreement_s`` in ``stats()`` is the contact-seconds spent so (open intervals
+   counted up to now).
 3. Conflict #3: ``wait_orchestrator`` (arrival to the orchestrator's processor call),
    ``wait_coordinator`` (enqueue to the batch's agent call) and ``wait_response_manager``
    (``sendResponse`` to the last attempt) are recorded per message.
@@ -47,7 +48,7 @@ class LegacyChain:
         self._disagreement_us = 0
         self.g_disagreement = gauges.gauge("chain.lock_disagreement")
         self.g_disagreement.set(0)
-        self._evaluate_now = self._evaluate  # bound once: scheduled twice per message
+        self._evaluate_now = self._evaluate  # bound once: registered twice per message
         self.response_manager = ResponseManager(
             kernel, env, rec, gauges, group, settings.response_manager
         )
@@ -82,8 +83,7 @@ class LegacyChain:
     def _lock_changed(self, contact: str) -> None:
         dirty = self._dirty
         if not dirty:
-            # a timer at this instant runs after every microtask due now (kernel guarantee 3)
-            self.kernel.call_at(self.kernel.now, self._evaluate_now, self.group)
+            self.kernel.at_instant_end(self._evaluate_now, self.group)
         dirty[contact] = None
 
     def _evaluate(self) -> None:

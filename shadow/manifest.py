@@ -8,6 +8,7 @@ outcome record's floats are rounded to the microsecond, its nulls are ``None``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,31 +82,13 @@ def write_run(
     outcomes = pa.concat_tables(
         [pa.Table.from_pandas(comparison.frames[r.name], preserve_index=False) for r in results]
     )
-    write_parquet(out / "outcomes.parquet", outcomes)
-    del outcomes
-    groups = SignatureGroups()
-    pair_counts: dict[str, dict[str, dict[str, int]]] = {}
-
-    def lines() -> Iterator[dict[str, Any]]:
-        for pair in comparison.pairs:
-            b, c = comparison.frames[pair.baseline], comparison.frames[pair.candidate]
-            by_severity = {s: 0 for s in SEVERITIES}
-            by_kind: dict[str, int] = {}
-            for chunk in divergence_chunks(pair, b, c, outcome_records):
-                for line in chunk:
-                    by_severity[line["severity"]] += 1
-                    for kind in line["kinds"]:
-                        by_kind[kind] = by_kind.get(kind, 0) + 1
-                    groups.add(line)
-                    yield line
-            pair_counts[f"{pair.baseline} vs {pair.candidate}"] = {
-                "by_severity": by_severity,
-                "by_kind": dict(sorted(by_kind.items())),
-            }
-
-    write_jsonl(out / "divergences.jsonl", lines())
-    signatures = groups.summary()
-    write_json(out / "signatures.json", signatures)
+    # parquet encoding releases the GIL: outcomes.parquet is written while the divergence
+    # lines are built (each file is written by one thread, so its bytes do not change)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        outcomes_written = background.submit(write_parquet, out / "outcomes.parquet", outcomes)
+        del outcomes
+        signatures, pair_counts = _write_divergences(out, comparison)
+        outcomes_written.result()
     write_parquet(out / "gauges.parquet", gauge_frame(results))
     if loaded.rejected:
         write_jsonl(out / "rejected.jsonl", [r.as_json() for r in loaded.rejected])
@@ -192,6 +175,37 @@ def write_run(
             for s in signatures[:10]
         ],
     }
+
+
+def _write_divergences(
+    out: Path, comparison: Comparison
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, dict[str, int]]]]:
+    """Stream ``divergences.jsonl`` and ``signatures.json``; returns the signatures and the
+    per-pair counts by severity and kind."""
+    groups = SignatureGroups()
+    pair_counts: dict[str, dict[str, dict[str, int]]] = {}
+
+    def lines() -> Iterator[dict[str, Any]]:
+        for pair in comparison.pairs:
+            b, c = comparison.frames[pair.baseline], comparison.frames[pair.candidate]
+            by_severity = {s: 0 for s in SEVERITIES}
+            by_kind: dict[str, int] = {}
+            for chunk in divergence_chunks(pair, b, c, outcome_records):
+                for line in chunk:
+                    by_severity[line["severity"]] += 1
+                    for kind in line["kinds"]:
+                        by_kind[kind] = by_kind.get(kind, 0) + 1
+                    groups.add(line)
+                    yield line
+            pair_counts[f"{pair.baseline} vs {pair.candidate}"] = {
+                "by_severity": by_severity,
+                "by_kind": dict(sorted(by_kind.items())),
+            }
+
+    write_jsonl(out / "divergences.jsonl", lines())
+    signatures = groups.summary()
+    write_json(out / "signatures.json", signatures)
+    return signatures, pair_counts
 
 
 def gauge_frame(results: Sequence[ArmResult]) -> pd.DataFrame:

@@ -25,6 +25,9 @@ Guarantees (tests cite them by number):
    silently, as an unhandled rejection stops Node).
 10. A run is a pure function of its inputs: the kernel reads no clock, holds no random state
     and never iterates over a set.
+11. ``at_instant_end`` callbacks run once the clock is about to leave the current instant:
+    after every arrival, timer and microtask due at it, in registration order; what they
+    schedule for the same instant still runs before the clock moves.
 """
 
 from __future__ import annotations
@@ -157,6 +160,7 @@ class Kernel:
         self._ready: deque[tuple[Callable[[Any], object], Any]] = deque()
         self._heap: list[tuple[int, int, Callable[[Any], object], Any, Group]] = []
         self._sequence = count(1)  # creation order of timers (guarantee 4)
+        self._instant_end: list[tuple[Callable[[], None], Group]] = []
         self.root = Group("root")
 
     # -- scheduling -------------------------------------------------------------------------
@@ -171,6 +175,10 @@ class Kernel:
     def call_at(self, at: int, fn: Callable[[], None], group: Group | None = None) -> None:
         """Run ``fn()`` at virtual time ``at`` (a timer: guarantee 4)."""
         self.schedule(at, _call, fn, group)
+
+    def at_instant_end(self, fn: Callable[[], None], group: Group | None = None) -> None:
+        """Call ``fn()`` when this instant is over, unless ``group`` was stopped (guarantee 11)."""
+        self._instant_end.append((fn, group or self.root))
 
     def event(self) -> Event:
         return Event(self)
@@ -256,6 +264,7 @@ class Kernel:
         """
         ready = self._ready
         heap = self._heap
+        instant_end = self._instant_end
         feed: Iterator[tuple[int, Any]] = iter(arrivals)
         next_arrival = next(feed, None)
         arrival_at = next_arrival[0] if next_arrival is not None else _INFINITY
@@ -266,6 +275,13 @@ class Kernel:
             if until is None and next_arrival is None:
                 return
             timer_at = heap[0][0] if heap else _INFINITY
+            if instant_end and min(arrival_at, timer_at) > self.now:  # guarantee 11
+                ending = instant_end[:]
+                instant_end.clear()
+                for end, group in ending:
+                    if group.alive:
+                        end()
+                continue  # what they scheduled now runs before the clock moves
             if arrival_at <= timer_at:
                 if until is not None and arrival_at > until:
                     break

@@ -213,3 +213,41 @@ def test_run_without_until_stops_after_the_last_arrival() -> None:
     assert kernel.now == 5
     kernel.run(20)
     assert log[-1] == "timer@9"
+
+
+def test_rule11_instant_end_callbacks_run_after_everything_due_at_the_instant() -> None:
+    kernel = Kernel()
+    log: list[str] = []
+    stopped = Group("stopped")
+
+    def on_arrival(name: str) -> None:
+        log.append(name)
+        if name == "a":
+            kernel.at_instant_end(lambda: log.append("end of 3"))
+            kernel.at_instant_end(lambda: log.append("never"), stopped)
+            gate = kernel.event()
+            gate.add_callback(lambda _e: log.append("microtask"))
+            gate.succeed()
+
+    def first_end() -> None:
+        log.append("end of 5")
+        kernel.call_at(5, lambda: log.append("timer scheduled by the end callback"))
+
+    kernel.call_at(3, lambda: log.append("timer at 3"))
+    kernel.call_at(5, lambda: kernel.at_instant_end(first_end))
+    kernel.call_at(5, lambda: log.append("later timer at 5"))
+    kernel.call_at(6, lambda: log.append("timer at 6"))
+    stopped.stop()
+    kernel.run(10, [(3, "a"), (3, "b")], on_arrival)
+    assert log == [
+        "a",
+        "microtask",
+        "b",
+        "timer at 3",
+        "end of 3",
+        "later timer at 5",
+        "end of 5",
+        "timer scheduled by the end callback",
+        "timer at 6",
+    ]
+    assert kernel.now == 10
