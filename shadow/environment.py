@@ -30,19 +30,96 @@ _TWO_WORDS = Struct("<2Q")
 _THREE_WORDS = Struct("<3Q")
 
 
-@dataclass(slots=True)
 class Message:
-    """One inbound message as the coordinators see it (texts only as hashes)."""
+    """One inbound message as the coordinators see it (texts only as hashes).
 
-    seq: int
-    message_id: str
-    contact_id: str
-    received_at: int
-    text_hash: str
-    text_norm_hash: str
-    type: str = "text"
-    topic: str = ""
-    repeat_kind: str = ""
+    A plain class rather than a dataclass: in the compiled build (setup.py) its constructor is
+    native code, where a dataclass's generated ``__init__`` stays interpreted (one per message).
+    """
+
+    __slots__ = (
+        "contact_id",
+        "message_id",
+        "received_at",
+        "repeat_kind",
+        "seq",
+        "text_hash",
+        "text_norm_hash",
+        "topic",
+        "type",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        message_id: str,
+        contact_id: str,
+        received_at: int,
+        text_hash: str,
+        text_norm_hash: str,
+        type: str = "text",
+        topic: str = "",
+        repeat_kind: str = "",
+    ) -> None:
+        self.seq = seq
+        self.message_id = message_id
+        self.contact_id = contact_id
+        self.received_at = received_at
+        self.text_hash = text_hash
+        self.text_norm_hash = text_norm_hash
+        self.type = type
+        self.topic = topic
+        self.repeat_kind = repeat_kind
+
+    def fields(self) -> tuple[int, str, str, int, str, str, str, str, str]:
+        return (
+            self.seq,
+            self.message_id,
+            self.contact_id,
+            self.received_at,
+            self.text_hash,
+            self.text_norm_hash,
+            self.type,
+            self.topic,
+            self.repeat_kind,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Message) and self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __repr__(self) -> str:
+        return "Message" + repr(self.fields())
+
+
+def message_block(
+    start: int,
+    message_id: list[str],
+    contact_id: list[str],
+    received_at: list[int],
+    text_hash: list[str],
+    text_norm_hash: list[str],
+    type: list[str],
+    topic: list[str],
+    repeat_kind: list[str],
+) -> list[Message]:
+    """Messages ``start, start + 1, ...`` from equal-length slices of the stream's columns."""
+    return [
+        Message(
+            start + row,
+            message_id[row],
+            contact_id[row],
+            received_at[row],
+            text_hash[row],
+            text_norm_hash[row],
+            type[row],
+            topic[row],
+            repeat_kind[row],
+        )
+        for row in range(len(received_at))
+    ]
 
 
 class AgentError(Exception):
@@ -126,15 +203,19 @@ class EnvironmentSettings:
 _OUTCOME_RANK = {"ok": 0, "error": 1, "hang": 2}
 
 
-@dataclass(slots=True)
 class AgentCall:
     """One agent call: its event (value: reply text hash) and what was drawn for it."""
 
-    key: tuple[int, ...]
-    event: Event
-    outcome: str
-    latency: int
-    reply: str
+    __slots__ = ("event", "key", "latency", "outcome", "reply")
+
+    def __init__(
+        self, key: tuple[int, ...], event: Event, outcome: str, latency: int, reply: str
+    ) -> None:
+        self.key = key
+        self.event = event
+        self.outcome = outcome
+        self.latency = latency
+        self.reply = reply
 
 
 def text_token(text: str) -> str:
@@ -181,12 +262,17 @@ class Environment:
         """Start an agent call on ``members`` now; its event settles per guarantee 2-3."""
         agent = self.settings.agent
         if len(members) == 1:  # the common case, without sorting or joining
-            key: tuple[int, ...] = (members[0].seq,)
+            seq = members[0].seq
+            key: tuple[int, ...] = (seq,)
+            encoded = f"({seq},)"  # str(key), built directly
         else:
             key = tuple(sorted(message.seq for message in members))
+            encoded = str(key)
         # bytes as KeyedRandom.uniforms(3, "agent", key) would hash them; the third is spare
-        digest = blake2b(self._agent_prefix + str(key).encode(), digest_size=24).digest()
-        u_outcome, u_latency, _ = (word * _SCALE for word in _THREE_WORDS.unpack(digest))
+        digest = blake2b(self._agent_prefix + encoded.encode(), digest_size=24).digest()
+        word_outcome, word_latency, _ = _THREE_WORDS.unpack(digest)
+        u_outcome = word_outcome * _SCALE
+        u_latency = word_latency * _SCALE
         if u_outcome < agent.hang_rate:
             outcome = "hang"
         elif u_outcome < self._hang_or_error:
@@ -207,14 +293,17 @@ class Environment:
             if replies:
                 reply = text_token(replies[0])
         event = kernel.event()
+        # ``fire``: the timer settles the event and runs its waiters (kernel.Event.fire)
         if outcome == "ok":
-            kernel.schedule(kernel.now + latency, event.succeed, reply, None)
+            kernel.schedule(kernel.now + latency, event.fire, reply, None)
         elif outcome == "error":
-            kernel.schedule(kernel.now + latency, event.fail, AgentError("agent error"), None)
+            kernel.schedule(
+                kernel.now + latency, event.fire_failure, AgentError("agent error"), None
+            )
         elif agent.client_timeout is not None:
             kernel.schedule(
                 kernel.now + agent.client_timeout,
-                event.fail,
+                event.fire_failure,
                 AgentError("agent hang reached client_timeout"),
                 None,
             )
@@ -226,10 +315,11 @@ class Environment:
         """One send attempt started now; settles with ``True`` (delivered) or ``False``."""
         sender = self.settings.sender
         # bytes as KeyedRandom.uniforms(2, "send", key, attempt) would hash them
-        digest = blake2b(
-            self._send_prefix + f"{key}\x1f{attempt}".encode(), digest_size=16
-        ).digest()
-        u_fail, u_latency = (word * _SCALE for word in _TWO_WORDS.unpack(digest))
+        encoded = f"({key[0]},)\x1f{attempt}" if len(key) == 1 else f"{key}\x1f{attempt}"
+        digest = blake2b(self._send_prefix + encoded.encode(), digest_size=16).digest()
+        word_fail, word_latency = _TWO_WORDS.unpack(digest)
+        u_fail = word_fail * _SCALE
+        u_latency = word_latency * _SCALE
         rate = sender.failure_rate
         now = kernel.now
         for outage in sender.outages:
@@ -237,7 +327,7 @@ class Environment:
                 rate = max(rate, outage.failure_rate)
         latency = self._send_latency(u_latency)
         event = kernel.event()
-        kernel.schedule(now + latency, event.succeed, u_fail >= rate, None)
+        kernel.schedule(now + latency, event.fire, u_fail >= rate, None)
         return event
 
     def _latency(self, recorded: bool, u: float, key: tuple[int, ...]) -> int:

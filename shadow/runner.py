@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from shadow.arms import ArmSpec, ModelSettings, environment_for, factory_for
-from shadow.environment import Environment, Message, Restart
+from shadow.environment import Environment, Message, Restart, message_block
 from shadow.kernel import LAYERS, DecisionEvent
 from shadow.simulate import simulate
 
@@ -160,19 +160,7 @@ class Stream:
                 for table, column in zip(tables, texts, strict=True)
             )
             received = self.received_at[start:stop].tolist()
-            for row in zip(
-                range(start, stop),
-                mid,
-                contact,
-                received,
-                text,
-                norm,
-                kind,
-                topic,
-                repeat,
-                strict=True,
-            ):
-                yield Message(*row)
+            yield from message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,11 +64,13 @@ class Group:
 class Event:
     """A promise: settles once, wakes every waiter in order (guarantees 2 and 3)."""
 
-    __slots__ = ("_callbacks", "kernel", "ok", "settled", "value")
+    # The first waiter has a slot of its own: almost every event has exactly one.
+    __slots__ = ("_first", "_more", "kernel", "ok", "settled", "value")
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
-        self._callbacks: list[Callable[[Event], None]] | None = []
+        self._first: Callable[[Event], None] | None = None
+        self._more: list[Callable[[Event], None]] | None = None
         self.settled = False
         self.ok = True
         self.value: Any = None
@@ -89,19 +91,52 @@ class Event:
         self.settled = True
         self.ok = ok
         self.value = value
-        callbacks = self._callbacks
-        self._callbacks = None
-        if callbacks:
+        first = self._first
+        if first is not None:
             ready = self.kernel._ready
-            for callback in callbacks:
-                ready.append((callback, self))
+            ready.append((first, self))
+            more = self._more
+            if more is not None:
+                for callback in more:
+                    ready.append((callback, self))
+
+    def fire(self, value: Any) -> None:
+        """``succeed`` as the whole of a timer: the waiters run at once, in order.
+
+        The same order as ``succeed`` and its microtasks: a timer starts with no microtask
+        pending (the run drains them first) and does nothing after settling, so the waiters
+        would have been the next microtasks anyway, ahead of any they queue.
+        """
+        self._settle_now(True, value)
+
+    def fire_failure(self, exc: BaseException) -> None:
+        """``fail`` as the whole of a timer (see ``fire``)."""
+        self._settle_now(False, exc)
+
+    def _settle_now(self, ok: bool, value: Any) -> None:
+        if self.settled:
+            raise RuntimeError("an event settles only once")
+        self.settled = True
+        self.ok = ok
+        self.value = value
+        first = self._first
+        if first is not None:
+            more = self._more
+            first(self)
+            if more is not None:
+                for callback in more:
+                    callback(self)
 
     def add_callback(self, callback: Callable[[Event], None]) -> None:
         """Call ``callback(self)`` once settled (as a microtask, even if settled already)."""
-        if self._callbacks is None:
+        if self.settled:
             self.kernel._ready.append((callback, self))
+        elif self._first is None:
+            self._first = callback
+        elif self._more is None:
+            self._more = [callback]
         else:
-            self._callbacks.append(callback)
+            self._more.append(callback)
 
 
 class Process(Event):
@@ -112,7 +147,8 @@ class Process(Event):
     def __init__(self, kernel: Kernel, generator: ProcessGenerator, group: Group) -> None:
         # Event.__init__ inlined: a process is created per message on the hot path.
         self.kernel = kernel
-        self._callbacks = []
+        self._first = None
+        self._more = None
         self.settled = False
         self.ok = True
         self.value = None
@@ -134,7 +170,7 @@ class Process(Event):
             self.succeed(stop.value)
             return
         except Exception as exc:
-            if not self._callbacks:
+            if self._first is None:
                 raise  # guarantee 9
             self.fail(exc)
             return
@@ -186,7 +222,7 @@ class Kernel:
     def timeout(self, delay: int, value: Any = None, group: Group | None = None) -> Event:
         """An event that succeeds with ``value`` after ``delay`` µs."""
         event = Event(self)
-        self.schedule(self.now + delay, event.succeed, value, group)
+        self.schedule(self.now + delay, event.fire, value, group)
         return event
 
     def spawn(self, generator: ProcessGenerator, group: Group | None = None) -> Process:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from unified_support import MS, S, msg, quiet, run
 
-from shadow.environment import Outage, Restart, ScriptEntry
+from shadow.environment import Message, Outage, Restart, ScriptEntry
 from unified import UnifiedSettings
 
 DEFAULT = UnifiedSettings()
@@ -42,7 +42,7 @@ def test_U1_one_entry_per_contact_serializes_its_messages_fifo() -> None:
         msg(3, 1, contact="c2", text="a"),
     ]
     messages.sort(key=lambda m: m.received_at)
-    messages = [replace(m, seq=i) for i, m in enumerate(messages)]  # seqs 0:a 1:b 2:c2 3:c
+    messages = [Message(i, *m.fields()[1:]) for i, m in enumerate(messages)]  # 0:a 1:b 2:c2 3:c
     result = run(messages)
     assert result.starts() == [0, 2, 1, 3]
     assert result.at(2, "processing_started") == 1 * S  # the other contact does not wait
