@@ -251,3 +251,30 @@ def test_rule11_instant_end_callbacks_run_after_everything_due_at_the_instant() 
         "timer at 6",
     ]
     assert kernel.now == 10
+
+
+@pytest.mark.parametrize("settle", ["succeed", "fire"])
+def test_a_timer_that_fires_an_event_wakes_its_waiters_as_succeed_would(settle: str) -> None:
+    kernel = Kernel()
+    log: list[str] = []
+    event = kernel.event()
+
+    def first(_: Event) -> None:
+        log.append("first waiter")
+        kernel.event().succeed().add_callback(lambda _e: log.append("microtask of the first"))
+
+    event.add_callback(first)
+    event.add_callback(lambda e: log.append(f"second waiter got {e.value}"))
+    event.add_callback(lambda e: log.append("third waiter"))
+    kernel.schedule(4, getattr(event, settle), "v")
+    kernel.call_at(4, lambda: log.append("later timer"))
+    kernel.run(10)
+    assert log == [
+        "first waiter",
+        "second waiter got v",
+        "third waiter",
+        "microtask of the first",
+        "later timer",
+    ]
+    with pytest.raises(RuntimeError):
+        event.fire("again")
