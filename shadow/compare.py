@@ -67,26 +67,6 @@ class CompareSettings:
 REPEAT_KINDS = ("redelivery", "resend", "legit", "unknown")
 
 
-def stream_facts(
-    contact_id: Sequence[str],
-    message_id: Sequence[str],
-    text_hash: Sequence[str],
-    received_at: Sequence[int],
-    labels: Sequence[str],
-    repeat_horizon: int,
-) -> tuple[list[int | None], list[str | None]]:
-    """``repeat_of`` and ``repeat_kind`` of every seq (contracts.md, the outcome record)."""
-    repeat_of, repeat_kind = repeat_facts(
-        Codes.encode(contact_id).codes,
-        Codes.encode(message_id).codes,
-        Codes.encode(text_hash).codes,
-        np.asarray(received_at, dtype=np.int64),
-        Codes.encode(labels),
-        repeat_horizon,
-    )
-    return [None if s < 0 else s for s in repeat_of.tolist()], repeat_kind.tolist()
-
-
 def stream_repeats(stream: Stream, repeat_horizon: int) -> tuple[IntArray, Codes]:
     """``repeat_facts`` of a whole stream."""
     return repeat_facts(

@@ -12,10 +12,11 @@ from shadow.compare import (
     CompareSettings,
     compare_pair,
     order_violations,
+    repeat_facts,
     signature,
     signatures_summary,
-    stream_facts,
 )
+from shadow.runner import Codes
 
 
 def frame(arm: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -160,6 +161,26 @@ def test_a_failure_while_comparing_one_seq_is_recorded_as_a_harness_error() -> N
     assert found[1] == ["extra_replies"]
     assert 0 not in found
     assert pair.severity[list(found).index(2)] == "regression"
+
+
+def stream_facts(
+    contact_id: list[str],
+    message_id: list[str],
+    text_hash: list[str],
+    received_at: list[int],
+    labels: list[str],
+    repeat_horizon: int,
+) -> tuple[list[int | None], list[str | None]]:
+    """``repeat_facts`` on plain lists, ``None`` where a seq repeats nothing."""
+    repeat_of, repeat_kind = repeat_facts(
+        Codes.encode(contact_id).codes,
+        Codes.encode(message_id).codes,
+        Codes.encode(text_hash).codes,
+        np.asarray(received_at, dtype=np.int64),
+        Codes.encode(labels),
+        repeat_horizon,
+    )
+    return [None if s < 0 else s for s in repeat_of.tolist()], repeat_kind.tolist()
 
 
 def test_stream_facts_find_redeliveries_and_repeats_within_the_horizon() -> None:
