@@ -475,26 +475,48 @@ class SignatureGroups:
         self._groups: dict[str, dict[str, Any]] = {}
 
     def add(self, line: Mapping[str, Any]) -> None:
-        sig = line["signature"]
+        attribution = line["attribution"]
+        self.add_divergence(
+            line["baseline"],
+            line["candidate"],
+            line["seq"],
+            line["signature"],
+            line["kinds"],
+            line["severity"],
+            attribution["baseline"]["cause"],
+            attribution["candidate"]["cause"],
+        )
+
+    def add_divergence(
+        self,
+        baseline: str,
+        candidate: str,
+        seq: int,
+        sig: str,
+        kinds: list[str],
+        severity: str,
+        baseline_cause: str | None,
+        candidate_cause: str | None,
+    ) -> None:
+        """``add`` from a divergence's fields."""
         group = self._groups.get(sig)
         if group is None:
-            attribution = line["attribution"]
             group = self._groups[sig] = {
                 "signature": sig,
-                "baseline_family": family(line["baseline"]),
-                "candidate_family": family(line["candidate"]),
-                "kinds": line["kinds"],
-                "severity": line["severity"],
-                "baseline_cause": attribution["baseline"]["cause"],
-                "candidate_cause": attribution["candidate"]["cause"],
+                "baseline_family": family(baseline),
+                "candidate_family": family(candidate),
+                "kinds": kinds,
+                "severity": severity,
+                "baseline_cause": baseline_cause,
+                "candidate_cause": candidate_cause,
                 "pairs": {},
                 "count": 0,
                 "seqs": [],
             }
         group["count"] += 1
-        pair = f"{line['baseline']} vs {line['candidate']}"
+        pair = f"{baseline} vs {candidate}"
         group["pairs"][pair] = group["pairs"].get(pair, 0) + 1
-        group["seqs"].append(line["seq"])
+        group["seqs"].append(seq)
 
     def summary(self) -> list[dict[str, Any]]:
         summary = []

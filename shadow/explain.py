@@ -165,6 +165,6 @@ def _verify(arm: str, rerun_frame: pd.DataFrame, stored: pd.DataFrame) -> None:
 
 
 def _records(frame: pd.DataFrame, seqs: Sequence[int]) -> list[dict[str, Any]]:
-    from shadow.manifest import outcome_records
+    from shadow.divergence_lines import outcome_records
 
     return outcome_records(frame, list(seqs))

@@ -19,37 +19,25 @@ import pyarrow as pa
 from shadow import __version__
 from shadow.arms import ArmSpec
 from shadow.assumptions import assumptions_in_force
-from shadow.compare import OUTCOME_COLUMNS, SignatureGroups, divergence_chunks
+from shadow.compare import SignatureGroups
 from shadow.config import EffectiveConfig
 from shadow.divergence_kinds import SEVERITIES
+from shadow.divergence_lines import column_values, divergence_texts
 from shadow.kernel import FATES
 from shadow.replay import Cohorts, Comparison, PreparedStream
-from shadow.runfolder import SCHEMA_VERSION, file_hashes, write_json, write_jsonl, write_parquet
+from shadow.runfolder import (
+    SCHEMA_VERSION,
+    file_hashes,
+    write_json,
+    write_jsonl,
+    write_lines,
+    write_parquet,
+)
 from shadow.runner import ArmResult
 from shadow.streams.parquet import write_parquet as write_columns
 
 if TYPE_CHECKING:  # the pipeline calls this module; only its types are needed here
     from shadow.pipeline import LoadedInputs, ReplayOptions
-
-
-def outcome_records(frame: pd.DataFrame, rows: Any) -> list[dict[str, Any]]:
-    """Outcome rows as JSON-able dicts (nulls as None, floats rounded to the µs), column-wise."""
-    subset = frame.iloc[rows]
-    columns: dict[str, list[Any]] = {}
-    for column in OUTCOME_COLUMNS:
-        series = subset[column]
-        if series.dtype == "float64":
-            columns[column] = [
-                None if value != value else round(value, 6) for value in series.tolist()
-            ]
-        elif series.dtype == "bool":
-            columns[column] = [bool(value) for value in series.tolist()]
-        else:
-            columns[column] = [None if value is pd.NA else value for value in series.tolist()]
-    return [
-        dict(zip(OUTCOME_COLUMNS, values, strict=True))
-        for values in zip(*columns.values(), strict=True)
-    ]
 
 
 def write_stream(out: Path, prepared: PreparedStream) -> None:
@@ -185,24 +173,34 @@ def _write_divergences(
     groups = SignatureGroups()
     pair_counts: dict[str, dict[str, dict[str, int]]] = {}
 
-    def lines() -> Iterator[dict[str, Any]]:
+    def lines() -> Iterator[str]:
         for pair in comparison.pairs:
             b, c = comparison.frames[pair.baseline], comparison.frames[pair.candidate]
             by_severity = {s: 0 for s in SEVERITIES}
             by_kind: dict[str, int] = {}
-            for chunk in divergence_chunks(pair, b, c, outcome_records):
-                for line in chunk:
-                    by_severity[line["severity"]] += 1
-                    for kind in line["kinds"]:
-                        by_kind[kind] = by_kind.get(kind, 0) + 1
-                    groups.add(line)
-                    yield line
+            b_cause = column_values(b["cause"].take(pair.seqs))
+            c_cause = column_values(c["cause"].take(pair.seqs))
+            for index, seq in enumerate(pair.seqs.tolist()):
+                by_severity[pair.severity[index]] += 1
+                for kind in pair.kinds[index]:
+                    by_kind[kind] = by_kind.get(kind, 0) + 1
+                groups.add_divergence(
+                    pair.baseline,
+                    pair.candidate,
+                    seq,
+                    pair.signature[index],
+                    pair.kinds[index],
+                    pair.severity[index],
+                    b_cause[index],
+                    c_cause[index],
+                )
+            yield from divergence_texts(pair, b, c)
             pair_counts[f"{pair.baseline} vs {pair.candidate}"] = {
                 "by_severity": by_severity,
                 "by_kind": dict(sorted(by_kind.items())),
             }
 
-    write_jsonl(out / "divergences.jsonl", lines())
+    write_lines(out / "divergences.jsonl", lines())
     signatures = groups.summary()
     write_json(out / "signatures.json", signatures)
     return signatures, pair_counts

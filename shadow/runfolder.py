@@ -57,12 +57,20 @@ def write_json(path: Path, document: Any) -> None:
     path.write_text(canonical_json(document) + "\n", encoding="utf-8")
 
 
+def compact_json(document: Any) -> str:
+    """One JSONL line's text: sorted keys, no spaces, no ASCII escaping."""
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def write_jsonl(path: Path, lines: Iterable[Mapping[str, Any]]) -> None:
+    write_lines(path, (compact_json(line) for line in lines))
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> None:
+    """Write each text as one line (``\\n``, UTF-8)."""
     with path.open("w", encoding="utf-8", newline="\n") as handle:
         for line in lines:
-            handle.write(
-                json.dumps(line, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-            )
+            handle.write(line)
             handle.write("\n")
 
 

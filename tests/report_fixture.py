@@ -23,8 +23,8 @@ from shadow.compare import (
     signatures_summary,
 )
 from shadow.config import load_config
+from shadow.divergence_lines import outcome_records
 from shadow.kernel import FATES
-from shadow.manifest import outcome_records
 from shadow.runfolder import file_hashes, write_json, write_jsonl, write_parquet
 
 T0 = 1_700_000_000_000_000

@@ -28,6 +28,8 @@ Guarantees (tests cite them by number):
 11. ``at_instant_end`` callbacks run once the clock is about to leave the current instant:
     after every arrival, timer and microtask due at it, in registration order; what they
     schedule for the same instant still runs before the clock moves.
+12. A settled event holds no reference to its waiters, so a waiter that holds its event makes
+    no reference cycle: a run leaves its garbage to reference counting, not to the collector.
 """
 
 from __future__ import annotations
@@ -93,10 +95,12 @@ class Event:
         self.value = value
         first = self._first
         if first is not None:
+            self._first = None  # guarantee 12
             ready = self.kernel._ready
             ready.append((first, self))
             more = self._more
             if more is not None:
+                self._more = None
                 for callback in more:
                     ready.append((callback, self))
 
@@ -122,6 +126,7 @@ class Event:
         first = self._first
         if first is not None:
             more = self._more
+            self._first = self._more = None  # guarantee 12
             first(self)
             if more is not None:
                 for callback in more:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Generator
 from typing import Any
 
@@ -278,3 +280,33 @@ def test_a_timer_that_fires_an_event_wakes_its_waiters_as_succeed_would(settle: 
     ]
     with pytest.raises(RuntimeError):
         event.fire("again")
+
+
+@pytest.mark.parametrize("settle", ["succeed", "fail", "fire", "fire_failure"])
+def test_rule12_a_settled_event_lets_go_of_its_waiters(settle: str) -> None:
+    kernel = Kernel()
+    event = kernel.event()
+    woken: list[bool] = []
+
+    class Waiter:  # holds its event, as the models' waiters do
+        def __init__(self) -> None:
+            self.event = event
+
+        def settled(self, settled: Event) -> None:
+            woken.append(settled.ok)
+
+    waiters = [Waiter() for _ in range(3)]
+    for waiter in waiters:
+        event.add_callback(waiter.settled)
+    alive = [weakref.ref(waiter) for waiter in waiters]
+    del waiter, waiters
+    value: Any = ValueError("lost") if "fail" in settle else "v"
+    kernel.schedule(1, getattr(event, settle), value)
+    gc.disable()  # what is freed below is freed by reference counting alone
+    try:
+        assert all(ref() is not None for ref in alive)  # waiting, they live through the event
+        kernel.run(5)
+        assert woken == ["fail" not in settle] * 3
+        assert all(ref() is None for ref in alive)
+    finally:
+        gc.enable()

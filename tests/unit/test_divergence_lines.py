@@ -1,0 +1,62 @@
+"""``divergences.jsonl`` written from columns holds the reference dicts' JSON, byte for byte."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shadow import divergence_lines, manifest
+from shadow.compare import PairDivergences, divergence_records
+from shadow.divergence_lines import outcome_records
+from shadow.pipeline import ReplayOptions, replay
+from shadow.runfolder import compact_json
+
+json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False),  # outcome_records turns NaN into None
+    st.text(),
+    st.lists(st.text(max_size=3), max_size=3),
+)
+
+
+@settings(deadline=None)
+@given(st.lists(json_values, max_size=30))
+def test_each_value_is_encoded_as_compact_json_encodes_it(values: list[Any]) -> None:
+    assert divergence_lines._texts(values) == [compact_json(value) for value in values]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "options"),
+    [
+        ("conflict-2-oi", {"arms": ["legacy", "unified", "coordinator"]}),
+        ("send-failures", {"stages": [10, 50]}),
+        ("restart-mid-traffic", {"arms": ["legacy", "unified", "legacy~1", "orchestrator"]}),
+    ],
+)
+def test_written_lines_are_the_reference_dicts_as_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scenario: str, options: dict[str, Any]
+) -> None:
+    written: list[str] = []
+
+    def checked(pair: PairDivergences, b: pd.DataFrame, c: pd.DataFrame) -> Iterator[str]:
+        texts = list(divergence_lines.divergence_texts(pair, b, c, size=7))  # several chunks
+        reference = divergence_records(pair, b, c, outcome_records)
+        assert texts == [compact_json(line) for line in reference]
+        written.extend(texts)
+        return iter(texts)
+
+    monkeypatch.setattr(manifest, "divergence_texts", checked)
+    out = tmp_path / "run"
+    replay(ReplayOptions(inputs=[f"scenario:{scenario}"], out=out, reports=False, **options))
+    assert written, "the scenario should diverge somewhere"
+    assert (out / "divergences.jsonl").read_text(encoding="utf-8").splitlines() == written
+    if options.get("stages"):
+        assert any('"effect":' in line for line in written)
