@@ -337,7 +337,7 @@ def compare_pair(
         applied = applies[kind][rows]
         columns.append(np.where(applied, np.asarray(severities[kind])[rows], -1))
     keys = np.column_stack(columns) if len(rows) else np.zeros((0, len(columns)), np.int64)
-    combos, which = np.unique(keys, axis=0, return_inverse=True)
+    combos, which = _distinct_rows(keys)
     worked: list[tuple[list[str], dict[str, str], str, str]] = []
     for combo in combos.tolist():
         error, base_code, cand_code, *ranks_of = combo
@@ -366,6 +366,19 @@ def compare_pair(
         [f[3] for f in found],
         effects,
     )
+
+
+def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, axis=0, return_inverse=True)``: the rows are small integers, read as
+    the digits of one number when it fits in 62 bits (a 1-d unique is an order of magnitude
+    faster than sorting rows)."""
+    low = keys.min(axis=0, initial=0)
+    radix = keys.max(axis=0, initial=0) - low + 1
+    if float(np.prod(radix.astype(np.float64))) >= 2.0**62:
+        return np.unique(keys, axis=0, return_inverse=True)
+    weights = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]]).astype(np.int64)
+    _, first, which = np.unique((keys - low) @ weights, return_index=True, return_inverse=True)
+    return keys[first], which
 
 
 def _evaluate(

@@ -156,16 +156,12 @@ def record_columns(records: Iterable[InboundRecord], text: bool = False) -> dict
     """The inbound records' own fields as arrow columns, consumed a chunk at a time (no record
     is kept). ``text`` adds the raw texts."""
     fields = (*_RECORD_FIELDS, "text") if text else _RECORD_FIELDS
-    row = operator.attrgetter(*fields)
+    getters = [(operator.attrgetter(name), STREAM_SCHEMA[name]) for name in fields]
     parts: list[list[Any]] = []
-    rows = map(row, records)
-    while chunk := list(itertools.islice(rows, _CHUNK)):
-        parts.append(
-            [
-                pa.array(values, STREAM_SCHEMA[name])
-                for name, values in zip(fields, zip(*chunk, strict=True), strict=True)
-            ]
-        )
+    records = iter(records)
+    while chunk := list(itertools.islice(records, _CHUNK)):
+        # a column at a time from a list: a third of the time of transposing rows
+        parts.append([pa.array(list(map(get, chunk)), kind) for get, kind in getters])
         del chunk
     return {
         name: pa.concat_arrays([part[index] for part in parts])

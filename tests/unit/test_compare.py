@@ -7,9 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shadow.compare import (
     CompareSettings,
+    _distinct_rows,
     compare_pair,
     order_violations,
     repeat_facts,
@@ -227,3 +230,23 @@ def test_the_policy_kind_type_lists_exactly_the_comparator_kinds() -> None:
     from shadow.gate_policy import Kind
 
     assert get_args(Kind) == KINDS
+
+
+@settings(deadline=None)
+@given(
+    st.integers(1, 16).flatmap(
+        lambda width: st.lists(
+            st.lists(st.integers(-1, 40), min_size=width, max_size=width), max_size=60
+        )
+    ),
+    st.booleans(),
+)
+def test_distinct_rows_is_numpys_unique_over_rows(rows: list[list[int]], wide: bool) -> None:
+    keys = np.asarray(rows, dtype=np.int64).reshape(len(rows), -1 if rows else 1)
+    if wide and len(keys):
+        keys[0, 0] = 2**40  # too many digits for one number: the row sort
+    combos, which = _distinct_rows(keys)
+    expected = np.unique(keys, axis=0)
+    assert len(combos) == len(expected)
+    assert sorted(map(tuple, combos.tolist())) == sorted(map(tuple, expected.tolist()))
+    assert (combos[np.asarray(which).reshape(-1)] == keys).all()
