@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import struct
+from statistics import NormalDist
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shadow.kernel import FATES, Gauges, Kernel, KeyedRandom, Recorder
+from shadow.kernel.rand import normal_quantile
 
 
 def test_a_draw_depends_only_on_its_key() -> None:
@@ -115,3 +119,10 @@ def test_a_drop_after_the_agent_call_is_unanswered() -> None:
 def test_unknown_events_are_refused() -> None:
     with pytest.raises(ValueError):
         Recorder(Kernel(), 1).event("teleported", 0)
+
+
+@settings(deadline=None)
+@given(st.floats(min_value=0.0, max_value=1.0))
+def test_normal_quantile_is_normaldist_inv_cdf_to_the_bit(u: float) -> None:
+    expected = NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12))
+    assert struct.pack("<d", normal_quantile(u)) == struct.pack("<d", expected)
