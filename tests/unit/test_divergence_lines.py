@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,6 +33,38 @@ json_values = st.one_of(
 @given(st.lists(json_values, max_size=30))
 def test_each_value_is_encoded_as_compact_json_encodes_it(values: list[Any]) -> None:
     assert divergence_lines._texts(values) == [compact_json(value) for value in values]
+
+
+@settings(deadline=None)
+@given(
+    st.sampled_from(["float64", "bool", "int64", "Int64", "string"]).flatmap(
+        lambda dtype: st.tuples(
+            st.just(dtype),
+            st.lists(
+                {
+                    "float64": st.one_of(st.none(), st.floats()),
+                    "bool": st.booleans(),
+                    "int64": st.integers(-(2**63), 2**63 - 1),
+                    "Int64": st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+                    "string": st.one_of(st.none(), st.text()),
+                }[dtype],
+                max_size=20,
+            ),
+        )
+    )
+)
+def test_a_column_is_encoded_as_its_values_one_by_one(column: tuple[str, list[Any]]) -> None:
+    dtype, values = column
+    if dtype == "string":
+        series = pd.Series(pd.arrays.ArrowStringArray(pa.array(values, pa.string())))
+    elif dtype == "float64":
+        series = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+    elif dtype in ("bool", "int64"):
+        series = pd.Series(values, dtype=dtype)
+    else:
+        series = pd.Series(pd.array(values, dtype=dtype))
+    expected = divergence_lines._texts(divergence_lines.column_values(series))
+    assert divergence_lines._column_texts(series) == expected
 
 
 @pytest.mark.parametrize(
