@@ -113,6 +113,11 @@ class _Names:
     def encode(self, values: Any) -> Any:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
+        if not len(self._raw):  # the first column named: every id is fresh, one hash pass
+            encoded = values.dictionary_encode()  # in order of first appearance; nulls stay
+            self._raw = encoded.dictionary
+            self._names = self._name(encoded.dictionary, 0)
+            return self._names.take(encoded.indices)
         index = pc.index_in(values, value_set=self._raw)
         fresh = values.filter(pc.and_(pc.is_null(index), pc.is_valid(values)))
         if len(fresh):
