@@ -281,7 +281,13 @@ def run_arm(
     fate, rule, cause = recorder.fates()
     gauges = [
         GaugeRecord(
-            g.name, g.cap, g.peak, g.peak_at, np.asarray(g.samples, dtype=np.int64).reshape(-1, 2)
+            g.name,
+            g.cap,
+            g.peak,
+            g.peak_at,
+            np.column_stack(
+                (np.asarray(g.sampled_at, dtype=np.int64), np.asarray(g.sampled, dtype=np.int64))
+            ),
         )
         for g in run.gauges.all()
     ]

@@ -25,7 +25,14 @@ class Gauge:
     value: int = 0
     peak: int = 0
     peak_at: int = 0
-    samples: list[tuple[int, int]] = field(default_factory=list)
+    # samples as two parallel columns: they become arrays at the end of a run
+    sampled_at: list[int] = field(default_factory=list)
+    sampled: list[int] = field(default_factory=list)
+
+    @property
+    def samples(self) -> list[tuple[int, int]]:
+        """Every sample as ``(time, value)``."""
+        return list(zip(self.sampled_at, self.sampled, strict=True))
 
     def set(self, value: int) -> None:
         if value < 0:
@@ -58,7 +65,8 @@ class Gauges:
     def sample(self) -> None:
         now = self.kernel.now
         for gauge in self._gauges.values():
-            gauge.samples.append((now, gauge.value))
+            gauge.sampled_at.append(now)
+            gauge.sampled.append(gauge.value)
 
     def all(self) -> list[Gauge]:
         """Every gauge, in creation order."""
