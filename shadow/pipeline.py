@@ -271,10 +271,14 @@ def replay_loaded(
     results = run_plan(plan, prepared, options.workers, arm_progress)
     watch.phase("simulate")
     comparison = compare_arms(
-        results, prepared, plan.arms, compare_settings(config), plan.flip_at, plan.stages
+        results,
+        prepared,
+        plan.arms,
+        compare_settings(config),
+        plan.flip_at,
+        plan.stages,
+        drop_outcomes=True,
     )
-    for result in results:
-        result.drop_outcomes()
     release_free_memory()
     watch.phase("compare")
     summary = write_run(out, options, config, loaded, prepared, specs, results, comparison, cohorts)

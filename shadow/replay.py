@@ -229,15 +229,23 @@ def compare_arms(
     settings: CompareSettings,
     flip_at: int | None = None,
     stages: Sequence[int] = (),
+    drop_outcomes: bool = False,
 ) -> Comparison:
-    """Build every arm's outcome frame and compare the default pairs."""
+    """Build every arm's outcome frame and compare the default pairs.
+
+    With ``drop_outcomes`` each result lets go of its per-seq columns as soon as its frame
+    holds them (``ArmResult.drop_outcomes``): a large run never holds both at once.
+    """
     stream = prepared.stream
     received = stream.received_at
     repeat_of, repeat_kind = stream_repeats(stream, settings.repeat_horizon)
-    frames = {
-        result.name: outcome_frame(result, stream.contact_id, received, repeat_of, repeat_kind)
-        for result in results
-    }
+    frames = {}
+    for result in results:
+        frames[result.name] = outcome_frame(
+            result, stream.contact_id, received, repeat_of, repeat_kind
+        )
+        if drop_outcomes:
+            result.drop_outcomes()
     pairs: list[PairDivergences] = []
     simulated = [spec for spec in specs if spec.name in frames]
     for baseline, candidate in default_pairs(simulated):
