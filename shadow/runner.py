@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -133,6 +134,11 @@ class Stream:
         return np.zeros(len(self), dtype=bool) if found is None else found
 
     def messages(self) -> Iterator[Message]:
+        """Every message in seq order, built a block at a time (the arms iterate the blocks
+        in C, through ``chain``: no Python generator resumes per message)."""
+        return itertools.chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[list[Message]]:
         texts = (
             self.message_id,
             self.contact_id,
@@ -146,7 +152,7 @@ class Stream:
         # a vocabulary much smaller than the stream is decoded once, its strings shared by
         # every message; the others (message ids, ...) are decoded a block at a time
         tables = [
-            [*column.values.to_pylist(), None]
+            np.array([*column.values.to_pylist(), None], dtype=object)
             if len(column.values) <= max(1024, size // 8)
             else None
             for column in texts
@@ -156,11 +162,11 @@ class Stream:
             mid, contact, text, norm, kind, topic, repeat = (
                 column.tolist(start, stop)
                 if table is None
-                else [table[code] for code in column.codes[start:stop].tolist()]
+                else table[column.codes[start:stop]].tolist()  # -1 (missing) is the None
                 for table, column in zip(tables, texts, strict=True)
             )
             received = self.received_at[start:stop].tolist()
-            yield from message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
+            yield message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
 
 
 @dataclass(frozen=True, slots=True)
