@@ -118,6 +118,7 @@ class Event:
         self._settle_now(False, exc)
 
     def _settle_now(self, ok: bool, value: Any) -> None:
+        # ``_settle``'s bookkeeping written out again, not shared: both run per message
         if self.settled:
             raise RuntimeError("an event settles only once")
         self.settled = True
