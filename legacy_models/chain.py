@@ -25,8 +25,8 @@ from legacy_models.orchestrator import Orchestrator
 from legacy_models.response_manager import ResponseManager
 from legacy_models.settings import LegacySettings
 from legacy_models.steps import AgentSteps
-from shadow.environment import Environment
 from shadow.kernel import GaugeSource, Group, Kernel, Recorder
+from shadow.world import Environment
 
 
 class LegacyChain:

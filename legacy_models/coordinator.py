@@ -32,8 +32,8 @@ from collections.abc import Callable, Sequence
 
 from legacy_models.settings import CoordinatorSettings
 from legacy_models.steps import AgentSteps, Done, drop_expired
-from shadow.environment import Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
+from shadow.world import Environment, Message
 
 LAYER = "coordinator"
 #: The batch processor: called with the contact's "lock" held on the batch's messages; reports

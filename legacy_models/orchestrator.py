@@ -33,8 +33,8 @@ from collections.abc import Callable
 
 from legacy_models.settings import OrchestratorSettings
 from legacy_models.steps import AgentSteps
-from shadow.environment import Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
+from shadow.world import Environment, Message
 
 LAYER = "orchestrator"
 #: The processor: called with the lock held; its event settles True (resolved) / False.

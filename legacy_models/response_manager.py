@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from legacy_models.settings import ResponseManagerSettings
 from legacy_models.steps import AgentSteps, Done, drop_expired
-from shadow.environment import Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
+from shadow.world import Environment, Message
 
 LAYER = "response_manager"
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from shadow.environment import AgentCall, AgentError, Environment, Message
 from shadow.kernel import Event, Group, Kernel, Recorder
+from shadow.world import AgentCall, AgentError, Environment, Message
 
 #: How a processor (or a delivery step) reports its end: ``done(resolved)``.
 Done = Callable[[bool], object]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports import charts
+import reports.charts as charts
 from reports.data import (
     SEED_MEMORY,
     SEED_MEMORY_TOTAL,
@@ -31,8 +31,8 @@ from reports.data import (
 from reports.fidelity import extra_reply_rows, fidelity_rows
 from reports.reproduce import ConfigDiff, config_sets, reproduce_commands
 from reports.swimlanes import contact_timelines
+from shadow.common import SEVERITIES
 from shadow.config import render_value
-from shadow.divergence_kinds import SEVERITIES
 
 SECTIONS = (
     ("verdict", "Verdict"),

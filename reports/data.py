@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shadow.divergence_kinds import SEVERITIES
-from shadow.errors import InputError
+from shadow.common import SEVERITIES, InputError
 from shadow.kernel import FATES
 from shadow.runfolder import verify_folder
 

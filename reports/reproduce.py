@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from reports.data import RunData
-from shadow.arms import default_arms
+from shadow.common import format_duration
 from shadow.config import load_config, render_value
-from shadow.durations import format_duration
+from shadow.simulation import default_arms
 
 SEED_KEY = "environment.seed"
 

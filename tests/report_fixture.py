@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shadow.assumptions import assumptions_in_force
-from shadow.compare import (
+from shadow.compare.lines import outcome_records
+from shadow.compare.pairs import (
     OUTCOME_COLUMNS,
     SEVERITIES,
     CompareSettings,
@@ -22,10 +22,10 @@ from shadow.compare import (
     divergence_records,
     signatures_summary,
 )
-from shadow.config import load_config
-from shadow.divergence_lines import outcome_records
+from shadow.config.assumptions import assumptions_in_force
+from shadow.config.effective import load_config
 from shadow.kernel import FATES
-from shadow.runfolder import file_hashes, write_json, write_jsonl, write_parquet
+from shadow.runfolder.folder import file_hashes, write_json, write_jsonl, write_parquet
 
 T0 = 1_700_000_000_000_000
 CONTACTS = 12
@@ -333,7 +333,7 @@ def gate_document() -> dict[str, Any]:
 
 def fake_timelines(path: Path, seqs: list[int], arms: list[str]) -> list[Any]:
     """Stand-in for ``shadow.explain`` re-runs: a plausible event trail per seq and arm."""
-    from shadow.explain import Timeline
+    from shadow.explain.timelines import Timeline
     from shadow.kernel import DecisionEvent
 
     timelines = []

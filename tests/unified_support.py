@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shadow.environment import (
+from shadow.kernel import FATES, DecisionEvent, GaugeSource, Group, Kernel, Recorder
+from shadow.world.arm_loop import ArmRun, simulate
+from shadow.world.environment import (
     AgentSettings,
     Environment,
     EnvironmentSettings,
@@ -16,8 +18,6 @@ from shadow.environment import (
     ScriptEntry,
     SenderSettings,
 )
-from shadow.kernel import FATES, DecisionEvent, GaugeSource, Group, Kernel, Recorder
-from shadow.simulate import ArmRun, simulate
 from unified import UnifiedCoordinator, UnifiedSettings
 
 S = 1_000_000

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from shadow.environment import AgentCall, AgentError, Environment, Message
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
+from shadow.world import AgentCall, AgentError, Environment, Message
 from unified.caches import BoundedCache
 from unified.settings import UnifiedSettings
 

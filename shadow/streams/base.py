@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shadow.errors import InputError
+from shadow.common import InputError
 from shadow.streams.record import InboundRecord, OutboundRecord
 
 LineKind = Literal["inbound", "receipt", "outbound", "skipped", "rejected", "continuation"]

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from hashlib import blake2b
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shadow.errors import InputError
+from shadow.common import InputError
 from shadow.streams.base import FileContext, LineResult, rejected
 from shadow.streams.fields import datetime_to_us
 from shadow.streams.record import InboundRecord, OutboundRecord

@@ -27,7 +27,6 @@ from typing import Any
 
 import yaml
 
-from shadow.environment import normalize_text
 from shadow.kernel import KeyedRandom
 from shadow.streams.quantities import MS, Distribution
 from shadow.streams.scenarios import (
@@ -42,6 +41,7 @@ from shadow.streams.scenarios import (
     load_scenario,
 )
 from shadow.streams.vocabulary import Entry, Position, load_vocabulary, pick_text
+from shadow.world import normalize_text
 
 MAX_TURNS = 200
 MAX_WARMUP = 86_400_000_000.0

@@ -24,8 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from shadow.errors import InputError, UsageError
-from shadow.streams import cloud, evolution, export, gateways, shadow_format
+import shadow.streams.cloud as cloud
+import shadow.streams.evolution as evolution
+import shadow.streams.export as export
+import shadow.streams.gateways as gateways
+import shadow.streams.shadow_format as shadow_format
+from shadow.common import InputError, UsageError
 from shadow.streams.accounting import Accounting, Counts
 from shadow.streams.base import FileContext, LineResult, Reader, ReadOptions
 from shadow.streams.detect import FORMATS, detect_format

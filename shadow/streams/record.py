@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from shadow.environment import normalize_text, text_token
+from shadow.world import normalize_text, text_token
 
 #: The canonical message types (formats.md); each reader maps its gateway's names onto these.
 KNOWN_TYPES: tuple[str, ...] = (

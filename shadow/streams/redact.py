@@ -26,12 +26,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from shadow.environment import normalize_text
-from shadow.errors import UsageError
+from shadow.common import UsageError
 from shadow.rollout import RolloutSettings, bucket, fingerprint
 from shadow.streams.fields import iso_utc
 from shadow.streams.normalize import Capture
 from shadow.streams.record import REDACTED_PREFIX, InboundRecord, OutboundRecord, is_redacted
+from shadow.world import normalize_text
 
 REDACT_KEY_ENV = "SHADOW_REDACT_KEY"
 

@@ -38,7 +38,7 @@ from pydantic import (
     model_validator,
 )
 
-from shadow.errors import InputError, UsageError
+from shadow.common import InputError, UsageError
 from shadow.streams.expect import parse_expectation, validate_expect
 from shadow.streams.quantities import SECOND, Distribution, Duration, Rate
 from shadow.streams.vocabulary import list_vocabularies

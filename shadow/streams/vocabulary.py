@@ -22,7 +22,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shadow.errors import InputError, UsageError
+from shadow.common import InputError, UsageError
 from shadow.streams.record import KNOWN_TYPES
 
 MESSAGE_TYPES = KNOWN_TYPES  # the normalized types of formats.md

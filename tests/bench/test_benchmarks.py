@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from shadow.arms import ModelSettings
-from shadow.kernel_bench import pipeline
-from shadow.loadgen import steady_load
-from shadow.pipeline import ReplayOptions, compare_settings, effective_config
-from shadow.replay import compare_arms, plan_for, prepare_stream, resolve_arms
-from shadow.runner import run_arm
+from shadow.bench.kernel import pipeline
+from shadow.compare.comparison import compare_arms
+from shadow.prepare.plan import plan_for, resolve_arms
+from shadow.prepare.stream import prepare_stream
+from shadow.replay.inputs import ReplayOptions, compare_settings, effective_config
+from shadow.simulation.arms import ModelSettings
+from shadow.simulation.runner import run_arm
+from shadow.streams.loadgen import steady_load
 
 pytestmark = pytest.mark.bench
 MESSAGES = 20_000

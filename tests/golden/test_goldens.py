@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from shadow.pipeline import ReplayOptions, replay
+from shadow.replay.inputs import ReplayOptions
+from shadow.replay.pipeline import replay
 from shadow.streams.generate import generate_to_file
 
 HERE = Path(__file__).parent / "divergences"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shadow.pipeline import scenario_metrics
+from shadow.replay.pipeline import scenario_metrics
 from shadow.streams.expect import check_expect, describe
 from shadow.streams.scenarios import list_scenarios, load_scenario
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from shadow.pipeline import ReplayOptions, replay
-from shadow.rollout import RolloutSettings, bucket, entry_stage
+from shadow.replay.inputs import ReplayOptions
+from shadow.replay.pipeline import replay
+from shadow.rollout.flags import RolloutSettings, bucket, entry_stage
 
 SETTINGS = RolloutSettings()  # unleash, USE_UNIFIED_COORDINATOR
 

@@ -14,9 +14,15 @@ from functools import partial
 from typing import Any
 
 from legacy_models import CoordinatorArm, LegacyChain, OrchestratorArm, ResponseManagerArm
-from shadow.environment import Environment, EnvironmentSettings, Message, normalize_text, text_token
 from shadow.kernel import KeyedRandom
-from shadow.simulate import simulate
+from shadow.world.arm_loop import simulate
+from shadow.world.environment import (
+    Environment,
+    EnvironmentSettings,
+    Message,
+    normalize_text,
+    text_token,
+)
 
 S = 1_000_000
 VOCABULARY = ("oi", "Oi", "sim", "não", "ok", "obrigado", "quanto custa?", "bom dia")

@@ -10,8 +10,9 @@ import pytest
 from cli_support import SAMPLE, run_shadow
 from typer.testing import CliRunner
 
-from shadow.cli import app
-from shadow.pipeline import ReplayOptions, replay
+from shadow.cli.app import app
+from shadow.replay.inputs import ReplayOptions
+from shadow.replay.pipeline import replay
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from cli_support import run_shadow
 from typer.testing import CliRunner
 
-from shadow.cli import app
-from shadow.errors import UsageError
+from shadow.cli.app import app
+from shadow.common.errors import UsageError
 
 VARY = ["--vary", "unified.duplicate_window=3s,5s", "--seeds", "2"]
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from legacy_models import LegacyChain
-from shadow.environment import (
+from shadow.kernel import FATES, Gauges, Group, Kernel, Recorder
+from shadow.world.environment import (
     AgentSettings,
     Environment,
     EnvironmentSettings,
@@ -23,7 +24,6 @@ from shadow.environment import (
     ScriptEntry,
     SenderSettings,
 )
-from shadow.kernel import FATES, Gauges, Group, Kernel, Recorder
 from unified import UnifiedCoordinator
 from unified.settings import UnifiedSettings
 

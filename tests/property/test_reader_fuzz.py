@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shadow.errors import InputError
+from shadow.common.errors import InputError
 from shadow.streams import ReadOptions, read_captures
 from shadow.streams.detect import FORMATS
 

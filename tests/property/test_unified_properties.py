@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from unified_support import MS, Run, S, msg, run
 
-from shadow.environment import (
+from shadow.world.environment import (
     AgentSettings,
     Environment,
     EnvironmentSettings,

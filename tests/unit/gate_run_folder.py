@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from shadow.rollout import RolloutSettings, fingerprint, in_stage
+from shadow.rollout.flags import RolloutSettings, fingerprint, in_stage
 
 SETTINGS = RolloutSettings()
 

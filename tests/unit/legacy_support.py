@@ -16,7 +16,9 @@ from legacy_models import (
     ResponseManagerArm,
     ResponseManagerSettings,
 )
-from shadow.environment import (
+from shadow.kernel import FATES, DecisionEvent
+from shadow.world.arm_loop import ArmRun, simulate
+from shadow.world.environment import (
     AgentSettings,
     Environment,
     EnvironmentSettings,
@@ -29,8 +31,6 @@ from shadow.environment import (
     normalize_text,
     text_token,
 )
-from shadow.kernel import FATES, DecisionEvent
-from shadow.simulate import ArmRun, simulate
 
 S = 1_000_000
 MS = 1_000

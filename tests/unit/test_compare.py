@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadow.compare import (
+from shadow.compare.pairs import (
     CompareSettings,
     _distinct_rows,
     compare_pair,
@@ -19,7 +19,7 @@ from shadow.compare import (
     signature,
     signatures_summary,
 )
-from shadow.runner import Codes
+from shadow.simulation.runner import Codes
 
 
 def frame(arm: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -226,8 +226,8 @@ def test_signature_summary_counts_and_keeps_five_lowest_examples() -> None:
 def test_the_policy_kind_type_lists_exactly_the_comparator_kinds() -> None:
     from typing import get_args
 
-    from shadow.divergence_kinds import KINDS
-    from shadow.gate_policy import Kind
+    from shadow.common.divergence_kinds import KINDS
+    from shadow.gate.policy import Kind
 
     assert get_args(Kind) == KINDS
 

@@ -19,11 +19,11 @@ from legacy_models.settings import (
     OrchestratorSettings,
     ResponseManagerSettings,
 )
-from shadow.config import LEAF_KEYS, ConfigFileError, load_config, render_value
-from shadow.config_doc import DOC, key_table, render_doc
-from shadow.durations import HOUR, MINUTE, MS, SECOND, format_duration, parse_duration
-from shadow.environment import EnvironmentSettings, Latency, ScriptEntry
-from shadow.errors import InputError, UsageError
+from shadow.common.durations import HOUR, MINUTE, MS, SECOND, format_duration, parse_duration
+from shadow.common.errors import InputError, UsageError
+from shadow.config.doc import DOC, key_table, render_doc
+from shadow.config.effective import LEAF_KEYS, ConfigFileError, load_config, render_value
+from shadow.world.environment import EnvironmentSettings, Latency, ScriptEntry
 from unified.settings import UnifiedSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -343,7 +343,7 @@ def test_config_show_lines_and_json(tmp_path: Path) -> None:
 def test_cli_runner_surfaces_the_usage_error() -> None:
     from typer.testing import CliRunner
 
-    from shadow.cli import app
+    from shadow.cli.app import app
 
     result = CliRunner().invoke(app, ["config", "show", "--set", "orchestrator.nope=1"])
     assert isinstance(result.exception, UsageError)

@@ -13,11 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadow import divergence_lines, manifest
-from shadow.compare import PairDivergences, divergence_records
-from shadow.divergence_lines import outcome_records
-from shadow.pipeline import ReplayOptions, replay
-from shadow.runfolder import compact_json
+import shadow.compare.lines as divergence_lines
+import shadow.replay.manifest as manifest
+from shadow.common.jsonio import compact_json
+from shadow.compare.lines import outcome_records
+from shadow.compare.pairs import PairDivergences, divergence_records
+from shadow.replay.inputs import ReplayOptions
+from shadow.replay.pipeline import replay
 
 json_values = st.one_of(
     st.none(),

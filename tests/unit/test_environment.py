@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shadow.environment import (
+from shadow.kernel import Kernel, KeyedRandom
+from shadow.world.environment import (
     AgentError,
     AgentSettings,
     Environment,
@@ -17,7 +18,6 @@ from shadow.environment import (
     ScriptEntry,
     SenderSettings,
 )
-from shadow.kernel import Kernel, KeyedRandom
 
 S = 1_000_000
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from gate_run_folder import SETTINGS, contact_of, healthy_run, line, outcome_rows, write_run
 
-from shadow.errors import InputError, UsageError
-from shadow.gate import GateOptions, GateReport, evaluate
-from shadow.gate_io import load_gate_input, load_policy
-from shadow.gate_policy import Policy, Waiver, parse_policy, parse_waivers
-from shadow.rollout import RolloutSettings, fingerprint, in_stage
+from shadow.common.errors import InputError, UsageError
+from shadow.gate.files import load_gate_input, load_policy
+from shadow.gate.policy import Policy, Waiver, parse_policy, parse_waivers
+from shadow.gate.verdict import GateOptions, GateReport, evaluate
+from shadow.rollout.flags import RolloutSettings, fingerprint, in_stage
 
 POLICY = """
 baseline: previous

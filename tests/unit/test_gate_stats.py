@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from shadow.gate_stats import (
+from shadow.gate.stats import (
     bootstrap_messages_needed,
     bootstrap_p95_increase,
     lower_bound,
@@ -119,7 +119,7 @@ def test_bootstrap_draws_depend_on_the_key() -> None:
 
 
 def test_bootstrap_messages_needed_scales_with_spread() -> None:
-    from shadow.gate_stats import BootstrapResult
+    from shadow.gate.stats import BootstrapResult
 
     result = BootstrapResult(observed=1.0, lower=0.0, upper=3.0, resamples=2000)
     # bound distance 2.0 must shrink below the 1.0 gap to a 2s threshold: n * (2/1)^2

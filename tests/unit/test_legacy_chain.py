@@ -22,7 +22,13 @@ from legacy_support import (
 )
 
 from legacy_models import CoordinatorSettings, OrchestratorSettings
-from shadow.environment import AgentSettings, Environment, EnvironmentSettings, Restart, ScriptEntry
+from shadow.world.environment import (
+    AgentSettings,
+    Environment,
+    EnvironmentSettings,
+    Restart,
+    ScriptEntry,
+)
 
 
 def test_conflict_2_oi_twice_processed_twice_one_reply() -> None:

@@ -15,7 +15,7 @@ from report_fixture import fake_timelines, write_fixture_run
 import reports.swimlanes
 from reports import render_run
 from reports.context import SECTIONS
-from shadow.errors import InputError, UsageError
+from shadow.common.errors import InputError, UsageError
 
 PHONE = re.compile(r"(?<![\w+])\+?\d{10,15}(?!\w)")
 

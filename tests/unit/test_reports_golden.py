@@ -10,7 +10,8 @@ import difflib
 import os
 from pathlib import Path
 
-from shadow.pipeline import ReplayOptions, replay
+from shadow.replay.inputs import ReplayOptions
+from shadow.replay.pipeline import replay
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "report-conflict-2-oi.md"
 

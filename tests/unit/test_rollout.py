@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shadow.errors import UsageError
-from shadow.rollout import (
+from shadow.common.errors import UsageError
+from shadow.rollout.flags import (
     RolloutSettings,
     bucket,
     buckets_csv,

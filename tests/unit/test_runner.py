@@ -6,11 +6,12 @@ import gc
 
 import pytest
 
-from shadow.arms import ModelSettings
-from shadow.loadgen import steady_load
-from shadow.pipeline import ReplayOptions, effective_config
-from shadow.replay import plan_for, prepare_stream, resolve_arms
-from shadow.runner import run_arm
+from shadow.prepare.plan import plan_for, resolve_arms
+from shadow.prepare.stream import prepare_stream
+from shadow.replay.inputs import ReplayOptions, effective_config
+from shadow.simulation.arms import ModelSettings
+from shadow.simulation.runner import run_arm
+from shadow.streams.loadgen import steady_load
 
 
 def _cyclic_garbage(arm: str, messages: int) -> int:

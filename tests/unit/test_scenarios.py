@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shadow.errors import InputError, UsageError
+from shadow.common.errors import InputError, UsageError
 from shadow.streams.expect import ExpectResult, check_expect, parse_expectation
 from shadow.streams.generate import contact_id, generate, generate_rows
 from shadow.streams.quantities import SECOND, Distribution, parse_duration, parse_rate
@@ -286,7 +286,7 @@ def test_expectations_reject_what_they_cannot_read() -> None:
 def test_cli_scenarios_json_and_generate(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from shadow.cli import app
+    from shadow.cli.app import app
 
     runner = CliRunner()
     listed = runner.invoke(app, ["scenarios", "--json"])

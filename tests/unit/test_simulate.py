@@ -1,4 +1,4 @@
-"""The arm loop: arrivals, restarts at their boundaries, the drain (shadow/simulate.py)."""
+"""The arm loop: arrivals, restarts at their boundaries, the drain (shadow/world/arm_loop.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from shadow.environment import Environment, EnvironmentSettings, Message, Restart
 from shadow.kernel import FATES, GaugeSource, Group, Kernel, Recorder
-from shadow.simulate import simulate
+from shadow.world.arm_loop import simulate
+from shadow.world.environment import Environment, EnvironmentSettings, Message, Restart
 
 
 class SlowEcho:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from shadow.environment import normalize_text, text_token
-from shadow.errors import InputError
+from shadow.common.errors import InputError
 from shadow.streams import ReadOptions, read_captures
 from shadow.streams.validate import validate_document
+from shadow.world.environment import normalize_text, text_token
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "captures"
 

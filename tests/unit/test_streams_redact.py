@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shadow.errors import UsageError
-from shadow.rollout import RolloutSettings, bucket
+from shadow.common.errors import UsageError
+from shadow.rollout.flags import RolloutSettings, bucket
 from shadow.streams import InboundRecord, read_captures
 from shadow.streams.redact import Redactor, write_redacted
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shadow.errors import UsageError
-from shadow.sweep import FILES, run_sweep, validate_vary
-from shadow.sweep_spec import (
+from shadow.common.errors import UsageError
+from shadow.sweep.run import FILES, run_sweep, validate_vary
+from shadow.sweep.spec import (
     DEFAULT_OBJECTIVE,
     ROW_METRICS,
     parse_objective,

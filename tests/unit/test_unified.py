@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from unified_support import MS, S, msg, quiet, run
 
-from shadow.environment import Message, Outage, Restart, ScriptEntry
+from shadow.world.environment import Message, Outage, Restart, ScriptEntry
 from unified import UnifiedSettings
 
 DEFAULT = UnifiedSettings()

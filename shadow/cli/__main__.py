@@ -1,0 +1,5 @@
+"""``python -m shadow.cli``."""
+
+from shadow.cli.app import main
+
+main()

@@ -1,0 +1,21 @@
+"""Arm results -> outcome frames -> divergences per pair, their kinds, severities and
+signatures, the divergence lines of ``divergences.jsonl``, and single-arm metrics."""
+
+from shadow.compare.comparison import Comparison, compare_arms, run_and_compare
+from shadow.compare.lines import column_values, divergence_texts, outcome_records
+from shadow.compare.metrics import arm_metrics
+from shadow.compare.pairs import CompareSettings, SignatureGroups, outcome_frame, stream_repeats
+
+__all__ = [
+    "CompareSettings",
+    "Comparison",
+    "SignatureGroups",
+    "arm_metrics",
+    "column_values",
+    "compare_arms",
+    "divergence_texts",
+    "outcome_frame",
+    "outcome_records",
+    "run_and_compare",
+    "stream_repeats",
+]

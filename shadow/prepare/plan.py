@@ -1,0 +1,54 @@
+"""Which arms a replay runs, and running them on a prepared stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shadow.prepare.stream import PreparedStream
+from shadow.simulation import (
+    ArmProgress,
+    ArmResult,
+    ArmSpec,
+    ModelSettings,
+    RunPlan,
+    default_arms,
+    parse_arms,
+    run_arms,
+)
+
+
+def resolve_arms(
+    names: Sequence[str] | None, stages: Sequence[int], has_outbound: bool
+) -> list[ArmSpec]:
+    """The arms to run: ``--arms`` as given, else the defaults; ``rollout@P`` per ``--stage``."""
+    chosen = list(names) if names else default_arms(stages, has_outbound)
+    for stage in stages:
+        if f"rollout@{stage}" not in chosen:
+            chosen.append(f"rollout@{stage}")
+    return parse_arms(chosen)
+
+
+def plan_for(
+    specs: Sequence[ArmSpec],
+    models: ModelSettings,
+    drain: int,
+    gauge_interval: int,
+    stages: Sequence[int],
+    flip_at: int | None,
+) -> RunPlan:
+    return RunPlan(tuple(specs), models, drain, gauge_interval, tuple(stages), flip_at)
+
+
+def run_plan(
+    plan: RunPlan,
+    prepared: PreparedStream,
+    workers: int | None,
+    on_progress: ArmProgress | None = None,
+) -> list[ArmResult]:
+    """Run the plan's simulated arms and add ``recorded`` when present, in plan order."""
+    results = run_arms(plan, prepared.stream, workers, on_progress=on_progress)
+    if prepared.recorded is not None and any(s.name == "recorded" for s in plan.arms):
+        results.append(prepared.recorded)
+    order = {spec.name: index for index, spec in enumerate(plan.arms)}
+    results.sort(key=lambda r: order.get(r.name, len(order)))
+    return results

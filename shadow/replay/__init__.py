@@ -1,0 +1,23 @@
+"""``shadow replay`` as a library call, read top to bottom in ``pipeline``: read, normalize,
+simulate, compare, write, report."""
+
+from shadow.replay.inputs import (
+    LoadedInputs,
+    ReplayOptions,
+    cohorts_for,
+    compare_settings,
+    effective_config,
+    load_inputs,
+)
+from shadow.replay.pipeline import replay, replay_records
+
+__all__ = [
+    "LoadedInputs",
+    "ReplayOptions",
+    "cohorts_for",
+    "compare_settings",
+    "effective_config",
+    "load_inputs",
+    "replay",
+    "replay_records",
+]

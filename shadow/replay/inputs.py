@@ -1,0 +1,165 @@
+"""A replay's inputs: the parsed options, the read captures or generated scenario, the
+effective configuration, cohorts and comparison settings derived from them."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shadow.common import UsageError
+from shadow.compare import CompareSettings
+from shadow.config import EffectiveConfig, load_config
+from shadow.prepare import Cohorts
+from shadow.runfolder import sha256_file
+
+NOTHING_TO_REPLAY = "the capture holds no inbound message to replay"
+
+
+@dataclass
+class ReplayOptions:
+    """Everything ``shadow replay`` accepts (contracts.md), already parsed."""
+
+    inputs: list[str]
+    format: str = "auto"
+    config_file: Path | None = None
+    sets: list[str] = field(default_factory=list)
+    seed: int | None = None
+    arms: list[str] | None = None
+    stages: list[int] = field(default_factory=list)
+    flag: str | None = None
+    provider: str | None = None
+    flip_at: int | None = None
+    out: Path | None = None
+    force: bool = False
+    workers: int | None = None
+    on_error: Literal["fail", "skip"] = "fail"
+    keep_raw: bool = False
+    reports: bool = True
+
+
+@dataclass
+class LoadedInputs:
+    """The normalized capture and what ``run.json`` says about each input."""
+
+    inbound: Iterable[Any]  # read once
+    outbound: list[Any]
+    rejected: list[Any]
+    inputs: list[dict[str, Any]]
+    accounting: dict[str, Any]
+    warnings: list[str]
+    scenario_env: dict[str, Any] | None
+    stem: str
+
+
+def load_inputs(options: ReplayOptions) -> LoadedInputs:
+    """Read captures, or generate ``scenario:NAME`` on the fly (with its environment)."""
+    import dataclasses
+
+    import yaml
+
+    from shadow.streams import generate_to_file, read_captures
+
+    scenario_env: dict[str, Any] | None = None
+    paths: list[Path] = []
+    described: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="shadow-scenario-") as temp:
+        for item in options.inputs:
+            if item.startswith("scenario:"):
+                name = item.split(":", 1)[1]
+                seed = options.seed if options.seed is not None else 1
+                path = Path(temp) / f"{name}.jsonl"
+                _, env_path = generate_to_file(name, path, seed)
+                described.append({"scenario": name, "seed": seed})
+            else:
+                path = Path(item)
+                if not path.is_file():
+                    raise UsageError(f"{item}: no such capture file")
+                env_path = path.with_name(path.name + ".env.yaml")
+                described.append({"path": _display_path(path)})
+            if env_path.exists():
+                scenario_env = yaml.safe_load(env_path.read_text(encoding="utf-8")) or {}
+            paths.append(path)
+        capture = read_captures(paths, format=options.format, on_error=options.on_error)
+        labels: dict[str, str] = {}
+        for entry, path, counts in zip(described, paths, capture.accounting.files, strict=True):
+            entry["sha256"] = sha256_file(path)
+            entry.update(format=counts.format, **counts.document())
+            labels[counts.file] = entry.get("path") or f"scenario:{entry.get('scenario')}"
+    rejected = [dataclasses.replace(r, file=labels.get(r.file, r.file)) for r in capture.rejected]
+    warnings = list(capture.warnings)
+    for label, shown in labels.items():
+        warnings = [w.replace(label, shown) for w in warnings]
+    first = options.inputs[0]
+    stem = first.split(":", 1)[1] if first.startswith("scenario:") else Path(first).stem
+    return LoadedInputs(
+        inbound=list(capture.inbound),
+        outbound=list(capture.outbound),
+        rejected=rejected,
+        inputs=described,
+        accounting=capture.accounting.as_json(),
+        warnings=warnings,
+        scenario_env=scenario_env,
+        stem=stem,
+    )
+
+
+def _display_path(path: Path) -> str:
+    """Relative to the working directory when inside it, else the file name (no abs paths)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
+def effective_config(
+    options: ReplayOptions, scenario_env: dict[str, Any] | None
+) -> EffectiveConfig:
+    sets = list(options.sets)
+    if options.seed is not None:
+        sets.append(f"environment.seed={options.seed}")
+    if options.flag:
+        sets.append(f"rollout.flag={options.flag}")
+    if options.provider:
+        sets.append(f"rollout.provider={options.provider}")
+    return load_config(options.config_file, sets, scenario_env)
+
+
+def cohorts_for(config: EffectiveConfig, stages: Sequence[int]) -> Cohorts:
+    """Stage membership by the production flag's own bucketing (rollout_gate.md).
+
+    The stream's ``bucket`` column stores each contact's *entry stage* (``rollout.entry_stage``):
+    membership of stage P is ``entry <= P`` whatever the provider's native bucket unit.
+    """
+    from shadow.rollout import RolloutSettings, bucket, entry_stage, fingerprint
+
+    r = config.rollout
+    settings = RolloutSettings(
+        provider=r.provider,
+        flag=r.flag,
+        group_id=r.group_id,
+        salt=r.salt,
+        stickiness=r.stickiness,
+        algorithm=r.algorithm,
+    )
+    entries: dict[str, int] = {}
+
+    def entry_of(contact_id: str) -> int:
+        known = entries.get(contact_id)
+        if known is None:
+            known = entries[contact_id] = entry_stage(bucket(contact_id, settings), settings)
+        return known
+
+    return Cohorts(tuple(stages), entry_of, dict(fingerprint(settings)))
+
+
+def compare_settings(config: EffectiveConfig) -> CompareSettings:
+    c = config.compare
+    return CompareSettings(
+        latency_abs=c.latency_abs / 1_000_000,
+        latency_rel=c.latency_rel,
+        repeat_horizon=c.repeat_horizon,
+        severity=c.severity or None,
+    )

@@ -1,0 +1,32 @@
+"""Arms and running them: the arm registry (the only place naming model classes) and the
+runner that simulates arms in worker processes and returns their outcome columns."""
+
+from shadow.simulation.arms import ArmSpec, ModelSettings, default_arms, default_pairs, parse_arms
+from shadow.simulation.runner import (
+    ArmProgress,
+    ArmResult,
+    Codes,
+    IntArray,
+    RunPlan,
+    Stream,
+    previous_stage,
+    release_free_memory,
+    run_arms,
+)
+
+__all__ = [
+    "ArmProgress",
+    "ArmResult",
+    "ArmSpec",
+    "Codes",
+    "IntArray",
+    "ModelSettings",
+    "RunPlan",
+    "Stream",
+    "default_arms",
+    "default_pairs",
+    "parse_arms",
+    "previous_stage",
+    "release_free_memory",
+    "run_arms",
+]

@@ -1,0 +1,423 @@
+"""Run arms over one normalized stream, in parallel worker processes, into columnar outcomes.
+
+Guarantees:
+
+1. Every arm sees the same stream and the same environment settings (``legacy~N`` differs only
+   in its seed); each arm's result is a pure function of them.
+2. Results do not depend on the number of workers: each arm runs alone in its own kernel, and
+   results are gathered in arm order.
+3. Each arm returns one value per stream message in every outcome column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from shadow.kernel import LAYERS, DecisionEvent
+from shadow.simulation.arms import ArmSpec, ModelSettings, environment_for, factory_for
+from shadow.world import Environment, Message, Restart, message_block, simulate
+
+IntArray = npt.NDArray[np.integer[Any]]
+BoolArray = npt.NDArray[np.bool_]
+
+
+_BLOCK = 4096  # messages decoded at a time: the per-message objects stay few
+
+
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """A column of strings, each distinct string stored once: per-row codes into ``values``.
+
+    ``values`` (the vocabulary) is an arrow string array; a code of -1 stands for a missing
+    value (``None``).
+    """
+
+    codes: IntArray
+    values: Any  # pyarrow.StringArray
+
+    @classmethod
+    def encode(cls, values: Sequence[str | None] | npt.NDArray[Any]) -> Codes:
+        """Codes in order of first appearance, as small as the vocabulary allows."""
+        return cls.from_arrow(pa.array(values, pa.string()))
+
+    @classmethod
+    def of(cls, codes: npt.ArrayLike, vocabulary: Any) -> Codes:
+        if not isinstance(vocabulary, pa.Array):
+            vocabulary = pa.array(list(vocabulary), pa.string())
+        small = np.int16 if len(vocabulary) < np.iinfo(np.int16).max else np.int32
+        return cls(np.asarray(codes).astype(small, copy=False), vocabulary)
+
+    @classmethod
+    def from_arrow(cls, values: Any) -> Codes:
+        """Dictionary-encode an arrow string column (nulls become -1)."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = values.dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return cls.of(codes, encoded.dictionary)
+
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        return tuple(self.values.to_pylist())
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> str | None:
+        code = int(self.codes[index])
+        return None if code < 0 else str(self.values[code].as_py())
+
+    def tolist(self, start: int = 0, stop: int | None = None) -> list[Any]:
+        """The strings of rows ``start:stop`` (``None`` for -1); repeated strings shared when
+        the vocabulary is small next to the rows asked."""
+        codes = self.codes[start:stop]
+        if len(self.values) > max(1024, len(codes) // 8):
+            indices = np.asarray(codes, dtype=np.int32)
+            return list(self.values.take(pa.array(indices, mask=indices < 0)).to_pylist())
+        table = np.empty(len(self.values) + 1, dtype=object)
+        table[:-1] = self.values.to_pylist()
+        return list(table[codes].tolist())
+
+    def to_arrow(self) -> Any:
+        """The column as an arrow string array (nulls for -1)."""
+        codes = np.asarray(self.codes, dtype=np.int32)
+        return self.values.take(pa.array(codes, mask=codes < 0))
+
+    def map(self, rename: Callable[[str], str]) -> Codes:
+        """The same rows with every vocabulary entry renamed (merging entries that coincide)."""
+        renamed = Codes.encode([rename(v) for v in self.values.to_pylist()])
+        remap = np.asarray(renamed.codes, dtype=np.int64)
+        codes = np.where(self.codes < 0, -1, remap[np.maximum(self.codes, 0)])
+        return Codes.of(codes, renamed.values)
+
+
+@dataclass(slots=True)
+class Stream:
+    """The normalized stream as the models need it: parallel columns indexed by seq.
+
+    String columns are ``Codes`` (each distinct string held once), ``received_at`` an int64
+    array in µs from the stream's first message. ``cohorts`` maps a stage to the per-seq
+    membership of its contact (computed from the production flag's bucketing).
+    """
+
+    message_id: Codes
+    contact_id: Codes
+    received_at: IntArray
+    text_hash: Codes
+    text_norm_hash: Codes
+    type: Codes
+    topic: Codes
+    repeat_kind: Codes
+    cohorts: dict[int, BoolArray] = field(default_factory=dict)
+    recorded_latency: dict[int, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.received_at)
+
+    def members(self, stage: int | None) -> BoolArray:
+        """Per-seq membership of ``stage`` (nobody when the stream has no such stage)."""
+        found = None if stage is None else self.cohorts.get(stage)
+        return np.zeros(len(self), dtype=bool) if found is None else found
+
+    def messages(self) -> Iterator[Message]:
+        """Every message in seq order, built a block at a time (the arms iterate the blocks
+        in C, through ``chain``: no Python generator resumes per message)."""
+        return itertools.chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[list[Message]]:
+        texts = (
+            self.message_id,
+            self.contact_id,
+            self.text_hash,
+            self.text_norm_hash,
+            self.type,
+            self.topic,
+            self.repeat_kind,
+        )
+        size = len(self)
+        # a vocabulary much smaller than the stream is decoded once, its strings shared by
+        # every message; the others (message ids, ...) are decoded a block at a time
+        tables = [
+            np.array([*column.values.to_pylist(), None], dtype=object)
+            if len(column.values) <= max(1024, size // 8)
+            else None
+            for column in texts
+        ]
+        for start in range(0, size, _BLOCK):
+            stop = min(size, start + _BLOCK)
+            mid, contact, text, norm, kind, topic, repeat = (
+                column.tolist(start, stop)
+                if table is None
+                else table[column.codes[start:stop]].tolist()  # -1 (missing) is the None
+                for table, column in zip(tables, texts, strict=True)
+            )
+            received = self.received_at[start:stop].tolist()
+            yield message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What to run: the arms, their settings, the run's timing knobs and the flip, if any."""
+
+    arms: tuple[ArmSpec, ...]
+    settings: ModelSettings
+    drain: int
+    gauge_interval: int
+    stages: tuple[int, ...] = ()
+    flip_at: int | None = None
+
+
+@dataclass(slots=True)
+class GaugeRecord:
+    name: str
+    cap: int | None
+    peak: int
+    peak_at: int
+    samples: IntArray  # one (time, value) row per sample
+
+
+@dataclass(slots=True)
+class ArmResult:
+    """One arm's columnar outcome (µs times; -1 for none) and what it measured.
+
+    Every column is compact to hold and to send back from a worker: numeric columns are numpy
+    arrays, ``rule``, ``cause`` and ``system`` small-int codes into their vocabularies, and
+    ``reply_text_hash`` an arrow string array (null where nothing was replied).
+    """
+
+    name: str
+    fate: IntArray  # codes into kernel.FATES
+    rule: Codes
+    cause: Codes
+    processing_count: IntArray
+    reply_count: IntArray
+    first_reply_at: IntArray
+    batch_size: IntArray
+    reply_text_hash: Any  # pyarrow.StringArray
+    waits: IntArray  # one row per layer (kernel.LAYERS)
+    system: Codes
+    gauges: list[GaugeRecord]
+    stats: dict[str, int | float]
+    stopped_at: int
+    events: list[DecisionEvent]
+    recorded_fallbacks: int = 0
+
+    def drop_outcomes(self) -> None:
+        """Let go of the per-seq columns but ``fate``, once the arm's outcome frame holds them
+        (what stays: the fates, gauges, stats and counters ``run.json`` reports)."""
+        empty = np.zeros(0, dtype=np.int32)
+        self.rule = self.cause = self.system = Codes.of(empty, ())
+        self.processing_count = self.reply_count = self.batch_size = empty
+        self.first_reply_at = empty.astype(np.int64)
+        self.waits = np.zeros((len(LAYERS), 0), dtype=np.int64)
+        self.reply_text_hash = pa.array([], pa.string())
+
+
+# The stream is handed to forked workers through this module global (no pickling of columns).
+_SHARED: dict[str, Any] = {}
+
+
+def previous_stage(stages: Sequence[int], stage: int) -> int:
+    """The stage before ``stage`` in the run (0: nobody on the unified coordinator)."""
+    earlier = [s for s in stages if s < stage]
+    return max(earlier) if earlier else 0
+
+
+#: Progress of one arm: (arm name, messages delivered, messages in all, virtual time in µs).
+ArmProgress = Callable[[str, int, int, int], object]
+
+
+def run_arm(
+    spec: ArmSpec,
+    plan: RunPlan,
+    stream: Stream,
+    capture: Sequence[int] = (),
+    on_progress: ArmProgress | None = None,
+) -> ArmResult:
+    """Simulate one arm over the whole stream (guarantees 1 and 3)."""
+    env_settings = environment_for(spec, plan.settings)
+    environment = Environment(env_settings, stream.recorded_latency)
+    in_cohort = None
+    if spec.stage is not None:
+        members: list[bool] = stream.members(spec.stage).tolist()
+        if plan.flip_at is not None:
+            before: list[bool] = stream.members(previous_stage(plan.stages, spec.stage)).tolist()
+            flip_at = plan.flip_at
+
+            def in_cohort(message: Message) -> bool:
+                chosen = members if message.received_at >= flip_at else before
+                return chosen[message.seq]
+        else:
+
+            def in_cohort(message: Message) -> bool:
+                return members[message.seq]
+
+    factory = factory_for(spec, plan.settings, in_cohort)
+    with _collector_at_ease():
+        run = simulate(
+            factory,
+            stream.messages(),
+            environment,
+            len(stream),
+            restarts=tuple(Restart(r.at, r.downtime) for r in env_settings.restarts),
+            drain=plan.drain,
+            gauge_interval=plan.gauge_interval,
+            capture=capture,
+            on_progress=(
+                None
+                if on_progress is None
+                else lambda done, now: on_progress(spec.name, done, len(stream), now)
+            ),
+        )
+    recorder = run.recorder
+    fate, rule, cause = recorder.fates()
+    gauges = [
+        GaugeRecord(
+            g.name,
+            g.cap,
+            g.peak,
+            g.peak_at,
+            np.column_stack(
+                (np.asarray(g.sampled_at, dtype=np.int64), np.asarray(g.sampled, dtype=np.int64))
+            ),
+        )
+        for g in run.gauges.all()
+    ]
+    default_system = spec.family if spec.family != "rollout" else ""
+    return ArmResult(
+        name=spec.name,
+        fate=np.asarray(fate, dtype=np.int8),
+        rule=Codes.encode(rule),
+        cause=Codes.encode(cause),
+        processing_count=np.asarray(recorder.processing_count, dtype=np.int32),
+        reply_count=np.asarray(recorder.reply_count, dtype=np.int32),
+        first_reply_at=np.asarray(recorder.first_reply_at, dtype=np.int64),
+        batch_size=np.asarray(recorder.batch_size, dtype=np.int32),
+        reply_text_hash=pa.array(recorder.reply_text_hash, type=pa.string()),
+        waits=np.asarray(recorder.waits, dtype=np.int64),
+        system=Codes.encode(recorder.system).map(lambda s: s or default_system),
+        gauges=gauges,
+        stats=run.stats,
+        stopped_at=run.stopped_at,
+        events=recorder.events,
+        recorded_fallbacks=environment.recorded_fallbacks,
+    )
+
+
+@contextlib.contextmanager
+def _collector_at_ease() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while simulating.
+
+    The kernel and the models make no reference cycles per message (a settled event lets go
+    of its waiters), so the collector finds next to nothing; at its default threshold it still
+    ran every few hundred allocations, a tenth of an arm's time. Collection timing can change
+    no result: no object of a run has a finalizer or a weak reference.
+    """
+    threshold = gc.get_threshold()
+    gc.set_threshold(_YOUNG_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
+_YOUNG_THRESHOLD = 10_000
+
+
+def _run_shared(index: int) -> ArmResult:
+    plan: RunPlan = _SHARED["plan"]
+    queue = _SHARED.get("queue")
+    report = None if queue is None else (lambda *item: queue.put(item))
+    return run_arm(plan.arms[index], plan, _SHARED["stream"], _SHARED["capture"], report)
+
+
+def run_arms(
+    plan: RunPlan,
+    stream: Stream,
+    workers: int | None = None,
+    capture: Sequence[int] = (),
+    on_progress: ArmProgress | None = None,
+) -> list[ArmResult]:
+    """Run every simulated arm of ``plan``; results in plan order (guarantee 2).
+
+    ``on_progress`` is called in this process, from every worker, as arms advance; it sees
+    progress only and can change nothing.
+    """
+    indices = [i for i, spec in enumerate(plan.arms) if spec.simulated]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(indices) or 1))
+    _SHARED.update(plan=plan, stream=stream, capture=tuple(capture))
+    try:
+        if workers == 1 or len(indices) <= 1:
+            results = []
+            for index in indices:
+                spec = plan.arms[index]
+                results.append(run_arm(spec, plan, stream, capture, on_progress))
+            return results
+        release_free_memory()
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue() if on_progress is not None else None
+        _SHARED["queue"] = queue
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_run_shared, index) for index in indices]
+            while queue is not None and on_progress is not None:
+                _relay(queue, on_progress)
+                if all(future.done() for future in futures):
+                    _relay(queue, on_progress)  # the workers' last items may still be in flight
+                    break
+            return [future.result() for future in futures]
+    finally:
+        _SHARED.clear()
+
+
+def release_free_memory() -> None:
+    """Give freed memory back to the system (before forking, each worker starts out resident
+    with every page this process holds), and have large arrays always mapped apart, so that
+    freeing one gives its pages back at once (glibc)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+        libc.malloc_trim(0)
+
+
+_M_MMAP_THRESHOLD = -3
+
+
+def _relay(queue: Any, on_progress: ArmProgress) -> None:
+    """Pass queued progress on, waiting a little for the first item."""
+    import queue as queues
+
+    try:
+        item = queue.get(timeout=0.2)
+        while True:
+            on_progress(*item)
+            item = queue.get_nowait()
+    except queues.Empty:
+        return
+
+
+__all__ = [
+    "LAYERS",
+    "ArmResult",
+    "Codes",
+    "GaugeRecord",
+    "RunPlan",
+    "Stream",
+    "release_free_memory",
+    "run_arm",
+    "run_arms",
+]
