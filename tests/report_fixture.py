@@ -13,15 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shadow.compare.frame import OUTCOME_COLUMNS
 from shadow.compare.lines import outcome_records
-from shadow.compare.pairs import (
-    OUTCOME_COLUMNS,
-    SEVERITIES,
-    CompareSettings,
-    compare_pair,
-    divergence_records,
-    signatures_summary,
-)
+from shadow.compare.pairs import SEVERITIES, CompareSettings, compare_pair
+from shadow.compare.signatures import divergence_records, signatures_summary
 from shadow.config.assumptions import assumptions_in_force
 from shadow.config.effective import load_config
 from shadow.kernel import FATES

@@ -2,9 +2,11 @@
 signatures, the divergence lines of ``divergences.jsonl``, and single-arm metrics."""
 
 from shadow.compare.comparison import Comparison, compare_arms, run_and_compare
+from shadow.compare.frame import outcome_frame, stream_repeats
 from shadow.compare.lines import column_values, divergence_texts, outcome_records
 from shadow.compare.metrics import arm_metrics
-from shadow.compare.pairs import CompareSettings, SignatureGroups, outcome_frame, stream_repeats
+from shadow.compare.pairs import CompareSettings
+from shadow.compare.signatures import SignatureGroups
 
 __all__ = [
     "CompareSettings",

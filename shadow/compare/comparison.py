@@ -7,14 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from shadow.compare.frame import outcome_frame, stream_repeats
 from shadow.compare.handover import handover_mask
-from shadow.compare.pairs import (
-    CompareSettings,
-    PairDivergences,
-    compare_pair,
-    outcome_frame,
-    stream_repeats,
-)
+from shadow.compare.pairs import CompareSettings, PairDivergences, compare_pair
 from shadow.prepare import PreparedStream, run_plan
 from shadow.simulation import (
     ArmProgress,

@@ -23,7 +23,8 @@ import pandas as pd
 import pyarrow as pa
 
 from shadow.common import compact_json
-from shadow.compare.pairs import OUTCOME_COLUMNS, PairDivergences
+from shadow.compare.frame import OUTCOME_COLUMNS
+from shadow.compare.pairs import PairDivergences
 
 
 def column_values(series: pd.Series) -> list[Any]:

@@ -10,15 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadow.compare.pairs import (
-    CompareSettings,
-    _distinct_rows,
-    compare_pair,
-    order_violations,
-    repeat_facts,
-    signature,
-    signatures_summary,
-)
+from shadow.compare.frame import order_violations, repeat_facts
+from shadow.compare.pairs import CompareSettings, _distinct_rows, compare_pair, signature
+from shadow.compare.signatures import signatures_summary
 from shadow.simulation.runner import Codes
 
 

@@ -17,7 +17,8 @@ import shadow.compare.lines as divergence_lines
 import shadow.replay.manifest as manifest
 from shadow.common.jsonio import compact_json
 from shadow.compare.lines import outcome_records
-from shadow.compare.pairs import PairDivergences, divergence_records
+from shadow.compare.pairs import PairDivergences
+from shadow.compare.signatures import divergence_records
 from shadow.replay.inputs import ReplayOptions
 from shadow.replay.pipeline import replay
 

@@ -1,0 +1,112 @@
+"""``shadow gate``: may the flag flip? Verdict files, JUnit, summary, exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shadow.cli.output import JsonOption, err, out, print_json
+from shadow.common import UsageError
+
+
+def gate(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by shadow replay.")],
+    stage: Annotated[int, typer.Option("--stage", help="The stage the flip goes to (percent).")],
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Policy YAML (default: bundled stage-P).")
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="The previous stage's gate-Q.json (flag fingerprint)."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Date waivers are judged on (default: today, UTC)."),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", help="Write the Markdown summary here.")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """The CI gate for the flip to stage P: exit 0 pass, 1 fail, 2 inconclusive, 3 bad input.
+
+    Writes gate-P.json into the run folder.
+
+    Example: shadow gate build/shadow/capture --stage 10 --junit gate.xml --summary gate.md
+    """
+    import datetime as dt
+    import json
+    import os
+
+    from reports import render_gate_summary, render_junit
+    from shadow.gate import (
+        GateOptions,
+        GateVerdict,
+        evaluate,
+        load_gate_input,
+        load_policy,
+        read_previous,
+    )
+    from shadow.rollout import check_stage
+
+    if stage < 1:
+        raise UsageError("--stage must be a percentage between 1 and 100")
+    check_stage(stage)
+    if as_of is None:
+        day = dt.datetime.now(dt.UTC).date()
+    else:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise UsageError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+    # the explain commands name the folder as the user would type it, never an absolute path
+    try:
+        run_ref = os.path.relpath(run_dir.resolve(), Path.cwd())
+    except ValueError:
+        run_ref = str(run_dir)
+    if run_ref.startswith(".."):
+        run_ref = str(run_dir)
+    loaded = load_policy(policy, stage)
+    inputs = load_gate_input(run_dir, run_ref)
+    options = GateOptions(
+        stage=stage,
+        as_of=day,
+        policy_sha256=loaded.sha256,
+        policy_source=loaded.source,
+        waivers=loaded.waivers,
+        previous=read_previous(previous) if previous is not None else None,
+    )
+    report = evaluate(inputs, loaded.policy, options)
+    document = report.document
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    for target, content in (
+        (run_dir / f"gate-{stage}.json", text),
+        (junit, render_junit(document) if junit else ""),
+        (summary, render_gate_summary(document) if summary else ""),
+    ):
+        if target is None:
+            continue
+        try:
+            with target.open("w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    # the run's reports lead with the verdict: refresh them now that gate-P.json exists
+    if (run_dir / "report.html").exists() or (run_dir / "report.md").exists():
+        from reports import render_run
+
+        try:
+            render_run(run_dir)
+        except Exception as exc:  # the verdict stands; the report can be redone
+            err.print(f"warning: report not refreshed ({exc}); run shadow report {run_ref}")
+    if json_:
+        print_json(document)
+    else:
+        for check in document["checks"]:
+            out.print(f"{check['verdict']:<12} {check['name']}: {check['reason']}", markup=False)
+        out.print(f"gate stage {stage}: {report.verdict}", markup=False)
+    if report.exit_status:
+        raise GateVerdict(stage, report.verdict, document["reasons"])

@@ -1,0 +1,33 @@
+"""What every command shares: the two consoles, common options, one-JSON-document output."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one config key: dotted.key=value (repeatable)."),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="A YAML configuration file.", exists=False)
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")
+]
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout, sorted keys, nothing else."""
+    import json
+
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
