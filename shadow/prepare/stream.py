@@ -108,7 +108,7 @@ def stream_from_columns(
     """The arms' stream from ``stream.parquet`` columns: a replay and ``explain`` share it.
 
     Columns are arrow arrays (or plain sequences). Stage membership is ``bucket <= P``: every
-    provider's rule reduces to that for whole percentages (rollout.py). Recorded latency is
+    provider's rule reduces to that for whole percentages (shadow.rollout). Recorded latency is
     reply time minus ``received_at`` minus the configured send latency.
     """
 
