@@ -90,9 +90,10 @@ def _timestamp(value: Any) -> int:
 def _contact(key: dict[str, Any], jid: str, ctx: FileContext) -> str:
     """The phone of a key (guarantee 3); a lid without ``remoteJidAlt`` is a LineError."""
     if key.get("addressingMode") == "lid" or jid.endswith("@lid"):
-        jid = key.get("remoteJidAlt")
-        if not isinstance(jid, str) or not jid:
+        alternative = key.get("remoteJidAlt")
+        if not isinstance(alternative, str) or not alternative:
             raise LineError("lid address without key.remoteJidAlt")
+        jid = alternative
     return contact_digits(jid, ctx.options.merge_br_ninth_digit, "data.key.remoteJid")
 
 
@@ -197,6 +198,12 @@ def _item(number: int, data: Any, ctx: FileContext, acc: _Items) -> None:
     )
 
 
+def _key_of(data: dict[str, Any], otherwise: dict[str, Any]) -> dict[str, Any]:
+    """``data.key``, or ``otherwise`` when the payload is the key itself (or has none)."""
+    key = data.get("key")
+    return key if isinstance(key, dict) else otherwise
+
+
 def _update(number: int, data: Any, ctx: FileContext, acc: _Items) -> None:
     """A ``messages.update`` item: an ack (receipt), or a deletion (status ``DELETED``)."""
     if not isinstance(data, dict):
@@ -207,7 +214,7 @@ def _update(number: int, data: Any, ctx: FileContext, acc: _Items) -> None:
     if status != "DELETED":
         acc.receipts += 1
         return
-    key = data.get("key") if isinstance(data.get("key"), dict) else data
+    key = _key_of(data, data)
     original = data.get("keyId") or key_id(key)
     deleted = Content("revoke", name="messages.update DELETED", refers_to=str(original or ""))
     _add_event(acc, ctx, number, key, deleted, "", None)
@@ -217,7 +224,7 @@ def _deleted(number: int, data: Any, ctx: FileContext, acc: _Items) -> None:
     """A ``messages.delete``: the key of the deleted message, or its stored row."""
     if not isinstance(data, dict):
         raise LineError("data is not an object")
-    key = data.get("key") if isinstance(data.get("key"), dict) else data
+    key = _key_of(data, data)
     deleted = Content("revoke", name="messages.delete", refers_to=key_id(key))
     _add_event(acc, ctx, number, key, deleted, "", None)
 
@@ -226,7 +233,7 @@ def _edited_event(number: int, data: Any, ctx: FileContext, acc: _Items) -> None
     """A ``messages.edited``: the ``protocolMessage`` itself (edits, and any other type)."""
     if not isinstance(data, dict):
         raise LineError("data is not an object")
-    key = data.get("key") if isinstance(data.get("key"), dict) else {}
+    key = _key_of(data, {})
     content = protocol_content(data)
     _add_event(acc, ctx, number, key, content, "", content.at)
 
