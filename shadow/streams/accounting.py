@@ -12,17 +12,28 @@ Guarantees:
 4. Events (edits, deletions, notices, error-only payloads, unknown types) are items too:
    ``events`` counts each kind and ``unknown_types`` each unknown type by its name. A capture
    with no event keeps the classic document (the six classic line kinds, no ``events`` key);
-   one with any lists every line kind and both keys.
+   one with any lists every line kind and both keys. An unknown type is listed by its name
+   only when the name looks like one (letters, digits, ``_.:-``, at most 64 characters): a
+   payload cannot carry other content into the accounting.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, LineKind, LineResult
 from shadow.streams.fields import iso_utc
 from shadow.streams.record import EVENT_KINDS
+
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+UNNAMED_TYPE = "(not a type name)"
+
+
+def listed_name(name: str) -> str:
+    """Guarantee 4: the name an unknown type is listed under."""
+    return name if _TYPE_NAME.fullmatch(name) else UNNAMED_TYPE
 
 
 @dataclass(slots=True)
@@ -55,7 +66,8 @@ class Counts:
         for item in result.events:
             self.events[item.kind] += 1
             if item.kind == "unknown_type":
-                self.unknown_types[item.name] = self.unknown_types.get(item.name, 0) + 1
+                name = listed_name(item.name)
+                self.unknown_types[name] = self.unknown_types.get(name, 0) + 1
         for record in result.inbound:
             self.messages += 1
             self.types[record.type] = self.types.get(record.type, 0) + 1

@@ -200,3 +200,14 @@ def test_every_kind_can_be_delivered() -> None:
     assert [record.received_at for record in capture.inbound] == sorted(
         record.received_at for record in capture.inbound
     )
+
+
+def test_an_unknown_type_is_listed_by_name_only_when_it_looks_like_one(tmp_path: Path) -> None:
+    line = json.loads((GATEWAYS / "cloud" / "unknown_type.jsonl").read_text())
+    message = line["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["type"] = "Ana Souza +55 11 99999-0001"
+    path = tmp_path / "capture.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    document = validate_document(read_captures([str(path)], format="cloud"))
+    assert document["unknown_types"] == {"(not a type name)": 1}
+    assert "Ana" not in json.dumps(document)
