@@ -109,12 +109,12 @@ def classify_items(
     ``EVENT_KINDS`` order > receipt > skipped."""
     events = events or []
     kind: LineKind
-    carried = {item.kind for item in events}
     if inbound:
         kind = "inbound"
     elif outbound:
         kind = "outbound"
-    elif carried:
+    elif events:
+        carried = {item.kind for item in events}
         kind = next(k for k in EVENT_KINDS if k in carried)
     elif receipts:
         kind = "receipt"
@@ -211,10 +211,11 @@ def json_lines(
             reason = exc.reason if isinstance(exc, LineError) else f"malformed record: {exc!r}"
             yield rejected(number, reason, text)
             continue
-        unknown = [item.name for item in result.events if item.kind == "unknown_type"]
-        if unknown and ctx.options.strict:
-            yield rejected(number, f"unknown type {unknown[0]!r}", text)
-            continue
+        if result.events and ctx.options.strict:
+            unknown = [item.name for item in result.events if item.kind == "unknown_type"]
+            if unknown:
+                yield rejected(number, f"unknown type {unknown[0]!r}", text)
+                continue
         yield result
 
 
