@@ -172,6 +172,7 @@ def test_replay_json_prints_one_document_and_explain_reproduces(tmp_path: Path) 
     assert "reply_blocked" in explained.stdout
     assert "response_manager.duplicate_window" in explained.stdout
     assert "duplicate_suppressed" in explained.stdout
+    assert "accepted" in explained.stdout  # the coordinator's C2 window check (issue 19)
 
 
 def test_explain_refuses_an_altered_run_folder(tmp_path: Path) -> None:
