@@ -191,6 +191,7 @@ class EffectiveConfig:
                 outages=tuple(Outage(o.start, o.end, o.failure_rate) for o in sender.outages),
             ),
             restarts=tuple(Restart(r.at, r.downtime) for r in env.restarts),
+            redelivery=env.redelivery,
         )
 
 

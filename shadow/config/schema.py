@@ -307,6 +307,11 @@ class EnvironmentConfig(Section):
         default_factory=list,
         description="[{at, downtime}] from the stream start, in order, not overlapping",
     )
+    redelivery: Literal["cloud_api", "evolution", "burst", "none"] = Field(
+        _switch(_E.redelivery),
+        description="webhooks reaching a bot that is down: the gateway's retry schedule "
+        "(models.md, Restart redelivery), all at once when it is back (burst), or lost (none)",
+    )
 
     @model_validator(mode="after")
     def _restarts_in_order(self) -> EnvironmentConfig:

@@ -11,8 +11,13 @@ Guarantees:
    instances at T + D; messages arriving in ``[T, T + D]`` (both ends: an arrival precedes
    same-instant timers) are delivered at T + D in arrival order, after the fresh instances
    exist, keeping their original ``received_at`` for latency.
-3. The run stops ``drain`` µs after the last arrival (or the last restart's end, if later);
-   work still pending then is ``stranded``.
+3. The run stops ``drain`` µs after the last arrival (or the last restart's end, or the last
+   redelivery attempt, if later); work still pending then is ``stranded``.
+5. Guarantee 2's burst is ``environment.redelivery: burst``. With a gateway's retry schedule
+   (``cloud_api``, the default, or ``evolution``) a message arriving in a down window is
+   delivered at the schedule's first attempt (counted from its ``received_at``) that finds the
+   arm up; an attempt at the instant the arm comes back fails. With ``none``, or when the
+   gateway gives up first, the message is ``lost`` (event rule ``environment.redelivery``).
 4. The result is a pure function of the messages, the factory's settings and the environment.
 """
 
@@ -24,7 +29,7 @@ from functools import partial
 from typing import Protocol
 
 from shadow.kernel import Gauges, GaugeSource, Group, Kernel, Recorder
-from shadow.world.environment import Environment, Message, Restart
+from shadow.world.environment import REDELIVERY, Environment, Message, Restart
 
 
 class Model(Protocol):
@@ -99,11 +104,52 @@ def simulate(
         instances[system].on_message(message)
 
     windows = [(r.at, r.at + r.downtime) for r in restarts]
+    redelivery = environment.settings.redelivery
+    schedule = REDELIVERY[redelivery]
+    latest_attempt = [0]
+
+    def down_until(now: int) -> int | None:
+        """When the arm is back, if it is down at ``now`` (or within a planned window)."""
+        for start, end in windows:
+            if start <= now < end:
+                return end
+        return None
+
+    def retry(message: Message, after: int) -> None:
+        """Guarantee 5: the gateway's next attempt at ``after`` or later, or the message is
+        lost when the gateway gives up first (or never retries)."""
+        at = None if schedule is None else schedule.attempt_at_or_after(message.received_at, after)
+        if at is None:
+            system = router.route(message)
+            recorder.system_name = system
+            recorder.event("arrived", message.seq, "", system)
+            recorder.event("lost", message.seq, "environment.redelivery")
+            return
+        latest_attempt[0] = max(latest_attempt[0], at)
+        kernel.call_at(at, partial(attempt, message))
+
+    def attempt(message: Message) -> None:
+        now = kernel.now
+        end = down_until(now)
+        if end is not None:
+            retry(message, end)
+        elif down[0]:  # the bot comes back at this very instant: this attempt fails
+            retry(message, now + 1)
+        else:
+            deliver(message)
 
     def on_arrival(message: Message) -> None:
         # Buffer while the arm is down, and for the whole [T, T + D) window even before the
         # restart's timer ran (an arrival due at T precedes same-instant timers).
         now = kernel.now
+        if redelivery != "burst":
+            end = down_until(now)
+            if end is not None:
+                retry(message, end)
+                return
+            if not down[0]:
+                deliver(message)
+                return
         if down[0] or any(start <= now < end for start, end in windows):
             buffered.append(message)
         else:
@@ -144,7 +190,11 @@ def simulate(
 
     kernel.run(None, arrivals(), on_arrival)
     restarts_end = max((r.at + r.downtime for r in restarts), default=0)
-    kernel.run(max(last_arrival[0], restarts_end) + drain)
+    stop = max(last_arrival[0], restarts_end, latest_attempt[0]) + drain
+    kernel.run(stop)
+    while latest_attempt[0] + drain > stop:  # a redelivery scheduled during the drain
+        stop = latest_attempt[0] + drain
+        kernel.run(stop)
     if on_progress is not None:
         on_progress(size, kernel.now)
     stats = dict(totals)
