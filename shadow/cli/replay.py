@@ -33,6 +33,14 @@ def replay(
     flip_at: Annotated[
         str | None, typer.Option("--flip-at", help="Virtual time of the flip (e.g. 30m).")
     ] = None,
+    flip_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--flip-mode",
+            help="restart (default: the flip is a deploy) or hot (in-process, [A19]); "
+            "sets rollout.flip_mode.",
+        ),
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
@@ -53,12 +61,14 @@ def replay(
 
     if on_error not in ("fail", "skip"):
         raise UsageError(f"--on-error: {on_error!r} is not one of fail, skip")
+    if flip_mode is not None and flip_mode not in ("restart", "hot"):
+        raise UsageError(f"--flip-mode: {flip_mode!r} is not one of restart, hot")
     policy: Literal["fail", "skip"] = "skip" if on_error == "skip" else "fail"
     options = ReplayOptions(
         inputs=captures,
         format=format,
         config_file=config,
-        sets=list(set_ or []),
+        sets=list(set_ or []) + ([f"rollout.flip_mode={flip_mode}"] if flip_mode else []),
         seed=seed,
         arms=[a for a in arms.split(",") if a.strip()] if arms else None,
         stages=list(stage or []),

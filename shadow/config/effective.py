@@ -162,6 +162,12 @@ class EffectiveConfig:
             response_manager=ResponseManagerSettings(**(dict(r) | {"backoff": tuple(r.backoff)})),
         )
 
+    def flip_downtime(self) -> int | None:
+        """The rollout arms' downtime at ``--flip-at`` (``rollout.flip_mode: restart``), or None
+        for the hot, in-process flip of [A19]."""
+        rollout = self.model.rollout
+        return None if rollout.flip_mode == "hot" else rollout.flip_downtime
+
     def unified_settings(self) -> UnifiedSettings:
         u = self.model.unified
         tuples = {

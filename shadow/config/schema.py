@@ -348,6 +348,14 @@ class RolloutConfig(Section):
         description="unleash: murmur3; launchdarkly: sha1; flagd: v2 or v1; "
         "null = the provider's first",
     )
+    flip_mode: Literal["restart", "hot"] = Field(
+        "restart",
+        description="--flip-at: the flag is an environment variable, so the flip restarts the "
+        "process (in-flight work and caches lost, webhooks redelivered), or hot [A19]",
+    )
+    flip_downtime: Duration = Field(
+        30 * S, description="--flip-mode restart: how long the process is down at the flip"
+    )
 
     @model_validator(mode="after")
     def _resolve(self) -> RolloutConfig:

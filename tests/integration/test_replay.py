@@ -219,7 +219,13 @@ def test_a_redacted_capture_replays_to_the_same_fates_and_holds_no_phone_number(
 
 @pytest.mark.parametrize(
     "bad",
-    [["--flip-at", "soon"], ["--arms", "legacy,teleport"], ["--stage", "150"], ["--on-error", "x"]],
+    [
+        ["--flip-at", "soon"],
+        ["--arms", "legacy,teleport"],
+        ["--stage", "150"],
+        ["--on-error", "x"],
+        ["--flip-mode", "warm"],
+    ],
 )
 def test_bad_replay_options_exit_3_with_one_line(
     tmp_path: Path, sample: Path, bad: list[str]
