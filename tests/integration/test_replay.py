@@ -246,3 +246,17 @@ def test_bench_reports_throughput_memory_and_which_core_ran() -> None:
     assert document["messages_per_s"] > 0 and document["peak_rss_mb"] > 0
     assert {"normalize", "simulate", "write"} <= set(document["phases"])
     assert document["compiled"] is False  # the editable install is pure Python (setup.py)
+
+
+def test_memory_reports_bytes_per_structure_and_refuses_a_missing_folder(tmp_path: Path) -> None:
+    out = tmp_path / "c2"
+    replay(ReplayOptions(inputs=["scenario:conflict-2-oi"], out=out, reports=False))
+    result = run_shadow("memory", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["structures"]
+    hashes = next(
+        r for r in rows if r["arm"] == "legacy" and r["structure"] == "coordinator.hashes"
+    )
+    assert hashes["peak_entries"] == 1 and hashes["peak_bytes"] == 4 * 28 + 80 + 16
+    missing = run_shadow("memory", str(tmp_path / "nope"))
+    assert missing.returncode == 3 and "Traceback" not in missing.stderr
