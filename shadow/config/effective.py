@@ -198,6 +198,7 @@ class EffectiveConfig:
             ),
             restarts=tuple(Restart(r.at, r.downtime) for r in env.restarts),
             redelivery=env.redelivery,
+            users=env.users,
         )
 
 

@@ -307,6 +307,11 @@ class EnvironmentConfig(Section):
         default_factory=list,
         description="[{at, downtime}] from the stream start, in order, not overlapping",
     )
+    users: Literal["open", "reactive"] = Field(
+        _switch(_E.users),
+        description="open: every message as given; reactive: a resend this arm already "
+        "answered before it arrived is not sent (models.md, Users)",
+    )
     redelivery: Literal["cloud_api", "evolution", "burst", "none"] = Field(
         _switch(_E.redelivery),
         description="webhooks reaching a bot that is down: the gateway's retry schedule "

@@ -19,6 +19,11 @@ Guarantees:
    arm up; an attempt at the instant the arm comes back fails. With ``none``, or when the
    gateway gives up first, the message is ``lost`` (event rule ``environment.redelivery``).
 4. The result is a pure function of the messages, the factory's settings and the environment.
+6. ``environment.users: reactive`` (default ``open``: every message is delivered as given):
+   a message marked ``resend`` is withheld (fate ``dropped``, rule ``environment.users``,
+   listed in ``ArmRun.withheld``) when this arm had already replied to the contact's previous
+   sent message with the same text by the resend's arrival: the user saw the reply and did
+   not resend. The filter runs as the arm advances, on the arm's own replies.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class ArmRun:
     stats: dict[str, int | float] = field(default_factory=dict)
     stopped_at: int = 0
     restarts: int = 0
+    #: ``environment.users: reactive``: the resends this arm's users did not send
+    withheld: list[int] = field(default_factory=list)
 
 
 class Router:
@@ -88,6 +95,7 @@ def simulate(
     totals: dict[str, int | float] = {}
     down = [False]
     buffered: list[Message] = []
+    withheld: list[int] = []
 
     def start_instances() -> None:
         groups.clear()
@@ -138,7 +146,19 @@ def simulate(
         else:
             deliver(message)
 
+    reactive = environment.settings.users == "reactive"
+    last_sent: dict[tuple[str, str], int] = {}
+
     def on_arrival(message: Message) -> None:
+        if reactive:  # guarantee 6: the user would not resend what this arm already answered
+            key = (message.contact_id, message.text_hash)
+            if message.repeat_kind == "resend":
+                origin = last_sent.get(key)
+                if origin is not None and recorder.first_reply_at[origin] >= 0:
+                    recorder.event("dropped", message.seq, "environment.users", "users")
+                    withheld.append(message.seq)
+                    return
+            last_sent[key] = message.seq
         # Buffer while the arm is down, and for the whole [T, T + D) window even before the
         # restart's timer ran (an arrival due at T precedes same-instant timers).
         now = kernel.now
@@ -202,4 +222,6 @@ def simulate(
         for key, value in instance.stats().items():
             full = f"{name}.{key}" if name else key
             stats[full] = stats.get(full, 0) + value
-    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts))
+    if reactive:
+        stats["users.withheld"] = len(withheld)
+    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts), withheld)

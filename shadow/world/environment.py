@@ -235,6 +235,7 @@ class EnvironmentSettings:
     sender: SenderSettings = field(default_factory=SenderSettings)
     restarts: tuple[Restart, ...] = ()
     redelivery: str = "cloud_api"
+    users: str = "open"
 
 
 _OUTCOME_RANK = {"ok": 0, "error": 1, "hang": 2}

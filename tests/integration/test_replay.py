@@ -225,6 +225,7 @@ def test_a_redacted_capture_replays_to_the_same_fates_and_holds_no_phone_number(
         ["--stage", "150"],
         ["--on-error", "x"],
         ["--flip-mode", "warm"],
+        ["--users", "closed"],
     ],
 )
 def test_bad_replay_options_exit_3_with_one_line(
