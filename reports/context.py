@@ -145,15 +145,7 @@ def verdicts(data: RunData) -> dict[str, Any]:
                     "candidate": gate.get("candidate", f"rollout@{stage}"),
                     "as_of": gate.get("as_of", ""),
                     "checks": [_check(c, gate) for c in gate.get("checks", [])],
-                    "deciding": [
-                        {
-                            "name": c.get("name", ""),
-                            "verdict": c.get("verdict", ""),
-                            "reason": c.get("reason", ""),
-                        }
-                        for c in gate.get("checks", [])
-                        if c.get("verdict") != "pass"
-                    ],
+                    "deciding": _deciding(gate),
                 }
             )
         previous = stage
@@ -167,6 +159,17 @@ def verdicts(data: RunData) -> dict[str, Any]:
         if pair.startswith("legacy vs ")
     ]
     return {"stages": rows, "overall": overall or "no stage replayed", "headline": headline}
+
+
+def _deciding(gate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gate's deciding checks in its own order (failing first, then inconclusive)."""
+    checks = [c for c in gate.get("checks", []) if c.get("verdict") != "pass"]
+    order = {"fail": 0, "inconclusive": 1}
+    checks.sort(key=lambda c: order.get(str(c.get("verdict")), 2))  # stable: check order kept
+    return [
+        {"name": c.get("name", ""), "verdict": c.get("verdict", ""), "reason": c.get("reason", "")}
+        for c in checks
+    ]
 
 
 def _check(check: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:

@@ -114,9 +114,15 @@ def render_gate_summary(document: Mapping[str, Any]) -> str:
     verdict = str(document["verdict"])
     fingerprint = document.get("fingerprint") or {}
     cohort = document.get("cohort") or {}
+    deciding = [str(name) for name in document.get("deciding") or []]
     lines = [
         f"## Shadow gate, stage {document['stage']}%: {_MARK[verdict]}",
         "",
+        *(
+            [f"Deciding checks: {', '.join(_cell(name) for name in deciding)}.", ""]
+            if deciding
+            else []
+        ),
         f"`{document['candidate']}` against `{document['baseline']}` · as of "
         f"{document['as_of']} · policy {document['policy_source']} "
         f"(sha256 `{str(document['policy_sha256'])[:12]}`) · flag fingerprint "
