@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cli_support import SAMPLE, run_shadow
 
 RUNS = {
@@ -86,7 +85,8 @@ def test_every_output_shows_the_gate_numbers(name: str, tmp_path: Path) -> None:
     assert replayed.returncode == 0, replayed.stderr
     documents = {}
     for stage in stages:
-        previous = [] if stage == stages[0] else ["--previous", str(folder / f"gate-{stages[0]}.json")]
+        first = folder / f"gate-{stages[0]}.json"
+        previous = [] if stage == stages[0] else ["--previous", str(first)]
         junit, summary = tmp_path / f"gate-{stage}.xml", tmp_path / f"gate-{stage}.md"
         gated = run_shadow(
             "gate", str(folder), "--stage", str(stage), *previous, "--as-of", "2026-01-01",
