@@ -55,6 +55,8 @@ TIMELINE_EXAMPLES = 3
 EXTRA_REPLY_ROWS = 20
 KIND_HELP = {
     "lost_reply": "the baseline answered; the candidate did not (and did not suppress it)",
+    "lost_message": "the candidate dropped as a copy a message the user meant (distinct content,"
+    " or a repeat after a reply); the baseline did not drop it",
     "suppressed_as_duplicate": "the candidate dropped it as a duplicate; the baseline answered",
     "recovered_reply": "the candidate answered; the baseline did not",
     "processing_removed": "the candidate did not call the agent for it; the baseline did",

@@ -30,10 +30,11 @@ from shadow.gate.stats import (
 from shadow.gate.waivers import WaiverOutcome
 
 Mask = npt.NDArray[np.bool_]
-FAILURE_KINDS = ("lost_reply", "suppressed_as_duplicate")
+FAILURE_KINDS = ("lost_reply", "lost_message", "suppressed_as_duplicate")
 #: The improvement reported beside each regression kind (never netted against it).
 MIRROR = {
     "lost_reply": "recovered_reply",
+    "lost_message": "recovered_reply",
     "suppressed_as_duplicate": "recovered_reply",
     "processing_added": "processing_removed",
     "extra_replies": "fewer_replies",

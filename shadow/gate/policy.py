@@ -23,6 +23,7 @@ from shadow.gate.stats import min_n_to_pass, upper_bound
 
 Kind = Literal[
     "lost_reply",
+    "lost_message",
     "suppressed_as_duplicate",
     "recovered_reply",
     "processing_removed",
