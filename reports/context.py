@@ -32,6 +32,7 @@ from reports.fidelity import extra_reply_rows, fidelity_rows
 from reports.reproduce import ConfigDiff, config_sets, reproduce_commands
 from reports.swimlanes import contact_timelines
 from shadow.common import SEVERITIES
+from shadow.compare import DUPLICATE_REPLY_WINDOW_S, HARM_COLUMNS, HARMS, arm_harms
 from shadow.config import render_value
 
 SECTIONS = (
@@ -160,7 +161,43 @@ def verdicts(data: RunData) -> dict[str, Any]:
         for pair in data.pairs
         if pair.startswith("legacy vs ")
     ]
-    return {"stages": rows, "overall": overall or "no stage replayed", "headline": headline}
+    return {
+        "stages": rows,
+        "overall": overall or "no stage replayed",
+        "headline": headline,
+        "harms": harm_table(data),
+    }
+
+
+HARM_HELP = {
+    "redeliveries_answered": "redeliveries answered again",
+    "meant_suppressed": "meant messages suppressed",
+    "never_answered": "never answered",
+    "duplicate_replies": "duplicate replies",
+    "stranded": "stranded at the end",
+}
+
+
+def harm_table(data: RunData) -> dict[str, Any]:
+    """Every arm's absolute harms (``shadow.compare.arm_harms``, the gate's own counts), with
+    the duplicate-reply window of the gate's policy (the default when not gated)."""
+    window = DUPLICATE_REPLY_WINDOW_S
+    for gate in data.gates:
+        window = float((gate.get("policy") or {}).get("duplicate_reply_window", window))
+        break
+    outcomes = data.outcomes
+    rows = []
+    if all(column in outcomes.columns for column in HARM_COLUMNS):
+        arms = outcomes["arm"].astype(str)
+        for arm in data.arms:
+            counts = arm_harms(outcomes[arms == arm], window)
+            rows.append({"arm": arm, "counts": [counts[harm] for harm in HARMS]})
+    return {
+        "names": [HARM_HELP[harm] for harm in HARMS],
+        "keys": list(HARMS),
+        "rows": rows,
+        "window": _count(window) + "s",
+    }
 
 
 def _deciding(gate: dict[str, Any]) -> list[dict[str, Any]]:
@@ -180,7 +217,7 @@ def _check(check: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
         seconds = m.get("unit") == "seconds"
         fmt = _seconds if seconds else _rate
         count = "" if seconds else f"{m.get('count')} of {m.get('n')} {m.get('unit', '')}"
-        if m.get("threshold_key") == "max_count":
+        if m.get("threshold_key") in ("max_count", "baseline_count"):
             fmt = _count
         measures.append(
             {
@@ -188,7 +225,9 @@ def _check(check: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
                 "verdict": m.get("verdict", ""),
                 "count": count,
                 "observed": fmt(m.get("observed")),
-                "bound": fmt(m.get("upper")) if m.get("threshold_key") != "max_count" else "-",
+                "bound": "-"
+                if m.get("threshold_key") in ("max_count", "baseline_count")
+                else fmt(m.get("upper")),
                 "threshold": f"{m.get('threshold_key', '')} {fmt(m.get('threshold'))}".strip(),
                 "needed": m.get("messages_needed"),
             }

@@ -96,6 +96,11 @@ class Measure:
             return (
                 f"{self.scope}: {self.count} of {self.n} messages vs max_count {self.threshold:g}"
             )
+        if self.key == "baseline_count":
+            return (
+                f"{self.scope}: {self.count} of {self.n} messages vs {self.threshold:g} in the "
+                "baseline"
+            )
         return (
             f"{self.scope} {self.unit}: {self.count} of {self.n} ({_pct(self.observed)}), "
             f"one-sided bounds [{_pct(self.lower or 0)}, {_pct(self.upper or 0)}] vs "

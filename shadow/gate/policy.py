@@ -40,6 +40,15 @@ Kind = Literal[
     "harness_error",
 ]
 
+#: The absolute harms (``shadow.compare.HARMS``; tests/unit/test_harms.py keeps them equal).
+Harm = Literal[
+    "redeliveries_answered",
+    "meant_suppressed",
+    "never_answered",
+    "duplicate_replies",
+    "stranded",
+]
+
 
 def parse_duration_s(value: Any) -> float:
     """A policy duration (``"300ms"``, ``"2s"``, ``"5m"``) in seconds: the config's own parser."""
@@ -151,6 +160,22 @@ class Policy(_Strict):
     changes: Literal["report", "require_waiver"] = "report"
     checks: list[Check] = Field(min_length=1)
     waivers: str | list[Waiver] | None = None
+    #: the most of each harm the candidate arm may show (docs/divergences.md, "Harms")
+    harms: dict[Harm, int] = Field(default_factory=dict)
+    duplicate_reply_window: float = 60.0  # seconds
+
+    @field_validator("duplicate_reply_window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        return parse_duration_s(value)
+
+    @field_validator("harms")
+    @classmethod
+    def _counts(cls, value: dict[str, int]) -> dict[str, int]:
+        negative = sorted(name for name, count in value.items() if count < 0)
+        if negative:
+            raise ValueError(f"harm counts are at least 0: {', '.join(negative)}")
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Policy:

@@ -38,6 +38,7 @@ from shadow.gate.checks import (
     new_failures_check,
     worst,
 )
+from shadow.gate.harms import harm_checks, harm_counts
 from shadow.gate.input import ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver
 from shadow.gate.waivers import WaiverOutcome, apply_waivers
@@ -251,6 +252,10 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
                 checks.append(new_failures_check(check, view, policy))
             else:
                 checks.append(latency_check(check, view, policy, seed))
+        harms = harm_counts(inp, policy)
+        messages = len(inp.outcomes[candidate].seq)
+        checks.extend(harm_checks(harms, policy, baseline, candidate, messages))
+        document["harms"] = harms
         document["cohort"] = view.cohort_summary()
         document["waivers"] = [status.to_dict() for status in waived.statuses]
         document["waived"] = waived.waived_by_signature
@@ -279,6 +284,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         }
     )
     document.setdefault("cohort", None)
+    document.setdefault("harms", {})
     document.setdefault("waivers", [])
     document.setdefault("waived", [])
     return GateReport(verdict=verdict, document=document)
