@@ -307,9 +307,9 @@ def replayed(data: RunData) -> dict[str, Any]:
 def top_signatures(data: RunData) -> list[dict[str, Any]]:
     rows = []
     for sig in data.signatures[:TOP_SIGNATURES]:
-        pair = sorted(sig.get("pairs", {}))[0]
+        pair = sorted(sig.get("pairs", {}))[0]  # a group belongs to one pair
         arms = pair.split(" vs ")
-        baseline_rule, candidate_rule = signature_rules(data, str(sig["signature"]))
+        baseline_rule, candidate_rule = signature_rules(data, str(sig["signature"]), pair)
         examples = [int(s) for s in sig.get("examples", [])]
         rows.append(
             {

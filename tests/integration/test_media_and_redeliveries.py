@@ -64,6 +64,16 @@ def test_media_and_redeliveries_are_graded_by_what_the_user_lived(tmp_path: Path
     assert resends
     assert {line["severity"] for line in resends} == {"improvement"}
 
+    # every signature group belongs to one pair, and its examples diverge in that pair
+    diverging = {(line["baseline"], line["candidate"], line["seq"]) for line in lines}
+    groups = json.loads((folder / "signatures.json").read_text())
+    assert len({(g["baseline"], g["candidate"]) for g in groups}) > 1
+    for group in groups:
+        assert list(group["pairs"]) == [f"{group['baseline']} vs {group['candidate']}"]
+        assert all(
+            (group["baseline"], group["candidate"], s) in diverging for s in group["examples"]
+        )
+
     # the gate names the lost messages, and the report shows the gate's harm numbers
     assert "no lost messages" in document["deciding"]
     reported = run_shadow("report", str(folder))
