@@ -2,6 +2,7 @@
 signatures, the divergence lines of ``divergences.jsonl``, and single-arm metrics."""
 
 from shadow.compare.comparison import Comparison, compare_arms, run_and_compare
+from shadow.compare.fidelity import fidelity
 from shadow.compare.frame import outcome_frame, stream_repeats
 from shadow.compare.harms import DUPLICATE_REPLY_WINDOW_S, HARM_COLUMNS, HARMS, arm_harms
 from shadow.compare.lines import column_values, divergence_texts, outcome_records
@@ -21,6 +22,7 @@ __all__ = [
     "column_values",
     "compare_arms",
     "divergence_texts",
+    "fidelity",
     "outcome_frame",
     "outcome_records",
     "run_and_compare",

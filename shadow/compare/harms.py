@@ -30,10 +30,12 @@ HARMS = (
     "duplicate_replies",
     "stranded",
 )
+#: the outcome columns the harms (and ``fidelity``) read
 HARM_COLUMNS = (
     "seq",
     "contact_id",
     "fate",
+    "reply_count",
     "first_reply_at",
     "reply_text_hash",
     "repeat_of",

@@ -96,6 +96,11 @@ class Measure:
             return (
                 f"{self.scope}: {self.count} of {self.n} messages vs max_count {self.threshold:g}"
             )
+        if self.key == "min_fidelity":
+            return (
+                f"{self.scope}: {self.count} of {self.n} messages agree ({_pct(self.observed)}) "
+                f"vs min_fidelity {_pct(self.threshold)}"
+            )
         if self.key == "baseline_count":
             return (
                 f"{self.scope}: {self.count} of {self.n} messages vs {self.threshold:g} in the "

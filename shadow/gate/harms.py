@@ -8,14 +8,47 @@ same function the report's harms table uses, so both show the same numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from shadow.compare import HARMS, arm_harms
+from shadow.compare import HARMS, arm_harms, fidelity
 from shadow.gate.checks import CheckResult, Measure, worst
 from shadow.gate.input import GateInput
 from shadow.gate.policy import Policy
 
 ABSOLUTE = "harms within policy"
 NO_WORSE = "no harm worse"
+FIDELITY = "model fidelity"
+#: The [A#] switches whose reading moves the legacy model's answered/unanswered state most.
+FIDELITY_SWITCHES = {
+    "model_only": "[A13] late results, the agent latency and error rates (environment.agent)",
+    "recorded_only": "the agent latency and hang rate (environment.agent), the reply windows",
+    "reply_count": "[A2]/[A5] batching and the response manager's duplicate window",
+}
+
+
+def fidelity_check(inp: GateInput, policy: Policy) -> tuple[CheckResult | None, Any]:
+    """``legacy`` against ``recorded`` when the run has both (else None): inconclusive below
+    ``min_fidelity``, naming the disagreement kinds and the switches that would move them."""
+    frames = inp.harm_frames
+    if "recorded" not in frames or "legacy" not in frames:
+        return None, None
+    found = fidelity(frames["legacy"], frames["recorded"])
+    n, agree = found["messages"], found["agree"]
+    share = agree / n if n else 0.0
+    verdict = "pass" if share >= policy.min_fidelity else "inconclusive"
+    measure = Measure(
+        "legacy vs recorded", "messages", n, agree, share, policy.min_fidelity, verdict,
+        key="min_fidelity",
+    )  # fmt: skip
+    kinds = [(k, c) for k, c in found["disagreements"].items() if c]
+    named = "; ".join(f"{kind} {count} ({FIDELITY_SWITCHES[kind]})" for kind, count in kinds)
+    reason = (
+        f"the legacy model agrees with production on {agree} of {n} messages "
+        f"({share:.1%}) and {found['contacts_agree']} of {found['contacts']} contacts, "
+        f"vs min_fidelity {policy.min_fidelity:.0%}"
+        + (f"; disagreements: {named}" if named else "")
+    )
+    return CheckResult(FIDELITY, "fidelity", "all", verdict, reason, [measure]), found
 
 
 def harm_counts(inp: GateInput, policy: Policy) -> dict[str, dict[str, int]]:

@@ -163,6 +163,9 @@ class Policy(_Strict):
     #: the most of each harm the candidate arm may show (docs/divergences.md, "Harms")
     harms: dict[Harm, int] = Field(default_factory=dict)
     duplicate_reply_window: float = 60.0  # seconds
+    #: the share of messages on which ``legacy`` must agree with ``recorded`` (production)
+    #: for the verdict to rest on the models; below it the gate is inconclusive
+    min_fidelity: float = Field(default=0.9, ge=0, le=1)
 
     @field_validator("duplicate_reply_window", mode="before")
     @classmethod

@@ -38,7 +38,7 @@ from shadow.gate.checks import (
     new_failures_check,
     worst,
 )
-from shadow.gate.harms import harm_checks, harm_counts
+from shadow.gate.harms import fidelity_check, harm_checks, harm_counts
 from shadow.gate.input import ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver
 from shadow.gate.waivers import WaiverOutcome, apply_waivers
@@ -256,6 +256,9 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         messages = len(inp.outcomes[candidate].seq)
         checks.extend(harm_checks(harms, policy, baseline, candidate, messages))
         document["harms"] = harms
+        check_of_fidelity, document["fidelity"] = fidelity_check(inp, policy)
+        if check_of_fidelity is not None:
+            checks.append(check_of_fidelity)
         document["cohort"] = view.cohort_summary()
         document["waivers"] = [status.to_dict() for status in waived.statuses]
         document["waived"] = waived.waived_by_signature
@@ -285,6 +288,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
     )
     document.setdefault("cohort", None)
     document.setdefault("harms", {})
+    document.setdefault("fidelity", None)
     document.setdefault("waivers", [])
     document.setdefault("waived", [])
     return GateReport(verdict=verdict, document=document)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any, get_args
 
 import pandas as pd
+from gate_run_folder import outcome_rows, write_run
 
 from shadow.compare import HARMS, arm_harms
+from shadow.gate.files import load_gate_input
 from shadow.gate.harms import NO_WORSE, harm_checks
-from shadow.gate.policy import Harm, Policy
+from shadow.gate.policy import Harm, Policy, parse_policy
+from shadow.gate.verdict import GateOptions, evaluate
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -88,3 +93,56 @@ def test_a_candidate_worse_on_any_harm_fails_no_worse_with_both_numbers() -> Non
     (worse,) = harm_checks({"a": base, "b": cand}, policy(), "a", "b", 50)
     assert worse.verdict == "fail"
     assert worse.reason == "b: duplicate_replies: 3 of 50 messages vs 1 in the baseline"
+
+
+def _with_harm_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    answered = [row["fate"] == "answered" for row in rows]
+    return [
+        {
+            **row,
+            "reply_count": 1 if ok else 0,
+            "first_reply_at": float(row["seq"]) if ok else None,
+            "reply_text_hash": f"r{row['seq']}" if ok else None,
+            "repeat_of": None,
+            "repeat_kind": "distinct",
+        }
+        for row, ok in zip(rows, answered, strict=True)
+    ]
+
+
+def test_a_model_that_disagrees_with_production_makes_the_gate_inconclusive_naming_fidelity(
+    tmp_path: Path,
+) -> None:
+    """Production (``recorded``) answered one message in ten; the legacy model all of them."""
+    messages, contacts = 4000, 1000
+    silent = [seq for seq in range(messages) if seq % 10]
+    rows = (
+        outcome_rows("legacy", messages, contacts)
+        + outcome_rows("rollout@10", messages, contacts, stage=10)
+        + outcome_rows("recorded", messages, contacts, failing=silent)
+    )
+    folder = write_run(
+        tmp_path / "run", _with_harm_columns(rows), [], arms=("legacy", "rollout@10", "recorded")
+    )
+    text = """
+min_messages: 100
+min_contacts: 20
+checks:
+  - name: order
+    kinds: [order_broken]
+    max_count: 0
+"""
+    options = GateOptions(
+        stage=10, as_of=dt.date(2025, 3, 1), policy_sha256="0" * 64, policy_source="p.yaml"
+    )
+    report = evaluate(load_gate_input(folder, "run"), parse_policy(text, "p.yaml"), options)
+    assert report.verdict == "inconclusive", report.document["reasons"]
+    assert report.exit_status == 2
+    assert report.document["deciding"] == ["model fidelity"]
+    (reason,) = report.document["reasons"]
+    assert "agrees with production on 400 of 4000 messages (10.0%)" in reason
+    assert "recorded_only" not in reason and "model_only 3600" in reason
+    assert report.document["fidelity"]["disagreements"]["model_only"] == 3600
+    # pinned lower, the same run passes
+    lenient = parse_policy(text + "min_fidelity: 0.05\n", "p.yaml")
+    assert evaluate(load_gate_input(folder, "run"), lenient, options).verdict == "pass"
