@@ -22,6 +22,7 @@ import shadow.cli.gate as gate
 import shadow.cli.replay as replay
 import shadow.cli.report as report
 import shadow.cli.rollout as rollout
+import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
 from shadow.cli.output import err
 from shadow.common import ShadowError
@@ -49,6 +50,7 @@ app.command()(bench.bench)
 app.command()(rollout.rollout)
 app.command()(gate.gate)
 app.command()(sweep.sweep)
+app.command()(serve.serve)
 
 
 def main() -> None:
