@@ -24,6 +24,7 @@ import shadow.cli.report as report
 import shadow.cli.rollout as rollout
 import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
+import shadow.cli.watch as watch
 from shadow.cli.output import err
 from shadow.common import ShadowError
 
@@ -50,6 +51,7 @@ app.command()(bench.bench)
 app.command()(rollout.rollout)
 app.command()(gate.gate)
 app.command()(sweep.sweep)
+app.command()(watch.watch)
 app.command()(serve.serve)
 
 

@@ -13,6 +13,8 @@ from shadow.live.alert_policy import (
 )
 from shadow.live.alerts import Delivery, Transition, WebhookSender, evaluate
 from shadow.live.capture_log import CaptureLog
+from shadow.live.journal import line_time
+from shadow.live.metrics import WatchMetrics, serve_metrics
 from shadow.live.receiver import (
     SECRET_FIELDS,
     ReceiverCounts,
@@ -20,6 +22,7 @@ from shadow.live.receiver import (
     build_app,
     twilio_signature,
 )
+from shadow.live.watch import Watcher, WatchOptions, iso_us
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -32,9 +35,15 @@ __all__ = [
     "ReceiverCounts",
     "ReceiverSettings",
     "Transition",
+    "WatchMetrics",
+    "WatchOptions",
+    "Watcher",
     "WebhookSender",
     "build_app",
     "evaluate",
+    "iso_us",
+    "line_time",
     "parse_alert_policy",
+    "serve_metrics",
     "twilio_signature",
 ]
