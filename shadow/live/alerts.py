@@ -46,6 +46,9 @@ class Transition:
     threshold: int
     window_us: int
 
+    def ident(self) -> str:
+        return f"{self.check}|{self.key}|{self.state}|{self.at_us}"
+
     def record(self, iso: Callable[[int], str]) -> dict[str, Any]:
         what = "lag" if self.key == "capture" else "count"
         unit = format_duration if self.key == "capture" else str
@@ -202,18 +205,19 @@ class WebhookSender:
 
 @dataclass
 class Delivery:
-    """Where transitions go: ``alerts.jsonl`` (appended, fsync'd), ``echo`` (stdout), and an
-    optional webhook. ``delivered`` counts what went out, for the checkpoint."""
+    """Where transitions go: ``alerts.jsonl`` (appended), ``echo`` (stdout), and an optional
+    webhook. ``delivered`` holds the identity of each transition that went out, for the
+    checkpoint: a transition is delivered once, even when late lines put it before others."""
 
     path: Path
     echo: Callable[[str], None]
     iso: Callable[[int], str]
     webhook: WebhookSender | None = None
-    delivered: int = 0
+    delivered: set[str] = field(default_factory=set)
 
     def deliver(self, transitions: Sequence[Transition]) -> int:
-        """Deliver ``transitions[delivered:]``; returns how many were new."""
-        fresh = list(transitions[self.delivered :])
+        """Deliver the transitions not delivered before; returns how many were new."""
+        fresh = [t for t in transitions if t.ident() not in self.delivered]
         if not fresh:
             return 0
         records = [t.record(self.iso) for t in fresh]
@@ -224,5 +228,5 @@ class Delivery:
             self.echo(record["message"])
             if self.webhook is not None:
                 self.webhook.submit(record)
-        self.delivered += len(fresh)
+        self.delivered.update(t.ident() for t in fresh)
         return len(fresh)

@@ -71,7 +71,7 @@ class WatchState:
     late_lines: int = 0
     late_times: list[int] = field(default_factory=list)
     lag_samples: list[list[int]] = field(default_factory=list)
-    delivered_alerts: int = 0
+    delivered_alerts: list[str] = field(default_factory=list)
 
 
 def iso_us(us: int) -> str:
@@ -146,7 +146,7 @@ class Watcher:
         ]
         # a generation published after the checkpoint may be what --out points at: never reuse
         self.state.generation = max([self.state.generation, *generations])
-        self.delivery.delivered = self.state.delivered_alerts
+        self.delivery.delivered = set(self.state.delivered_alerts)
         self.log(
             f"resumed from checkpoint: cycle {self.state.cycles}, "
             f"{self.journal.lines} lines, cutoff "
@@ -156,7 +156,7 @@ class Watcher:
     def checkpoint(self) -> None:
         """Journal durable first, then the checkpoint replaced atomically."""
         self.journal.sync()
-        self.state.delivered_alerts = self.delivery.delivered
+        self.state.delivered_alerts = sorted(self.delivery.delivered)
         document = {
             "version": CHECKPOINT_VERSION,
             "capture": str(self.options.capture),
@@ -203,7 +203,7 @@ class Watcher:
                 late = [t for t in new_times if t <= state.published_cutoff]
             if late:
                 state.late_lines += len(late)
-                state.late_times += [state.published_cutoff or 0] * len(late)
+                state.late_times += late
                 self.log(f"{len(late)} late line(s) (older than the published cutoff)")
         newest = self.journal.newest()
         if newest is None:
@@ -296,7 +296,7 @@ class Watcher:
             "late_lines": self.state.late_lines,
             "messages": summary["messages"],
             "resimulated_messages": summary["messages"],
-            "alerts_delivered": self.delivery.delivered,
+            "alerts_delivered": len(self.delivery.delivered),
             "firing": [list(key) for key in self.firing],
         }
         path = self.state_dir / "watch-status.json"
