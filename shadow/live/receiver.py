@@ -4,14 +4,16 @@ Guarantees:
 
 1. A line is written exactly as docs/capture.md's middleware writes it: Cloud API
    ``{"received_at", "headers": {"x-hub-signature-256"}, "body": <raw string>}``; Twilio
-   ``{"received_at", "body": <raw urlencoded string>}``; Evolution the POST's JSON object on one
+   ``{"received_at", "body": <raw urlencoded string>}``, with ``url`` and
+   ``headers: {"x-twilio-signature"}`` when the receiver verified it (so a read with the
+   token verifies it again); Evolution the POST's JSON object on one
    line with ``received_at`` first. ``received_at`` is the arrival time in UTC, ms precision.
 2. A 2xx is sent only once the line is durable (``CaptureLog``); nothing else is acknowledged.
 3. A bad signature gets 401 and a bad body (not UTF-8, not the provider's JSON or form shape,
    over 2 MB) 400 or 413; neither is stored, logged or echoed.
-4. Secrets are never written: the only header kept is ``x-hub-signature-256`` (an HMAC of the
-   body, which ``validate`` and ``replay`` re-check); Evolution's ``apikey`` field is dropped;
-   ``Authorization``, ``apikey`` and ``X-Twilio-Signature`` headers are never read into a line.
+4. Secrets are never written: the only headers kept are the signatures (HMACs of the body,
+   which ``validate`` and ``replay`` re-check; no secret); Evolution's ``apikey`` field is
+   dropped; ``Authorization`` and ``apikey`` headers are never read into a line.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ MAX_BODY = 2 * 1024 * 1024  # the middleware's express.raw limit
 #: streams package's shared list of secret names lands; headers are never copied but one.)
 SECRET_FIELDS = frozenset({"apikey", "api_key", "token", "authorization"})
 KEPT_HEADER = "x-hub-signature-256"
+TWILIO_HEADER = "x-twilio-signature"
 
 Clock = Callable[[], dt.datetime]
 
@@ -161,14 +164,19 @@ def twilio_line(
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
     except ValueError:
         raise _Refused(400, "body is not urlencoded") from None
+    signed = settings.twilio_url or url
+    given = headers.get("x-twilio-signature", "")
     if settings.twilio_token:
-        given = headers.get("x-twilio-signature", "")
-        expected = twilio_signature(settings.twilio_url or url, pairs, settings.twilio_token)
+        expected = twilio_signature(signed, pairs, settings.twilio_token)
         if not hmac.compare_digest(given, expected):
             raise _Refused(401, "X-Twilio-Signature does not verify")
     names = {key for key, _ in pairs}
     if not names & {"MessageSid", "SmsMessageSid", "MessageStatus"}:
         raise _Refused(400, "not a Twilio webhook (no MessageSid)")
+    if settings.twilio_token:  # verified here, so a read with the token verifies it again
+        return js_line(
+            {"received_at": at, "url": signed, "headers": {TWILIO_HEADER: given}, "body": text}
+        )
     return js_line({"received_at": at, "body": text})
 
 

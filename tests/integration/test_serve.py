@@ -155,12 +155,14 @@ def test_evolution_and_twilio_lines_keep_no_secret(server: tuple[int, Path]) -> 
     assert status == 200 and answer == b"<Response/>"
     lines = capture_lines(folder)
     text = "\n".join(lines)
-    for secret in ("evo-key", "twilio-token", signature, "c2VjcmV0", "apikey"):
+    for secret in ("evo-key", "twilio-token", "c2VjcmV0", "apikey"):
         assert secret not in text
     [evo] = [json.loads(x) for x in lines if '"event"' in x]
     assert next(iter(evo)) == "received_at" and evo["data"] == evolution["data"]
     [twilio] = [json.loads(x) for x in lines if '"event"' not in x]
     assert twilio["body"] == form
+    assert twilio["headers"] == {"x-twilio-signature": signature}
+    assert twilio["url"] == f"http://127.0.0.1:{port}/twilio"
     paths = [str(p) for p in sorted(folder.glob("*.jsonl"))]
     checked = run_shadow("validate", *paths, "--json")
     assert checked.returncode == 0, checked.stderr
