@@ -84,8 +84,9 @@ class Follower:
         source.handle.seek(source.offset)
         data = source.handle.read() if limit is None else source.handle.read(limit)
         complete = data[: data.rfind(b"\n") + 1]
-        source.offset += len(complete)
-        return self.journal.append(source.segment, complete)
+        times = self.journal.append(source.segment, complete)
+        source.offset += len(complete)  # after the journal has the lines: never ahead of it
+        return times
 
     def state(self) -> dict[str, Any]:
         sources = [
