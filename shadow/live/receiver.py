@@ -25,10 +25,12 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -60,15 +62,24 @@ class ReceiverSettings:
     twilio_path: str = "/twilio"
 
 
-@dataclass
 class ReceiverCounts:
-    """Requests by provider and status, for ``/metrics`` and the shutdown line."""
+    """Requests by provider and status, and lines and fsyncs, served at ``/metrics``."""
 
-    by_status: dict[tuple[str, int], int] = field(default_factory=dict)
+    def __init__(self, log: CaptureLog) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "shadow_serve_requests",
+            "Webhook requests by provider and answer status",
+            ["provider", "status"],
+            registry=self.registry,
+        )
+        gauge = Gauge("shadow_serve_lines", "Capture lines written", registry=self.registry)
+        gauge.set_function(lambda: log.lines_written)
+        fsyncs = Gauge("shadow_serve_fsyncs", "fsync calls (group commits)", registry=self.registry)
+        fsyncs.set_function(lambda: log.fsyncs)
 
     def note(self, provider: str, status: int) -> None:
-        key = (provider, status)
-        self.by_status[key] = self.by_status.get(key, 0) + 1
+        self.requests.labels(provider, str(status)).inc()
 
 
 def arrival(clock: Clock) -> tuple[str, str]:
@@ -184,11 +195,10 @@ def build_app(
     log: CaptureLog,
     settings: ReceiverSettings,
     clock: Clock,
-    counts: ReceiverCounts | None = None,
-    extra_routes: list[Route] | None = None,
 ) -> Starlette:
-    """The receiver: POST routes per provider, the Cloud API GET verification, ``/healthz``."""
-    tally = counts or ReceiverCounts()
+    """The receiver: POST routes per provider, the Cloud API GET verification, ``/healthz``
+    and ``/metrics`` (requests by provider and status, lines, fsyncs)."""
+    tally = ReceiverCounts(log)
 
     def handler(provider: str) -> Callable[[Request], Any]:
         async def post(request: Request) -> Response:
@@ -231,13 +241,16 @@ def build_app(
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(tally.registry), media_type=CONTENT_TYPE_LATEST)
+
     routes = [
         Route(settings.cloud_path, handler("cloud"), methods=["POST"]),
         Route(settings.cloud_path, verify, methods=["GET"]),
         Route(settings.evolution_path, handler("evolution"), methods=["POST"]),
         Route(settings.twilio_path, handler("twilio"), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
-        *(extra_routes or []),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager

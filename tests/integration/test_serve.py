@@ -111,6 +111,9 @@ def test_bad_signature_401_bad_body_400_nothing_stored(server: tuple[int, Path])
         == 401
     )
     assert capture_lines(folder) == []
+    metrics = request(port, "GET", "/metrics")[1].decode()
+    assert 'shadow_serve_requests_total{provider="cloud",status="401"} 2.0' in metrics
+    assert "shadow_serve_lines 0.0" in metrics
 
 
 def test_cloud_get_verification(server: tuple[int, Path]) -> None:

@@ -160,3 +160,24 @@ def test_sigkill_twenty_times_loses_and_doubles_nothing(tmp_path: Path) -> None:
     assert _status(run)["capture_lines"] == len(LINES)
     assert "resumed from checkpoint" in (run.with_name("run.watch") / "watch.log").read_text()
     _assert_equals_offline(capture, run, tmp_path)
+
+
+def test_bad_usage_is_one_line_exit_3_before_reading(tmp_path: Path) -> None:
+    capture = tmp_path / "cap.jsonl"
+    capture.write_bytes(LINES[0])
+    policy = tmp_path / "alerts.yaml"
+    policy.write_text("checks: [{name: a, metric: lag, max_count: 1}]\n")
+    out = str(tmp_path / "run")
+    cases = [
+        ("watch", str(capture), "--out", out, "--safety-lag", "3"),
+        ("watch", str(tmp_path / "missing.jsonl"), "--out", out),
+        ("watch", str(capture), "--out", out, "--alerts", str(policy)),
+        ("watch", str(capture), "--out", out, "--alert-webhook", "ftp://x"),
+        ("serve", "--capture-dir", str(capture)),
+    ]
+    for args in cases:
+        result = run_shadow(*args)
+        assert result.returncode == 3, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run.watch").exists()
