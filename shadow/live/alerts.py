@@ -80,25 +80,27 @@ def evaluate(
     lag_samples: Sequence[tuple[int, int]],
     start_us: int,
     cutoff_us: int,
+    lag_until_us: int | None = None,
 ) -> list[Transition]:
-    """Every transition from ``start_us`` to ``cutoff_us``, ordered by time, check, key."""
-    if cutoff_us < start_us:
-        return []
+    """Every transition from ``start_us`` to ``cutoff_us`` (the lag's to ``lag_until_us``:
+    a lag sample is final when taken), ordered by time, check, key."""
     step = policy.step
     first = (start_us // step + 1) * step
     ticks = np.arange(first, cutoff_us + 1, step, dtype=np.int64)
+    lag_ticks = np.arange(first, max(cutoff_us, lag_until_us or 0) + 1, step, dtype=np.int64)
     found: list[Transition] = []
     for check in policy.checks:
         window = policy.window_of(check)
         if check.metric == "lag":
-            series = {"capture": _lag_series(lag_samples, ticks)}
+            series = {"capture": _lag_series(lag_samples, lag_ticks)}
         else:
             series = {
                 key: _window_counts(np.sort(np.asarray(times, dtype=np.int64)), ticks, window)
                 for key, times in sorted(events.get(check.name, {}).items())
             }
         for key, values in series.items():
-            found += _transitions(check, key, ticks, values, window)
+            at = lag_ticks if check.metric == "lag" else ticks
+            found += _transitions(check, key, at, values, window)
     found.sort(key=lambda t: (t.at_us, t.check, t.key, t.state))
     return found
 

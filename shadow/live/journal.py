@@ -90,6 +90,7 @@ class Journal:
         return segment.add(data)
 
     def sync(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         for segment in self.segments:
             with open(self.folder / segment.name, "rb+") as handle:
                 os.fsync(handle.fileno())

@@ -43,7 +43,6 @@ from shadow.live.metrics import WatchMetrics
 from shadow.replay import ReplayOptions, replay
 
 CHECKPOINT_VERSION = 1
-KEEP_LAG_SAMPLES = 10_000
 
 
 @dataclass
@@ -72,6 +71,23 @@ class WatchState:
     late_times: list[int] = field(default_factory=list)
     lag_samples: list[list[int]] = field(default_factory=list)
     delivered_alerts: list[str] = field(default_factory=list)
+
+
+_STATE_FILES = frozenset(
+    {
+        "journal",
+        "prefix",
+        "watch.log",
+        "alerts.jsonl",
+        "watch-status.json",
+        "watch-status.tmp",
+        "checkpoint.tmp",
+    }
+)
+
+
+def _ours(name: str) -> bool:
+    return name in _STATE_FILES or name.startswith("gen-")
 
 
 def iso_us(us: int) -> str:
@@ -121,10 +137,25 @@ class Watcher:
             raise UsageError(f"--out: {out} exists and is not a watch's run folder")
         if checkpoint.exists():
             self._resume(json.loads(checkpoint.read_text(encoding="utf-8")))
-        elif state_dir.exists() and any(state_dir.iterdir()):
-            raise UsageError(f"{state_dir} holds no checkpoint; pass --force to start afresh")
+        elif state_dir.exists():
+            foreign = [p.name for p in state_dir.iterdir() if not _ours(p.name)]
+            if foreign:
+                raise UsageError(
+                    f"{state_dir} holds {foreign[0]} and no checkpoint; pass --force to start "
+                    "afresh"
+                )
+            # stopped before its first checkpoint: nothing was kept, start again from zero
+            shutil.rmtree(state_dir / "journal", ignore_errors=True)
         state_dir.mkdir(parents=True, exist_ok=True)
+        generations = [int(p.name[4:]) for p in state_dir.glob("gen-*") if p.name[4:].isdigit()]
+        # a generation published after the checkpoint may be what --out points at: never reuse
+        self.state.generation = max([self.state.generation, *generations])
+        if not checkpoint.exists():
+            self.checkpoint()
         self.log(f"watching {self.options.capture} into {out} (state in {state_dir})")
+        if self.metrics is not None and (out / "stream.parquet").exists():
+            newest = self.journal.newest() or 0
+            self._set_metrics(run_figures(out), newest - (self.state.published_cutoff or newest))
 
     def _resume(self, saved: dict[str, Any]) -> None:
         if saved.get("version") != CHECKPOINT_VERSION:
@@ -141,11 +172,6 @@ class Watcher:
         for warning in self.follower.restore(saved["follower"]):
             self.log(f"warning: {warning}")
         self.state = WatchState(**saved["state"])
-        generations = [
-            int(p.name[4:]) for p in self.state_dir.glob("gen-*") if p.name[4:].isdigit()
-        ]
-        # a generation published after the checkpoint may be what --out points at: never reuse
-        self.state.generation = max([self.state.generation, *generations])
         self.delivery.delivered = set(self.state.delivered_alerts)
         self.log(
             f"resumed from checkpoint: cycle {self.state.cycles}, "
@@ -208,6 +234,8 @@ class Watcher:
         newest = self.journal.newest()
         if newest is None:
             return False
+        if state.published_cutoff is not None:
+            self._sample_lag(newest, newest - state.published_cutoff)
         idle = now - self.last_growth >= self.options.idle_s
         cutoff = newest if idle else newest - self.options.safety_lag_us
         moved = state.published_cutoff is None or cutoff > state.published_cutoff
@@ -244,7 +272,6 @@ class Watcher:
         state.published_cutoff = cutoff
         state.cycles += 1
         lag = newest - cutoff
-        state.lag_samples = [*state.lag_samples, [cutoff, lag]][-KEEP_LAG_SAMPLES:]
         self.last_cycle_wall = self.clock()
         figures = run_figures(target)
         self._alerts(figures, cutoff)
@@ -254,6 +281,10 @@ class Watcher:
             f"late lines {state.late_lines}{', idle: whole capture' if idle else ''})"
         )
         self._status(summary, cutoff, newest)
+        self._set_metrics(figures, lag)
+        return True
+
+    def _set_metrics(self, figures: dict[str, Any], lag: int) -> None:
         if self.metrics is not None:
             self.metrics.set_run(
                 {
@@ -261,10 +292,9 @@ class Watcher:
                     "firing": self.firing,
                     "lag_s": lag / 1_000_000,
                     "capture_lines": self.journal.lines,
-                    "late_lines": state.late_lines,
+                    "late_lines": self.state.late_lines,
                 }
             )
-        return True
 
     def _swap(self, target: Path) -> None:
         out = self.options.out
@@ -273,13 +303,24 @@ class Watcher:
         link.symlink_to(os.path.relpath(target, out.parent))
         os.replace(link, out)
 
+    def _sample_lag(self, at: int, lag: int) -> None:
+        """The lag (newest line minus published cutoff, capture time) at capture time ``at``,
+        kept only when it moves to another whole step: few samples while it keeps pace."""
+        step = self.options.policy.step
+        level = max(lag, 0) // step * step
+        samples = self.state.lag_samples
+        if samples and (samples[-1][1] == level or at <= samples[-1][0]):
+            return
+        samples.append([at, level])
+
     def _alerts(self, figures: dict[str, Any], cutoff: int) -> None:
         start = self.journal.oldest()
         if start is None:
             return
         events = alert_events(self.options.policy, figures, self.state.late_times)
         samples = [(at, lag) for at, lag in self.state.lag_samples]
-        transitions = evaluate(self.options.policy, events, samples, start, cutoff)
+        newest = self.journal.newest() or cutoff
+        transitions = evaluate(self.options.policy, events, samples, start, cutoff, newest)
         self.delivery.deliver(transitions)
         firing: dict[tuple[str, str], bool] = {}
         for t in transitions:

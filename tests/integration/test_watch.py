@@ -147,10 +147,19 @@ def test_sigkill_twenty_times_loses_and_doubles_nothing(tmp_path: Path) -> None:
     rng = np.random.default_rng(2121)
     cuts = sorted(int(c) for c in rng.choice(np.arange(1, len(LINES)), 19, replace=False))
     bursts = [LINES[a:b] for a, b in zip([0, *cuts], [*cuts, len(LINES)], strict=True)]
-    for burst in bursts:
+    log = run.with_name("run.watch") / "watch.log"
+    for round_, burst in enumerate(bursts):
         _append(capture, burst)
         watcher = start_shadow("watch", str(capture), "--out", str(run), *FAST, "--idle", "600")
-        time.sleep(float(rng.uniform(0.3, 3.0)))
+        # killed at a random point after it started (the first time, after its first cycle),
+        # however slow the shared machine is: reading, mid-cycle, mid-checkpoint, sleeping
+        for _ in range(1200):
+            started = log.exists() and log.read_text().count("watching ") > round_
+            if started and (round_ or _status(run)):
+                break
+            assert watcher.poll() is None, watcher.communicate()
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.0, 2.0)))
         watcher.kill()
         watcher.communicate(timeout=60)
     final = start_shadow(
@@ -158,7 +167,7 @@ def test_sigkill_twenty_times_loses_and_doubles_nothing(tmp_path: Path) -> None:
     )
     assert final.wait(timeout=300) == 0, final.communicate()
     assert _status(run)["capture_lines"] == len(LINES)
-    assert "resumed from checkpoint" in (run.with_name("run.watch") / "watch.log").read_text()
+    assert log.read_text().count("resumed from checkpoint") == len(bursts)
     _assert_equals_offline(capture, run, tmp_path)
 
 
