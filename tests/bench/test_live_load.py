@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +34,12 @@ CLIENTS = 16
 LAG = 10.0
 
 
-def test_receiver_load_and_watch_lag(tmp_path: Path) -> None:
+def test_receiver_load_and_watch_lag(benchmark: Any, tmp_path: Path) -> None:
+    """One round (``make bench`` runs only tests that use ``benchmark``)."""
+    benchmark.pedantic(_load, args=(tmp_path,), rounds=1, iterations=1)
+
+
+def _load(tmp_path: Path) -> None:
     port = free_port()
     folder, run = tmp_path / "capture", tmp_path / "run"
     serve = start_shadow("serve", "--capture-dir", str(folder), "--port", str(port))
