@@ -53,9 +53,10 @@ def _wait_for(run: Path, lines: int, process: subprocess.Popen[str], tries: int 
     raise AssertionError(f"no cycle over {lines} lines: {_status(run)}")
 
 
-def _assert_equals_offline(capture: Path, run: Path, tmp: Path) -> None:
+def _assert_equals_offline(capture: Path | list[Path], run: Path, tmp: Path) -> None:
     offline = tmp / "offline"
-    result = run_shadow("replay", str(capture), "--out", str(offline), "--force", "--json")
+    files = [str(p) for p in (capture if isinstance(capture, list) else [capture])]
+    result = run_shadow("replay", *files, "--out", str(offline), "--force", "--json")
     assert result.returncode == 0, result.stderr
     for name in SAME:
         assert (run / name).read_bytes() == (offline / name).read_bytes(), name
@@ -190,3 +191,29 @@ def test_bad_usage_is_one_line_exit_3_before_reading(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "run.watch").exists()
+
+
+def test_serve_then_watch_the_folder_end_to_end(tmp_path: Path) -> None:
+    """Messages POSTed to the receiver, the folder watched: the watched run folder equals the
+    replay of the receiver's files, and the Cloud API signatures verify on that read."""
+    from live_support import cloud_body, cloud_signature, request, wait_healthy
+
+    port = free_port()
+    folder, run = tmp_path / "capture", tmp_path / "run"
+    env = {"SHADOW_APP_SECRET": "s3"}
+    serve = start_shadow("serve", "--capture-dir", str(folder), "--port", str(port), env=env)
+    try:
+        wait_healthy(port, serve)
+        for n in range(120):
+            body = cloud_body(n, contact=f"55119000000{n % 12:02d}")
+            headers = {"X-Hub-Signature-256": cloud_signature(body, "s3")}
+            assert request(port, "POST", "/cloud", body, headers)[0] == 200
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=60)
+    watcher = start_shadow(
+        "watch", str(folder), "--out", str(run), *FAST, "--idle", "1", "--stop-when-idle", env=env
+    )
+    assert watcher.wait(timeout=300) == 0, watcher.communicate()
+    assert _status(run)["messages"] == 120
+    _assert_equals_offline(sorted(folder.glob("cloud-*.jsonl")), run, tmp_path)
