@@ -35,6 +35,10 @@ def watch(
     interval: Annotated[
         float, typer.Option("--interval", help="Wall seconds between polls of the capture.")
     ] = 1.0,
+    cycle_every: Annotated[
+        float,
+        typer.Option("--cycle-every", help="Least wall seconds between published cycles."),
+    ] = 30.0,
     idle: Annotated[
         float,
         typer.Option("--idle", help="Wall seconds without growth before all is published."),
@@ -85,8 +89,8 @@ def watch(
         lag_us = parse_duration(safety_lag)
     except ValueError as exc:
         raise UsageError(f"--safety-lag: {exc}") from None
-    if interval <= 0 or idle <= 0:
-        raise UsageError("--interval and --idle must be positive")
+    if interval <= 0 or idle <= 0 or cycle_every < 0:
+        raise UsageError("--interval and --idle must be positive, --cycle-every not negative")
     if on_error not in ("fail", "skip"):
         raise UsageError(f"--on-error: {on_error!r} is not one of fail, skip")
     if metrics_port is not None and not 0 < metrics_port < 65536:
@@ -123,6 +127,7 @@ def watch(
         policy=policy,
         safety_lag_us=lag_us,
         interval_s=interval,
+        cycle_every_s=cycle_every,
         idle_s=idle,
         stop_when_idle=stop_when_idle,
         webhook=alert_webhook,

@@ -53,6 +53,7 @@ class WatchOptions:
     policy: AlertPolicy
     safety_lag_us: int = 60_000_000
     interval_s: float = 1.0
+    cycle_every_s: float = 30.0  # at least this much wall time between published cycles
     idle_s: float = 300.0
     stop_when_idle: bool = False
     webhook: str | None = None
@@ -69,6 +70,7 @@ class WatchState:
     flushed: bool = False  # the whole capture is published (idle)
     late_lines: int = 0
     late_times: list[int] = field(default_factory=list)
+    late_pending: bool = False  # late lines not yet in a published cycle
     lag_samples: list[list[int]] = field(default_factory=list)
     delivered_alerts: list[str] = field(default_factory=list)
 
@@ -228,6 +230,7 @@ class Watcher:
             if state.published_cutoff is not None:
                 late = [t for t in new_times if t <= state.published_cutoff]
             if late:
+                state.late_pending = True
                 state.late_lines += len(late)
                 state.late_times += late
                 self.log(f"{len(late)} late line(s) (older than the published cutoff)")
@@ -239,7 +242,10 @@ class Watcher:
         idle = now - self.last_growth >= self.options.idle_s
         cutoff = newest if idle else newest - self.options.safety_lag_us
         moved = state.published_cutoff is None or cutoff > state.published_cutoff
-        due = (idle and not state.flushed) or moved or bool(late)
+        waited = (
+            self.last_cycle_wall is None or now - self.last_cycle_wall >= self.options.cycle_every_s
+        )
+        due = (idle and not state.flushed) or (waited and (moved or state.late_pending))
         if due and self.publish(max(cutoff, state.published_cutoff or cutoff), newest, idle):
             state.flushed = idle
             self.checkpoint()
@@ -265,6 +271,7 @@ class Watcher:
             self.log(f"cycle skipped: {exc.message}")
             return False
         self._swap(target)
+        state.late_pending = False
         for old in self.state_dir.glob("gen-*"):
             if old.name < f"gen-{generation - 1:06d}":
                 shutil.rmtree(old, ignore_errors=True)

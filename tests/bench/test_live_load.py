@@ -54,6 +54,8 @@ def _load(tmp_path: Path) -> None:
         f"{LAG:g}s",
         "--interval",
         "1",
+        "--cycle-every",
+        "1",
         "--idle",
         "600",
     )

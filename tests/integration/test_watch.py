@@ -27,7 +27,7 @@ SAME = (
     "signatures.json",
     "gauges.parquet",
 )
-FAST = ("--interval", "0.2", "--no-reports", "--safety-lag", "30s")
+FAST = ("--interval", "0.2", "--cycle-every", "0", "--no-reports", "--safety-lag", "30s")
 
 
 def _append(path: Path, lines: list[bytes]) -> None:
