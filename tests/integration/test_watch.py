@@ -217,3 +217,21 @@ def test_serve_then_watch_the_folder_end_to_end(tmp_path: Path) -> None:
     assert watcher.wait(timeout=300) == 0, watcher.communicate()
     assert _status(run)["messages"] == 120
     _assert_equals_offline(sorted(folder.glob("cloud-*.jsonl")), run, tmp_path)
+
+
+def test_rotation_while_watching(tmp_path: Path) -> None:
+    """The followed file is renamed away (lines appended to it just before) and a new one
+    started: every line is read once, and the result equals the replay of both files."""
+    capture, run = tmp_path / "cap.jsonl", tmp_path / "run"
+    _append(capture, LINES[:150])
+    watcher = start_shadow(
+        "watch", str(capture), "--out", str(run), *FAST, "--idle", "2", "--stop-when-idle"
+    )
+    _wait_for(run, 150, watcher)
+    _append(capture, LINES[150:250])
+    rotated = tmp_path / "cap.jsonl.1"
+    capture.rename(rotated)
+    _append(capture, LINES[250:])
+    assert watcher.wait(timeout=300) == 0, watcher.communicate()
+    assert _status(run)["capture_lines"] == len(LINES)
+    _assert_equals_offline([rotated, capture], run, tmp_path)
