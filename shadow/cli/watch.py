@@ -64,6 +64,9 @@ def watch(
     on_error: Annotated[
         str, typer.Option("--on-error", help="skip (bad lines to rejected.jsonl) or fail.")
     ] = "skip",
+    keep_raw: Annotated[
+        bool, typer.Option("--keep-raw", help="Keep raw contact ids and texts in the run.")
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Forget a previous watch's state and start afresh.")
     ] = False,
@@ -118,6 +121,7 @@ def watch(
         provider=provider,
         on_error="skip" if on_error == "skip" else "fail",
         reports=reports,
+        keep_raw=keep_raw,
         workers=1,
     )
     options = WatchOptions(

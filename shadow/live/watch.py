@@ -149,6 +149,7 @@ class Watcher:
             # stopped before its first checkpoint: nothing was kept, start again from zero
             shutil.rmtree(state_dir / "journal", ignore_errors=True)
         state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.chmod(0o700)  # the journal holds raw capture lines
         generations = [int(p.name[4:]) for p in state_dir.glob("gen-*") if p.name[4:].isdigit()]
         # a generation published after the checkpoint may be what --out points at: never reuse
         self.state.generation = max([self.state.generation, *generations])
@@ -270,6 +271,8 @@ class Watcher:
         except ShadowError as exc:
             self.log(f"cycle skipped: {exc.message}")
             return False
+        finally:
+            shutil.rmtree(prefix, ignore_errors=True)  # raw lines: kept no longer than needed
         self._swap(target)
         state.late_pending = False
         for old in self.state_dir.glob("gen-*"):
