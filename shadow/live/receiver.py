@@ -248,6 +248,8 @@ def build_app(
         Route(settings.cloud_path, handler("cloud"), methods=["POST"]),
         Route(settings.cloud_path, verify, methods=["GET"]),
         Route(settings.evolution_path, handler("evolution"), methods=["POST"]),
+        # Evolution's "webhook by events" appends the event's name to the URL
+        Route(settings.evolution_path + "/{event:path}", handler("evolution"), methods=["POST"]),
         Route(settings.twilio_path, handler("twilio"), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -137,7 +137,9 @@ def test_evolution_and_twilio_lines_keep_no_secret(server: tuple[int, Path]) -> 
             "messageTimestamp": 1767614402,
         },
     }
-    status, _ = request(port, "POST", "/evolution", json.dumps(evolution, indent=2).encode())
+    status, _ = request(
+        port, "POST", "/evolution/messages-upsert", json.dumps(evolution, indent=2).encode()
+    )
     assert status == 200
     fields = {
         "MessageSid": "SM1",
