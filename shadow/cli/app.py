@@ -19,6 +19,7 @@ import shadow.cli.captures as captures
 import shadow.cli.config as config
 import shadow.cli.explain as explain
 import shadow.cli.gate as gate
+import shadow.cli.memory as memory
 import shadow.cli.replay as replay
 import shadow.cli.report as report
 import shadow.cli.rollout as rollout
@@ -47,6 +48,7 @@ app.command("generate")(captures.generate_command)
 app.command()(replay.replay)
 app.command()(explain.explain)
 app.command()(report.report)
+app.command()(memory.memory)
 app.command()(bench.bench)
 app.command()(rollout.rollout)
 app.command()(gate.gate)

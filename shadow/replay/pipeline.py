@@ -102,6 +102,7 @@ def replay_loaded(
         options.keep_raw,
         environment.sender.latency.draw(0.5),
         named_messages=config.model.environment.agent.script,
+        links=bool(loaded.accounting.get("delivered")),
     )
     write_stream(out, prepared)
     if isinstance(loaded.inbound, list):
@@ -116,7 +117,13 @@ def replay_loaded(
     environment = translate_script(environment, prepared.message_names)
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
     plan = plan_for(
-        specs, models, config.run.drain, config.run.gauge_interval, stages, options.flip_at
+        specs,
+        models,
+        config.run.drain,
+        config.run.gauge_interval,
+        stages,
+        options.flip_at,
+        config.flip_downtime(),
     )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")
