@@ -167,3 +167,24 @@ def test_delivery_never_waits_for_the_webhook(
     assert delivery.deliver(found) == 0  # already delivered: nothing twice
     handler.release.set()
     sender.close()
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=3600 * S), max_size=150),
+    st.lists(st.integers(min_value=0, max_value=3600 * S), min_size=1, max_size=8),
+)
+def test_cycle_by_cycle_delivery_equals_one_final_evaluation(
+    times: list[int], cutoffs: list[int]
+) -> None:
+    """A watcher evaluates at growing cutoffs, seeing only events up to each: what it
+    delivers over all cycles is exactly the final evaluation, each transition once."""
+    delivered: list[str] = []
+    seen: set[str] = set()
+    for cutoff in sorted(cutoffs):
+        visible = [t for t in times if t <= cutoff]
+        for t in evaluate(POLICY, {"regressions": {"p": visible}}, [], 0, cutoff):
+            if t.ident() not in seen:
+                seen.add(t.ident())
+                delivered.append(t.ident())
+    final = evaluate(POLICY, {"regressions": {"p": times}}, [], 0, max(cutoffs))
+    assert delivered == [t.ident() for t in final]
