@@ -24,7 +24,7 @@ import shadow.cli.report as report
 import shadow.cli.rollout as rollout
 import shadow.cli.sweep as sweep
 from shadow.cli.output import err
-from shadow.common import ShadowError
+from shadow.common import Interrupted, ShadowError, install_handlers
 
 app = typer.Typer(
     name="shadow",
@@ -52,9 +52,20 @@ app.command()(sweep.sweep)
 
 
 def main() -> None:
-    """Console entry point: maps errors to exit statuses; never prints a traceback."""
+    """Console entry point: maps errors to exit statuses; never prints a traceback.
+
+    SIGINT and SIGTERM stop the command: temporary output is removed on the way out, one line
+    says "interrupted", and the exit status is 130 or 143.
+    """
+    install_handlers()
     try:
         app(standalone_mode=False)
+    except Interrupted as exc:
+        err.print("interrupted", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
     except ShadowError as exc:
         # a verdict (gate fail, validate's bad lines) is a result, not an error
         label = "error" if exc.exit_code >= 3 else "result"
@@ -63,7 +74,7 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err.print("aborted")
+        err.print("interrupted", markup=False)
         sys.exit(130)
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
         show = getattr(exc, "show", None)

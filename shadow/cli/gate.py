@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shadow.cli.output import JsonOption, err, out, print_json
-from shadow.common import UsageError
+from shadow.common import UsageError, staged_file
 
 
 def gate(
@@ -90,8 +90,8 @@ def gate(
         if target is None:
             continue
         try:
-            with target.open("w", encoding="utf-8", newline="\n") as handle:
-                handle.write(content)
+            with staged_file(target) as staging:
+                staging.write_text(content, encoding="utf-8", newline="\n")
         except OSError as exc:
             raise UsageError(f"cannot write {target}: {exc.strerror}") from None
     # the run's reports lead with the verdict: refresh them now that gate-P.json exists

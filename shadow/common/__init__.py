@@ -7,6 +7,13 @@ Standard library only.
 from shadow.common.divergence_kinds import KINDS, SEVERITIES
 from shadow.common.durations import duration_value, format_duration, parse_duration
 from shadow.common.errors import CheckFailed, InputError, ShadowError, UsageError
+from shadow.common.interrupts import (
+    Interrupted,
+    install_handlers,
+    kill_workers,
+    staged_file,
+    stop_workers,
+)
 from shadow.common.jsonio import canonical_json, compact_json
 from shadow.common.timing import Stopwatch
 
@@ -15,6 +22,7 @@ __all__ = [
     "SEVERITIES",
     "CheckFailed",
     "InputError",
+    "Interrupted",
     "ShadowError",
     "Stopwatch",
     "UsageError",
@@ -22,5 +30,9 @@ __all__ = [
     "compact_json",
     "duration_value",
     "format_duration",
+    "install_handlers",
+    "kill_workers",
     "parse_duration",
+    "staged_file",
+    "stop_workers",
 ]

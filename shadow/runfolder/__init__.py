@@ -12,12 +12,16 @@ from shadow.runfolder.folder import (
     write_lines,
     write_parquet,
 )
+from shadow.runfolder.staging import check_target, partial_path, staged_folder
 
 __all__ = [
     "SCHEMA_VERSION",
+    "check_target",
     "file_hashes",
+    "partial_path",
     "prepare_folder",
     "sha256_file",
+    "staged_folder",
     "verify_folder",
     "write_json",
     "write_jsonl",

@@ -22,7 +22,6 @@ import itertools
 import math
 import multiprocessing
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from shadow.common import UsageError, canonical_json
+from shadow.common import UsageError, canonical_json, stop_workers
 from shadow.compare import Comparison, arm_metrics, run_and_compare
 from shadow.config import load_config
 from shadow.prepare import plan_for, prepare_stream, resolve_arms, translate_script
@@ -45,7 +44,7 @@ from shadow.replay import (
     effective_config,
     load_inputs,
 )
-from shadow.runfolder import write_parquet
+from shadow.runfolder import staged_folder, write_parquet
 from shadow.simulation import ModelSettings
 from shadow.sweep.report import render_sweep
 from shadow.sweep.result import SweepInput, SweepResult
@@ -117,7 +116,6 @@ def prepare_out(out: Path, force: bool) -> None:
         raise UsageError(f"{out} exists; pass --force to replace it")
     if not (out / "sweep.json").exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not a sweep folder (no sweep.json); refusing to replace it")
-    shutil.rmtree(out)
 
 
 # The loaded streams and the job list reach forked workers through this global (no pickling).
@@ -261,7 +259,7 @@ def run_sweep(
                 note(f"replay {index + 1}/{len(jobs)} done")
         else:
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            with stop_workers(ProcessPoolExecutor(max_workers=count, mp_context=context)) as pool:
                 for index, row in enumerate(pool.map(_run_shared, range(len(jobs)))):
                     results.append(row)
                     note(f"replay {index + 1}/{len(jobs)} done")
@@ -379,8 +377,11 @@ def setting(keys: Sequence[str], combo: Sequence[str]) -> str:
 
 def write_sweep(result: SweepResult) -> None:
     """Every file of the sweep folder, and one trade-off chart SVG per varied key."""
-    out = result.out
-    out.mkdir(parents=True, exist_ok=True)
+    with staged_folder(result.out, force=True, marker="sweep.json") as out:
+        _write_sweep_files(result, out)
+
+
+def _write_sweep_files(result: SweepResult, out: Path) -> None:
     result.rows.to_csv(out / "sweep.csv", index=False, lineterminator="\n")
     write_parquet(out / "sweep.parquet", result.rows)
     result.summary.to_csv(out / "summary.csv", index=False, lineterminator="\n")
