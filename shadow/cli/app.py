@@ -11,8 +11,10 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
 
 import shadow.cli.bench as bench
 import shadow.cli.captures as captures
@@ -23,8 +25,25 @@ import shadow.cli.replay as replay
 import shadow.cli.report as report
 import shadow.cli.rollout as rollout
 import shadow.cli.sweep as sweep
-from shadow.cli.output import err
+from shadow.cli.output import err, out
 from shadow.common import Interrupted, ShadowError, install_handlers
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+# typer 0.2x labels every flag ``<bool>`` in --help, as if it took a value: a flag has no type.
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"shadow {version('coordinator-shadow')}", markup=False)
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="shadow",
@@ -36,6 +55,17 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Replay WhatsApp traffic through the legacy coordinators and the unified one, compare
+    them message by message, and gate each rollout stage."""
 
 config_app.command("show")(config.config_show)
 app.command("validate")(captures.validate_command)

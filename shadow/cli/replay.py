@@ -79,8 +79,11 @@ def replay(
         summary = _replay_with_bar(options, run_replay)
     if json_:
         print_json(summary)
-        return
-    render_replay_summary(summary, time.perf_counter() - started)
+    else:
+        render_replay_summary(summary, time.perf_counter() - started)
+    if summary.get("rejected"):
+        rejected = Path(summary["run_dir"]) / "rejected.jsonl"
+        err.print(f"skipped {summary['rejected']} bad lines (see {rejected})", markup=False)
 
 
 class _ReplayProgress:

@@ -22,6 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
+from shadow.common.errors import UsageError
+
 Pool = TypeVar("Pool", bound=ProcessPoolExecutor)
 
 
@@ -53,6 +55,10 @@ def install_handlers() -> None:
 def staged_file(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` to write; it becomes ``path`` on success."""
     staging = path.with_name(f".{path.name}.partial")
+    try:
+        staging.open("w").close()
+    except OSError as exc:  # a parent that is a file, no permission: exit 3, one line
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         yield staging
         staging.replace(path)

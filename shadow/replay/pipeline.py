@@ -98,6 +98,7 @@ def replay_loaded(
     with staged_folder(target, options.force) as out:
         summary = _replay_into(out, options, loaded, config, watch, note, arm_progress)
     summary["run_dir"] = str(target)
+    summary["rejected"] = len(loaded.rejected)
     return summary
 
 

@@ -44,7 +44,7 @@ from shadow.replay import (
     effective_config,
     load_inputs,
 )
-from shadow.runfolder import staged_folder, write_parquet
+from shadow.runfolder import check_target, staged_folder, write_parquet
 from shadow.simulation import ModelSettings
 from shadow.sweep.report import render_sweep
 from shadow.sweep.result import SweepInput, SweepResult
@@ -110,12 +110,7 @@ def validate_vary(
 
 def prepare_out(out: Path, force: bool) -> None:
     """Refuse an existing folder without ``force``; never replace a folder that is no sweep."""
-    if not out.exists():
-        return
-    if not force:
-        raise UsageError(f"{out} exists; pass --force to replace it")
-    if not (out / "sweep.json").exists() and any(out.iterdir()):
-        raise UsageError(f"{out} is not a sweep folder (no sweep.json); refusing to replace it")
+    check_target(out, force, marker="sweep.json")
 
 
 # The loaded streams and the job list reach forked workers through this global (no pickling).
