@@ -28,6 +28,7 @@ import shadow.cli.sweep as sweep
 from shadow.cli.output import err, out
 from shadow.common import Interrupted, ShadowError, install_handlers
 
+
 def _flag_type(self: TyperOption, ctx: Any) -> str | None:
     return None if self.is_flag else _option_type(self, ctx)
 
@@ -66,6 +67,7 @@ def _root(
 ) -> None:
     """Replay WhatsApp traffic through the legacy coordinators and the unified one, compare
     them message by message, and gate each rollout stage."""
+
 
 config_app.command("show")(config.config_show)
 app.command("validate")(captures.validate_command)
