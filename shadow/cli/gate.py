@@ -19,7 +19,11 @@ def gate(
     ] = None,
     previous: Annotated[
         Path | None,
-        typer.Option("--previous", help="The previous stage's gate-Q.json (flag fingerprint)."),
+        typer.Option(
+            "--previous",
+            help="The previous stage's gate-Q.json (flag fingerprint); looked up in the run "
+            "folder when not found as given.",
+        ),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -69,6 +73,8 @@ def gate(
         run_ref = str(run_dir)
     if run_ref.startswith(".."):
         run_ref = str(run_dir)
+    if previous is not None and not previous.exists() and (run_dir / previous).is_file():
+        previous = run_dir / previous
     loaded = load_policy(policy, stage)
     inputs = load_gate_input(run_dir, run_ref)
     options = GateOptions(

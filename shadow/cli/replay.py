@@ -132,7 +132,7 @@ def _replay_with_bar(options: Any, run_replay: Any) -> dict[str, Any]:
         MofNCompleteColumn(),
         TextColumn("{task.fields[virtual]}"),
     )
-    with Progress(*columns, console=err) as bar:
+    with Progress(*columns, console=err, transient=True) as bar:  # gone once the summary shows
         progress = _ReplayProgress(bar)
         return dict(run_replay(options, progress.note, progress.advance))
 

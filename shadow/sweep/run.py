@@ -268,9 +268,39 @@ def run_sweep(
     means = [result.means(index) for index in range(len(combos))]
     result.ranking = ranking_rule.rank(means)
     result.sentence = best_sentence(result)
-    result.document = {"out": str(target), "rows": json_rows(rows, keys)}
+    result.document = {
+        "out": str(target),
+        "rows": json_rows(rows, keys),
+        **ranking_document(result, means),
+    }
     write_sweep(result)
     return result
+
+
+def ranking_document(result: SweepResult, means: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The objective, every combination best first with its objective means, and the chosen
+    setting (the first): what the Markdown's sentence says, as data."""
+    columns = [column for _, column in result.objective.terms]
+
+    def setting_of(index: int) -> dict[str, str]:
+        return dict(zip(result.keys, result.combos[index], strict=True))
+
+    ranking = [
+        {
+            "rank": place + 1,
+            "setting": setting_of(index),
+            "means": {
+                column: None if math.isnan(means[index][column]) else means[index][column]
+                for column in columns
+            },
+        }
+        for place, index in enumerate(result.ranking)
+    ]
+    return {
+        "objective": result.objective.text,
+        "ranking": ranking,
+        "chosen": setting_of(result.ranking[0]) if result.ranking else None,
+    }
 
 
 def rows_frame(
