@@ -4,6 +4,7 @@ skipped bad line is reported."""
 
 from __future__ import annotations
 
+import json
 from importlib.metadata import version
 from pathlib import Path
 
@@ -102,3 +103,19 @@ def test_skipped_bad_lines_are_reported(tmp_path: Path) -> None:
     assert "skipped 2 bad lines (see s/rejected.jsonl)" in result.stderr
     clean = run_shadow("replay", str(SAMPLE), "--out", "c", cwd=tmp_path)
     assert "skipped" not in clean.stderr
+
+
+def test_previous_is_looked_up_in_the_run_folder(tmp_path: Path) -> None:
+    done = run_shadow(
+        "replay", str(SAMPLE), "--stage", "10", "--stage", "50", "--out", "run", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert run_shadow("gate", "run", "--stage", "10", cwd=tmp_path).returncode in (0, 1, 2)
+    later = run_shadow(
+        "gate", "run", "--stage", "50", "--previous", "gate-10.json", "--json", cwd=tmp_path
+    )
+    assert later.returncode in (0, 1, 2), later.stderr
+    check = next(c for c in json.loads(later.stdout)["checks"] if c["name"] == "flag fingerprint")
+    assert "same fingerprint as stage 10" in check["reason"]
+    missing = run_shadow("gate", "run", "--stage", "50", "--previous", "gate-20.json", cwd=tmp_path)
+    assert missing.returncode == 3 and "gate-20.json" in missing.stderr
