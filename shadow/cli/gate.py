@@ -113,6 +113,13 @@ def gate(
     else:
         for check in document["checks"]:
             out.print(f"{check['verdict']:<12} {check['name']}: {check['reason']}", markup=False)
+        for waiver in document.get("waivers", []):
+            status = waiver["status"].replace("_", " ")
+            out.print(
+                f"waiver {waiver['index']} {status}: {waiver['match']}, "
+                f"{waiver['matched']} matched (approved by {waiver['approver']})",
+                markup=False,
+            )
         out.print(f"gate stage {stage}: {report.verdict}", markup=False)
     if report.exit_status:
         raise GateVerdict(stage, report.verdict, document["reasons"])

@@ -128,7 +128,7 @@ SenderLatency = Annotated[
     PlainSerializer(format_latency, when_used="json"),
 ]
 
-# --- divergence severities (contracts.md "Divergences") ------------------------------------
+# --- divergence severities (docs/reference.md "Divergences") ------------------------------------
 
 #: ``none`` keys the messages whose ``repeat_kind`` is null (not a repeat).
 REPEAT_KINDS = ("redelivery", "resend", "legit", "unknown", "none")

@@ -2,7 +2,7 @@
 
 Pure: records in (``GateInput``), a verdict document out; no file, no clock (``as_of`` is given).
 
-Guarantees (rollout_gate.md, contracts.md "Gate verdicts"):
+Guarantees (docs/gate.md, docs/reference.md "Gate verdicts"):
 
 1. The pair is ``rollout@P`` against the baseline (``legacy``, or with ``baseline: previous``
    the highest ``rollout@Q`` with Q < P in the run, else ``legacy``).
@@ -52,7 +52,7 @@ ASSUMPTION = (
 
 
 class GateVerdict(ShadowError):
-    """A gate that did not pass, as an exit: 1 fail, 2 inconclusive (contracts.md)."""
+    """A gate that did not pass, as an exit: 1 fail, 2 inconclusive (docs/reference.md)."""
 
     def __init__(self, stage: int, verdict: str, reasons: Sequence[str]) -> None:
         first = f": {reasons[0]}" if reasons else ""

@@ -20,7 +20,7 @@ NOTHING_TO_REPLAY = "the capture holds no inbound message to replay"
 
 @dataclass
 class ReplayOptions:
-    """Everything ``shadow replay`` accepts (contracts.md), already parsed."""
+    """Everything ``shadow replay`` accepts (docs/reference.md), already parsed."""
 
     inputs: list[str]
     format: str = "auto"
@@ -153,7 +153,7 @@ def input_stem(inputs: Sequence[str]) -> str:
 
 
 def cohorts_for(config: EffectiveConfig, stages: Sequence[int]) -> Cohorts:
-    """Stage membership by the production flag's own bucketing (rollout_gate.md).
+    """Stage membership by the production flag's own bucketing (docs/gate.md).
 
     The stream's ``bucket`` column stores each contact's *entry stage* (``rollout.entry_stage``):
     membership of stage P is ``entry <= P`` whatever the provider's native bucket unit.

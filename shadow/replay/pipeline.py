@@ -180,7 +180,7 @@ def scenario_metrics(
 ) -> dict[str, dict[str, float]]:
     """Generate a scenario, replay every arm its ``expect`` block names, return the metrics.
 
-    ``{arm: {metric: value}}`` with the single-arm metrics of contracts.md; what the tests
+    ``{arm: {metric: value}}`` with the single-arm metrics of docs/reference.md; what the tests
     check each built-in scenario's ``expect`` block against.
     """
     import json

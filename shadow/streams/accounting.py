@@ -64,7 +64,7 @@ class Counts:
         return len(self._contacts)
 
     def document(self) -> dict[str, Any]:
-        """The counts of contracts.md's ``validate --json`` (without the rejected list)."""
+        """The counts of docs/reference.md's ``validate --json`` (without the rejected list)."""
         return {
             "lines": self.lines,
             "line_kinds": dict(self.line_kinds),

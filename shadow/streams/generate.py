@@ -278,7 +278,7 @@ def iso_ms(start: datetime, at: int) -> str:
 
 
 def row_dict(row: Row, start: datetime) -> dict[str, str]:
-    """A shadow JSONL object (formats.md): ``repeat_kind`` only when set."""
+    """A shadow JSONL object (docs/capture.md): ``repeat_kind`` only when set."""
     document = {
         "received_at": iso_ms(start, row.at),
         "contact_id": row.contact_id,

@@ -9,7 +9,7 @@ Guarantees:
    inputs give equal outputs, so redeliveries, resends (exact text) and normalized repeats are
    recognized in the redacted capture as in the original (record.py rule 3). Empty texts (media
    without caption) stay empty: they carry nothing and keep their shared hash [F11].
-3. The output is shadow JSONL (formats.md), in stream order, inbound and outbound lines merged
+3. The output is shadow JSONL (docs/capture.md), in stream order, inbound and outbound lines merged
    by time (inbound first on ties). No name, phone number, raw id or raw text is written.
 4. ``--flag NAME`` writes each inbound contact's Unleash bucket, computed from the REAL id, and
    the rollout fingerprint in a first ``{"shadow_header": {...}}`` line, so stage cohorts

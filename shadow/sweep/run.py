@@ -135,7 +135,7 @@ def pair_row(comparison: Comparison) -> dict[str, float]:
         for kind in listed:
             kinds[kind] += 1
     row.update({f"kind.{kind}": float(n) for kind, n in kinds.items()})
-    # new_failures (contracts.md Metrics): answered by legacy, not by unified, unless the
+    # new_failures (docs/reference.md Metrics): answered by legacy, not by unified, unless the
     # divergence is an improvement (a suppressed resend); sweeps have no waivers
     lost = (b["fate"] == "answered").to_numpy() & (c["fate"] != "answered").to_numpy()
     improvement = np.zeros(len(b), dtype=bool)
