@@ -163,7 +163,7 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
     pairs.add_column("pair")
     for severity in ("regression", "change", "improvement"):
         pairs.add_column(severity, justify="right")
-    pairs.add_column("kinds")
+    pairs.add_column("kinds", overflow="fold")
     for pair, counts in summary["divergences"].items():
         kinds = ", ".join(f"{k} {n}" for k, n in counts["by_kind"].items())
         pairs.add_row(
@@ -174,15 +174,11 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
     out.print(pairs)
     if summary["top_signatures"]:
         top = Table(title="top signatures")
-        for column in (
-            "signature",
-            "count",
-            "severity",
-            "kinds",
-            "baseline cause",
-            "candidate cause",
-        ):
-            top.add_column(column)
+        # a signature is an id: never wrapped or cut; the prose columns fold instead
+        top.add_column("signature", no_wrap=True, min_width=12)
+        top.add_column("count", justify="right", no_wrap=True)
+        for column in ("severity", "kinds", "baseline cause", "candidate cause"):
+            top.add_column(column, overflow="fold")
         for sig in summary["top_signatures"][:8]:
             top.add_row(
                 sig["signature"],
