@@ -4,7 +4,6 @@ its readers against ``run.json``'s hashes."""
 from shadow.runfolder.folder import (
     SCHEMA_VERSION,
     file_hashes,
-    prepare_folder,
     sha256_file,
     verify_folder,
     write_json,
@@ -19,7 +18,6 @@ __all__ = [
     "check_target",
     "file_hashes",
     "partial_path",
-    "prepare_folder",
     "sha256_file",
     "staged_folder",
     "verify_folder",
