@@ -140,11 +140,13 @@ def _fingerprint_check(
     )
 
 
-def _cohort_check(view: PairView, policy: Policy) -> CheckResult:
+def _cohort_check(
+    view: PairView, policy: Policy, stage: int, flag: Mapping[str, Any] | None = None
+) -> CheckResult:
     messages, contacts = view.cohort_messages, view.cohort_contacts
     name = "cohort size"
     if messages == 0:
-        return _precondition(name, "fail", "empty cohort: no message went to the unified system")
+        return _precondition(name, "fail", _empty_cohort(stage, flag))
     short = []
     if messages < policy.min_messages:
         short.append(f"{messages} messages < min_messages {policy.min_messages}")
@@ -158,6 +160,20 @@ def _cohort_check(view: PairView, policy: Policy) -> CheckResult:
         )
         return result
     return _precondition(name, "pass", f"{messages} messages, {contacts} contacts")
+
+
+def _empty_cohort(stage: int, flag: Mapping[str, Any] | None) -> str:
+    """Why a cohort is usually empty: the flag's settings do not match production's."""
+    settings = dict(flag or {})
+    used = ", ".join(
+        f"{key} {settings.get(key)!r}" for key in ("flag", "provider", "salt") if key in settings
+    )
+    return (
+        f"empty cohort: no message went to the unified system at stage {stage}. Usually the "
+        f"flag settings differ from production's ({used or 'none recorded'}): check "
+        "--flag, --provider and rollout.salt, that --stage is the stage to gate, and that a "
+        "redacted capture was redacted with --flag"
+    )
 
 
 def _changes_check(view: PairView, waived: WaiverOutcome) -> CheckResult:
@@ -239,7 +255,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         harness_check.examples = view.examples(harness)
         checks.append(_precondition("stage arms", "pass", f"{candidate} against {baseline}"))
         checks.append(harness_check)
-        checks.append(_cohort_check(view, policy))
+        checks.append(_cohort_check(view, policy, options.stage, run_fingerprint(inp.run)))
         if policy.changes == "require_waiver":
             checks.append(_changes_check(view, waived))
         seed = int(inp.run.get("seed") or 1)

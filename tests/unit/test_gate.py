@@ -107,6 +107,10 @@ def test_empty_cohort_fails(tmp_path: Path) -> None:
     report = gate(write_run(tmp_path, rows, []))
     assert report.verdict == "fail"
     assert check(report, "cohort size")["verdict"] == "fail"
+    reason = check(report, "cohort size")["reason"]
+    # what usually empties a cohort: the flag's name, provider, salt, the stage
+    assert "stage 10" in reason and "USE_UNIFIED" in reason
+    assert all(word in reason for word in ("--flag", "--provider", "rollout.salt", "--stage"))
 
 
 def test_missing_stage_arm_fails(tmp_path: Path) -> None:
