@@ -21,6 +21,7 @@ import shadow.cli.explain as explain
 import shadow.cli.gate as gate
 import shadow.cli.replay as replay
 import shadow.cli.report as report
+import shadow.cli.repro as repro
 import shadow.cli.rollout as rollout
 import shadow.cli.sweep as sweep
 from shadow.cli.output import err
@@ -44,6 +45,7 @@ app.command("scenarios")(captures.scenarios_command)
 app.command("generate")(captures.generate_command)
 app.command()(replay.replay)
 app.command()(explain.explain)
+app.command()(repro.repro)
 app.command()(report.report)
 app.command()(bench.bench)
 app.command()(rollout.rollout)

@@ -150,6 +150,14 @@ def rerun(
     return timelines
 
 
+def describe_event(event: DecisionEvent) -> str:
+    """An event as ``shadow explain`` shows it: ``layer: kind #seqs [rule]``."""
+    seqs = ",".join(str(s) for s in event.seqs)
+    rule = f" [{event.rule}]" if event.rule else ""
+    layer = f"{event.layer}: " if event.layer else ""
+    return f"{layer}{event.kind} #{seqs}{rule}"
+
+
 def _verify(arm: str, rerun_frame: pd.DataFrame, stored: pd.DataFrame) -> None:
     for column in COMPARED:
         a = rerun_frame[column].astype("string").fillna("<null>").to_numpy()
