@@ -97,12 +97,16 @@ def ddmin(units: Sequence[T], holds: Callable[[Sequence[T]], bool]) -> list[T]:
 
 
 def by_contact(case: Case, reducer: Reducer, first: Sequence[int]) -> Case:
-    """Each contact in ``first`` alone, in order; else ddmin over every contact."""
+    """Each contact in ``first`` alone, in order; else ddmin over every contact (when the
+    whole case holds)."""
     reducer.phase = "one contact"
     for contact in first:
         alone = case.keep(item for item in case.items if item.contact == contact)
         if reducer.test(alone):
             return alone
+    reducer.phase = "every contact"
+    if not reducer.test(case):
+        return case  # the caller reports that it does not reproduce
     reducer.phase = "contacts (ddmin)"
 
     def holds(contacts: Sequence[int]) -> bool:

@@ -136,6 +136,10 @@ def reproduce(
         reducer = Reducer(key, holds, budget)
         case = by_contact(case, reducer, first_contacts)
         if not reducer.test(case):
+            if budget.spent:
+                raise NotReproduced(
+                    f"signature {signature} did not reproduce within --max-runs {max_runs}"
+                )
             raise NotReproduced(
                 f"signature {signature} does not reproduce when the run's stream is replayed "
                 "under its configuration (was the run made by another harness version?)"

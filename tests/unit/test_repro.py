@@ -1,0 +1,182 @@
+"""shadow.repro's pieces: the scenario ``messages`` element, placeholders that keep exactly the
+equalities of the run, ddmin, rounding, and the case -> scenario rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shadow.common import InputError
+from shadow.repro.case import Case, Item, Timed, placeholder, scenario_mapping
+from shadow.repro.oracle import replay_scenario
+from shadow.repro.reduce import Budget, Reducer, _rounded, ddmin
+from shadow.streams.generate import generate
+from shadow.streams.scenarios import scenario_from_text
+from shadow.world import normalize_text
+
+SECOND = 1_000_000
+
+
+def _scenario(messages: str, contacts: int = 2, duration: str = "1m") -> str:
+    return (
+        f"name: listed\ndescription: d\nduration: {duration}\ncontacts: {contacts}\n"
+        f"traffic:\n  - messages:\n{messages}"
+    )
+
+
+def test_listed_messages_become_rows_with_their_ids_topics_and_kinds() -> None:
+    text = _scenario(
+        "      - {at: 4s, contact: 1, text: Oi, id: m2, topic: t1, repeat_kind: resend}\n"
+        "      - {at: 0s, contact: 1, text: Oi, id: m1, topic: t1}\n"
+        "      - {at: 4500ms, contact: 2, type: image}\n"
+    )
+    rows = generate(scenario_from_text(text, "listed.yaml"))
+    assert [(r["received_at"][-10:], r["message_id"], r["contact_id"]) for r in rows] == [
+        ("00:00.000Z", "m1", "5511900000001"),
+        ("00:04.000Z", "m2", "5511900000001"),
+        ("00:04.500Z", "wamid.listed.0.2", "5511900000002"),
+    ]
+    assert rows[1]["repeat_kind"] == "resend" and rows[1]["topic"] == "t1"
+    assert rows[2]["type"] == "image" and rows[2]["text"] == "" and rows[2]["topic"] == "t0.2"
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("{at: 0s, contact: 3}", "contact 3 > 2"),
+        ("{at: 1500us, contact: 1}", "whole number of milliseconds"),
+        ("{at: 2m, contact: 1}", "not inside the duration"),
+        ("{at: 0s, contact: 1, repeat_kind: redelivery}", "repeat_kind"),
+        ("{at: 0s, contact: 1, colour: red}", "colour"),
+    ],
+)
+def test_bad_listed_messages_name_the_line_and_reason(entry: str, reason: str) -> None:
+    with pytest.raises(InputError) as caught:
+        scenario_from_text(_scenario(f"      - {entry}\n"), "listed.yaml")
+    assert caught.value.message.startswith("listed.yaml:")
+    assert reason in caught.value.message
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 20)), min_size=1, max_size=30))
+def test_placeholders_keep_exactly_the_equalities_of_their_classes(
+    classes: list[tuple[int, int]],
+) -> None:
+    # (normalized class, variant): equal texts exactly when equal pairs; equal normalized
+    # texts exactly when equal classes
+    texts = {(norm, variant): placeholder(norm, variant) for norm, variant in classes}
+    for a, text_a in texts.items():
+        for b, text_b in texts.items():
+            assert (text_a == text_b) == (a == b)
+            assert (normalize_text(text_a) == normalize_text(text_b)) == (a[0] == b[0])
+
+
+@given(
+    st.integers(2, 30).flatmap(
+        lambda n: st.tuples(st.just(n), st.sets(st.integers(0, n - 1), min_size=1))
+    )
+)
+def test_ddmin_finds_the_needed_units_in_order(case: tuple[int, set[int]]) -> None:
+    size, needed = case
+    calls: list[Sequence[int]] = []
+
+    def holds(units: Sequence[int]) -> bool:
+        calls.append(units)
+        return needed <= set(units)
+
+    assert ddmin(list(range(size)), holds) == sorted(needed)
+    assert all(list(c) == sorted(c) for c in calls)
+
+
+def test_rounded_values_are_roundest_first_and_never_negative() -> None:
+    options = _rounded(7_384_000)
+    assert options[:3] == [0, 10 * SECOND, 5 * SECOND]
+    assert 7 * SECOND in options and 7_400_000 in options
+    assert all(v >= 0 and v != 7_384_000 for v in options)
+    assert _rounded(0) == []
+
+
+def _item(seq: int, at: int, contact: int, norm: int, exact: int, **extra: object) -> Item:
+    fields: dict[str, object] = dict(
+        seq=seq,
+        at=at,
+        contact=contact,
+        message=seq,
+        norm=norm,
+        exact=exact,
+        type="text",
+        topic=seq,
+        repeat_kind="",
+        latency=2_500_000,
+        outcome="ok",
+        reply=0,
+    )
+    fields.update(extra)
+    return Item(**fields)  # type: ignore[arg-type]
+
+
+def test_a_case_renders_placeholders_renamed_contacts_relative_times_and_pins() -> None:
+    case = Case(
+        (
+            _item(40, 100 * SECOND, 7, 3, 9),
+            _item(41, 104 * SECOND, 7, 3, 10, message=40, repeat_kind="resend", topic=40),
+            _item(42, 105_500_000, 2, -1, 11, type="image", outcome="hang", reply=1),
+        ),
+        {"unified.duplicate_window": "5s", "environment.agent.script": {"x": {}}},
+        (Timed("restart", 90 * SECOND, 110 * SECOND), Timed("restart", 0, SECOND)),
+    )
+    mapping = scenario_mapping(case, "repro-x", "why")
+    messages = mapping["traffic"][0]["messages"]
+    assert messages == [
+        {"at": "0s", "contact": 1, "id": "m1", "text": "text 1", "topic": "t1"},
+        {"at": "4s", "contact": 1, "id": "m1", "text": "Text 1", "topic": "t1",
+         "repeat_kind": "resend"},
+        {"at": "5500ms", "contact": 2, "id": "m2", "text": "", "type": "image", "topic": "t2"},
+    ]  # fmt: skip
+    environment = mapping["environment"]
+    assert environment["unified"] == {"duplicate_window": "5s"}
+    assert environment["environment"]["agent"]["script"] == {
+        "m1": {"outcome": "ok", "latency": "2500ms", "reply": "reply 1"},
+        "m2": {"outcome": "hang", "reply": "reply 2"},
+    }
+    # the restart straddling the first message is cut to it; the one before it goes
+    assert environment["environment"]["restarts"] == [{"at": "0s", "downtime": "10s"}]
+    assert mapping["duration"] == "6s" and mapping["contacts"] == 2
+    # and the harness accepts what it renders
+    scenario_from_text(yaml.safe_dump(mapping), "repro.yaml")
+
+
+def test_the_reducer_answers_repeated_cases_from_memory_and_stops_at_the_budget() -> None:
+    case = Case(tuple(_item(i, i * SECOND, 1, i, i) for i in range(6)), {})
+    asked: list[int] = []
+
+    def holds(candidate: Case) -> bool:
+        asked.append(len(candidate.items))
+        return any(item.seq == 4 for item in candidate.items)
+
+    reducer = Reducer(lambda c: repr([i.seq for i in c.items]), holds, Budget(3))
+    assert reducer.test(case) and reducer.test(case)
+    assert asked == [6]
+    kept = ddmin(case.items, lambda items: reducer.test(case.keep(items)))
+    assert reducer.budget.used == 3 and len(asked) == 3
+    assert any(item.seq == 4 for item in kept)
+
+
+def test_the_oracle_finds_conflict_2_in_a_listed_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "c2.yaml"
+    path.write_text(
+        _scenario(
+            "      - {at: 0s, contact: 1, text: Oi, topic: t1}\n"
+            "      - {at: 4s, contact: 1, text: Oi, topic: t1, repeat_kind: resend}\n"
+            "environment:\n  agent: {latency: 5s, error_rate: 0, hang_rate: 0}\n"
+            "  sender: {failure_rate: 0}\n",
+            contacts=1,
+        )
+    )
+    found = replay_scenario(path, ("legacy", "unified"), [], None)
+    # legacy processes both and R1 blocks the second reply; unified never processes it
+    assert [(f.seq, f.kinds) for f in found] == [(1, ("processing_removed",))]
