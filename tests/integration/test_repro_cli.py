@@ -18,9 +18,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """agent-crash over 10 minutes: a few hundred messages, lock stalls and duplicates."""
     folder = tmp_path_factory.mktemp("repro")
     capture = folder / "crash.jsonl"
-    made = run_shadow(
-        "generate", "agent-crash", "--set", "duration=10m", "-o", str(capture)
-    )
+    made = run_shadow("generate", "agent-crash", "--set", "duration=10m", "-o", str(capture))
     assert made.returncode == 0, made.stderr
     replayed = run_shadow("replay", str(capture), "--out", str(folder / "run"), "--workers", "1")
     assert replayed.returncode == 0, replayed.stderr
