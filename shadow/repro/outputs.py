@@ -179,7 +179,7 @@ def render_report(repro: Repro, before: tuple[int, int], after: tuple[int, int])
         "## The messages",
         "",
     ]
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for seq, message in enumerate(messages):
         pin = script[message["id"]]
         agent = pin["outcome"] + (f" after {pin['latency']}" if "latency" in pin else "")
