@@ -127,3 +127,12 @@ def test_an_existing_output_folder_is_refused_before_reading(tmp_path: Path) -> 
     result = run_shadow("repro", str(tmp_path / "no-run"), "abc", "-o", str(tmp_path / "out"))
     assert result.returncode == 3
     assert "exists; pass --force" in result.stderr
+
+
+def test_explain_suggests_the_repro_of_the_seq_s_signature(run_dir: Path) -> None:
+    group = json.loads((run_dir / "signatures.json").read_text(encoding="utf-8"))[0]
+    pair = sorted(group["pairs"])[0].replace(" vs ", ",")
+    result = run_shadow("explain", str(run_dir), "--seq", str(group["examples"][0]))
+    assert result.returncode == 0, result.stderr
+    expected = f"smallest repro: shadow repro {run_dir} {group['signature']} --pair {pair}"
+    assert expected in result.stdout

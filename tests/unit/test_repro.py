@@ -180,3 +180,12 @@ def test_the_oracle_finds_conflict_2_in_a_listed_scenario(tmp_path: Path) -> Non
     found = replay_scenario(path, ("legacy", "unified"), [], None)
     # legacy processes both and R1 blocks the second reply; unified never processes it
     assert [(f.seq, f.kinds) for f in found] == [(1, ("processing_removed",))]
+
+
+def test_the_report_spells_the_repro_command_as_the_command_does() -> None:
+    from reports.context import repro_command as in_report
+    from shadow.repro import repro_command
+
+    pair = ("legacy", "rollout@10")
+    assert in_report("abc123", list(pair)) == repro_command("abc123", pair)
+    assert in_report("abc123", ["legacy", "recorded"]) == ""  # not replayable as a scenario
