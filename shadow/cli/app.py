@@ -56,7 +56,10 @@ app.command()(sweep.sweep)
 def main() -> None:
     """Console entry point: maps errors to exit statuses; never prints a traceback."""
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        if result == 130:  # click returns, not raises, on an interrupt when not standalone
+            err.print("aborted")
+            sys.exit(130)
     except ShadowError as exc:
         # a verdict (gate fail, validate's bad lines) is a result, not an error
         label = "error" if exc.exit_code >= 3 else "result"

@@ -136,3 +136,27 @@ def test_explain_suggests_the_repro_of_the_seq_s_signature(run_dir: Path) -> Non
     assert result.returncode == 0, result.stderr
     expected = f"smallest repro: shadow repro {run_dir} {group['signature']} --pair {pair}"
     assert expected in result.stdout
+
+
+def test_an_interrupted_repro_exits_130_and_writes_nothing(run_dir: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    out = tmp_path / "r"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shadow.cli", "repro", str(run_dir), _top_signature(run_dir)]
+        + ["-o", str(out)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "SHADOW_REDACT_KEY"},
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # interrupt once the reduction is under way
+        if line.startswith("repro: run 1/"):
+            break
+    process.send_signal(signal.SIGINT)
+    process.stderr.read()
+    assert process.wait(timeout=600) == 130
+    assert not out.exists()
