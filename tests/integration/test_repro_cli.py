@@ -143,9 +143,9 @@ def test_an_interrupted_repro_exits_130_and_writes_nothing(run_dir: Path, tmp_pa
     import signal
 
     out = tmp_path / "r"
+    command = ["repro", str(run_dir), _top_signature(run_dir), "-o", str(out)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "shadow.cli", "repro", str(run_dir), _top_signature(run_dir)]
-        + ["-o", str(out)],
+        [sys.executable, "-m", "shadow.cli", *command],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
