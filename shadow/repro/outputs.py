@@ -174,7 +174,9 @@ def render_report(repro: Repro, before: tuple[int, int], after: tuple[int, int])
         f"Made by `shadow repro` from a run of {_count(before)}: {_count(after)} still show "
         "it. Texts are placeholders that "
         "keep the equalities that matter, contacts are renamed, times count from the first "
-        "message; each message's agent call (latency, outcome, reply) is pinned as in the run.",
+        "message. Each message's agent call (latency, outcome, reply) is pinned as in the run, "
+        "simplified where the divergence does not depend on it (latencies rounded, errors made "
+        "ok); send attempts are drawn under the run's seed.",
         "",
         "## The messages",
         "",
