@@ -189,3 +189,14 @@ def test_the_report_spells_the_repro_command_as_the_command_does() -> None:
     pair = ("legacy", "rollout@10")
     assert in_report("abc123", list(pair)) == repro_command("abc123", pair)
     assert in_report("abc123", ["legacy", "recorded"]) == ""  # not replayable as a scenario
+
+
+def test_the_pair_is_the_most_frequent_and_noise_arms_are_refused() -> None:
+    from shadow.common import UsageError
+    from shadow.repro.run import _pair
+
+    group = {"signature": "abc", "pairs": {"legacy vs rollout@10": 2, "legacy vs unified": 5}}
+    assert _pair(group, None) == ("legacy", "unified")
+    assert _pair(group, "legacy,rollout@10") == ("legacy", "rollout@10")
+    with pytest.raises(UsageError, match="legacy~2 cannot be replayed from a scenario"):
+        _pair({"signature": "abc", "pairs": {"legacy vs legacy~2": 1}}, None)
