@@ -373,6 +373,8 @@ def scenario_from_text(
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [part for part in first["loc"] if not isinstance(part, str) or "[" not in part]
+        # a ``messages`` element is written as a bare list: its model's ``list`` is not a key
+        loc = [p for i, p in enumerate(loc) if not (p == "list" and loc[i - 1] == "messages")]
         where = ".".join(str(part) for part in loc)
         message = str(first["msg"]).removeprefix("Value error, ")
         reason = f"{where}: {message}" if where else message

@@ -48,17 +48,18 @@ def test_listed_messages_become_rows_with_their_ids_topics_and_kinds() -> None:
 @pytest.mark.parametrize(
     ("entry", "reason"),
     [
-        ("{at: 0s, contact: 3}", "contact 3 > 2"),
-        ("{at: 1500us, contact: 1}", "whole number of milliseconds"),
-        ("{at: 2m, contact: 1}", "not inside the duration"),
-        ("{at: 0s, contact: 1, repeat_kind: redelivery}", "repeat_kind"),
-        ("{at: 0s, contact: 1, colour: red}", "colour"),
+        ("{at: 0s, contact: 3}", ": traffic.0.messages.1: contact 3 > 2"),
+        ("{at: 1500us, contact: 1}", ":8: traffic.0.messages.1.at: whole number of millis"),
+        ("{at: 2m, contact: 1}", ": traffic.0.messages.1: at is not inside the duration"),
+        ("{at: 0s, contact: 1, repeat_kind: redelivery}", ":8: traffic.0.messages.1.repeat_kind"),
+        ("{at: 0s, contact: 1, colour: red}", ":8: traffic.0.messages.1.colour"),
     ],
 )
 def test_bad_listed_messages_name_the_line_and_reason(entry: str, reason: str) -> None:
+    good = "      - {at: 0s, contact: 1}\n"
     with pytest.raises(InputError) as caught:
-        scenario_from_text(_scenario(f"      - {entry}\n"), "listed.yaml")
-    assert caught.value.message.startswith("listed.yaml:")
+        scenario_from_text(_scenario(f"{good}      - {entry}\n"), "listed.yaml")
+    assert caught.value.message.startswith("listed.yaml")
     assert reason in caught.value.message
 
 
