@@ -49,7 +49,7 @@ def test_listed_messages_become_rows_with_their_ids_topics_and_kinds() -> None:
     ("entry", "reason"),
     [
         ("{at: 0s, contact: 3}", ": traffic.0.messages.1: contact 3 > 2"),
-        ("{at: 1500us, contact: 1}", ":8: traffic.0.messages.1.at: whole number of millis"),
+        ("{at: 1500us, contact: 1}", ":8: traffic.0.messages.1.at: a message's time is a whole"),
         ("{at: 2m, contact: 1}", ": traffic.0.messages.1: at is not inside the duration"),
         ("{at: 0s, contact: 1, repeat_kind: redelivery}", ":8: traffic.0.messages.1.repeat_kind"),
         ("{at: 0s, contact: 1, colour: red}", ":8: traffic.0.messages.1.colour"),
