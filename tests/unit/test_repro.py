@@ -201,3 +201,44 @@ def test_the_pair_is_the_most_frequent_and_noise_arms_are_refused() -> None:
     assert _pair(group, "legacy,rollout@10") == ("legacy", "rollout@10")
     with pytest.raises(UsageError, match="legacy~2 cannot be replayed from a scenario"):
         _pair({"signature": "abc", "pairs": {"legacy vs legacy~2": 1}}, None)
+
+
+_CLASSES = st.tuples(
+    st.integers(0, 3),  # contact
+    st.integers(0, 4),  # message id (equal ids: a redelivery)
+    st.integers(-1, 3),  # normalized text (-1: empty)
+    st.integers(0, 2),  # exact spelling within it
+    st.integers(-1, 2),  # topic (-1: none)
+    st.integers(0, 60_000),  # ms after the previous message
+)
+
+
+@given(st.lists(_CLASSES, min_size=1, max_size=12))
+def test_a_rendered_case_keeps_exactly_the_equalities_of_its_classes(
+    rows: list[tuple[int, int, int, int, int, int]],
+) -> None:
+    from shadow.streams.record import text_hashes
+
+    at = 0
+    items = []
+    for seq, (contact, message, norm, exact, topic, gap) in enumerate(rows):
+        at += gap * 1000
+        items.append(
+            _item(seq, 5 * SECOND + at, contact, norm, norm * 10 + exact, message=message,
+                  topic=topic)
+        )  # fmt: skip
+    mapping = scenario_mapping(Case(tuple(items), {}), "repro-p", "d")
+    generated = generate(scenario_from_text(yaml.safe_dump(mapping), "repro.yaml"))
+    assert len(generated) == len(items)
+    listed = mapping["traffic"][0]["messages"]
+    hashes = [text_hashes(m["text"]) for m in listed]
+    for i, a in enumerate(items):
+        for j, b in enumerate(items):
+            assert (hashes[i][0] == hashes[j][0]) == (a.exact == b.exact)
+            assert (hashes[i][1] == hashes[j][1]) == (a.norm == b.norm)
+            assert (listed[i]["contact"] == listed[j]["contact"]) == (a.contact == b.contact)
+            assert (listed[i]["id"] == listed[j]["id"]) == (a.message == b.message)
+            assert (listed[i]["topic"] == listed[j]["topic"]) == (a.topic == b.topic)
+    # times count from the first message, in order
+    assert listed[0]["at"] == "0s"
+    assert [r["received_at"] for r in generated] == sorted(r["received_at"] for r in generated)
