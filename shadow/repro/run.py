@@ -105,14 +105,12 @@ def reproduce(
     progress: Callable[[str], None] | None = None,
 ) -> ReproResult:
     """Reduce the run's stream to the smallest scenario showing ``signature`` (guarantees)."""
-    check_arguments(out, force, max_runs, pair)
     note = progress or (lambda _text: None)
+    target = out or Path("build/shadow") / f"repro-{signature}"
+    check_arguments(target, force, max_runs, pair)
     manifest, _ = verify_folder(run_dir, required=("stream", "outcomes", "signatures"))
     group = _signature_group(run_dir, signature)
     chosen = _pair(group, pair)
-    target = out or Path("build/shadow") / f"repro-{signature}"
-    if out is None and target.exists() and not force:
-        raise UsageError(f"{target} exists; pass --force to replace it")
     case, first_contacts = _initial_case(run_dir, manifest, signature, chosen)
     before = (len(case.items), len(case.contacts))
     stages = [int(s) for s in manifest.get("stages", [])]
