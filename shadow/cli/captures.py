@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shadow.cli.output import JsonOption, err, out, print_json
+from shadow.cli.output import JsonOption, StrictOption, err, out, print_json
 from shadow.common import UsageError
 
 FormatOption = Annotated[
@@ -36,7 +36,7 @@ NinthDigitOption = Annotated[
 
 
 def read_options(
-    tz: str, contact: str | None, me: str | None, merge_ninth: bool
+    tz: str, contact: str | None, me: str | None, merge_ninth: bool, strict: bool = False
 ) -> Any:  # -> shadow.streams.ReadOptions (lazy import keeps --help fast)
     """Reader options from the command line; the app secret from ``SHADOW_APP_SECRET``."""
     import os
@@ -49,6 +49,7 @@ def read_options(
         me=me,
         merge_br_ninth_digit=merge_ninth,
         app_secret=os.environ.get("SHADOW_APP_SECRET") or None,
+        strict=strict,
     )
 
 
@@ -66,6 +67,7 @@ def validate_command(
     contact: ContactOption = None,
     me: MeOption = None,
     merge_br_ninth_digit: NinthDigitOption = False,
+    strict: StrictOption = False,
 ) -> None:
     """Check captures without running them: line kinds, counts, time span, every bad line."""
     from shadow.common import CheckFailed, parse_duration
@@ -82,7 +84,7 @@ def validate_command(
         format=format,
         on_error="fail" if on_error == "fail" else "skip",
         max_skew=skew,
-        options=read_options(tz, contact, me, merge_br_ninth_digit),
+        options=read_options(tz, contact, me, merge_br_ninth_digit, strict),
     )
     for warning in capture.warnings:
         err.print(f"warning: {warning}", markup=False)
@@ -96,20 +98,25 @@ def validate_command(
 
 
 def _validate_tables(capture: Any) -> list[Any]:
-    """The human view of ``validate``: per-file and total counts, types and span, bad lines."""
+    """The human view of ``validate``: per-file and total counts, types and span, bad lines.
+    The event kinds and unknown types are shown when the capture has events, as in ``--json``."""
     from rich.table import Table
 
-    from shadow.streams import LINE_KINDS, iso_utc
+    from shadow.streams import CLASSIC_LINE_KINDS, EVENT_KINDS, LINE_KINDS, iso_utc
 
+    events = capture.accounting.total.has_events
+    line_kinds = LINE_KINDS if events else CLASSIC_LINE_KINDS
     items = ("messages", "receipts", "outbound", "redeliveries", "groups", "contacts")
+    event_items = EVENT_KINDS if events else ()
 
     def column(counts: Any) -> list[str]:
-        kinds = [str(counts.line_kinds[kind]) for kind in LINE_KINDS]
+        kinds = [str(counts.line_kinds.get(kind, 0)) for kind in line_kinds]
         return [
             counts.format,
             str(counts.lines),
             *kinds,
             *(str(getattr(counts, name)) for name in items),
+            *(str(counts.events[kind]) for kind in event_items),
         ]
 
     files = capture.accounting.files
@@ -120,8 +127,9 @@ def _validate_tables(capture: Any) -> list[Any]:
     counts.add_column("")
     for name, _ in columns:
         counts.add_column(name, justify="right")
-    labels = ["format", "lines", *(f"  {kind}" for kind in LINE_KINDS)]
+    labels = ["format", "lines", *(f"  {kind}" for kind in line_kinds)]
     labels += [f"{name} skipped" if name == "groups" else name for name in items]
+    labels += [f"{kind} events" for kind in event_items]
     for index, label in enumerate(labels):
         counts.add_row(label, *(values[index] for _, values in columns))
     total = capture.accounting.total
@@ -134,6 +142,13 @@ def _validate_tables(capture: Any) -> list[Any]:
         types.add_row("first_at", iso_utc(total.first_at))
         types.add_row("last_at", iso_utc(total.last_at))
     tables = [counts, types]
+    if total.unknown_types:
+        unknown = Table(title="Unknown types (counted; --strict rejects them)")
+        unknown.add_column("type")
+        unknown.add_column("items", justify="right")
+        for name, number in sorted(total.unknown_types.items()):
+            unknown.add_row(name, str(number))
+        tables.append(unknown)
     if capture.rejected:
         bad = Table(title=f"Rejected lines ({len(capture.rejected)})")
         bad.add_column("file:line")

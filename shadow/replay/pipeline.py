@@ -102,6 +102,7 @@ def replay_loaded(
         options.keep_raw,
         environment.sender.latency.draw(0.5),
         named_messages=config.model.environment.agent.script,
+        links=bool(loaded.accounting.get("delivered")),
     )
     write_stream(out, prepared)
     if isinstance(loaded.inbound, list):

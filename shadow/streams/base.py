@@ -7,6 +7,10 @@ chat export, buffers a few results and yields them late, still in order). The dr
 
 A reader signals a bad line by raising ``LineError(reason)`` from its per-line code; the JSON
 helper ``json_lines`` turns that (and any malformed-structure error) into a ``rejected`` result.
+
+What is not a new customer message (an edit, a deletion, a notice, an error-only payload, an
+unknown type) is an ``Event`` of the line, never a bad line; with ``ReadOptions.strict`` a line
+carrying an unknown type is rejected as it used to be (docs/capture.md).
 """
 
 from __future__ import annotations
@@ -17,10 +21,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shadow.common import InputError
-from shadow.streams.record import InboundRecord, OutboundRecord
+from shadow.streams.record import EVENT_KINDS, Event, EventKind, InboundRecord, OutboundRecord
 
-LineKind = Literal["inbound", "receipt", "outbound", "skipped", "rejected", "continuation"]
-LINE_KINDS: tuple[LineKind, ...] = (
+LineKind = Literal[
+    "inbound",
+    "receipt",
+    "outbound",
+    "skipped",
+    "rejected",
+    "continuation",
+    "edit",
+    "revoke",
+    "system",
+    "error",
+    "unknown_type",
+]
+#: The kinds every capture's accounting lists; the event kinds follow when a capture has events.
+CLASSIC_LINE_KINDS: tuple[LineKind, ...] = (
     "inbound",
     "receipt",
     "outbound",
@@ -28,6 +45,7 @@ LINE_KINDS: tuple[LineKind, ...] = (
     "rejected",
     "continuation",
 )
+LINE_KINDS: tuple[LineKind, ...] = (*CLASSIC_LINE_KINDS, *EVENT_KINDS)
 
 
 class LineError(Exception):
@@ -47,6 +65,10 @@ class ReadOptions:
     me: str | None = None
     merge_br_ninth_digit: bool = False
     app_secret: str | None = None
+    #: reject a line carrying an unknown type (``--strict``)
+    strict: bool = False
+    #: the event kinds delivered to the models as messages (``capture.*`` = ``deliver``)
+    deliver: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +94,7 @@ class LineResult:
     header: dict[str, Any] | None = None
     reason: str = ""
     raw: str = ""
+    events: list[Event] = field(default_factory=list)
 
 
 def classify_items(
@@ -80,18 +103,58 @@ def classify_items(
     outbound: list[OutboundRecord],
     receipts: int,
     groups: int,
+    events: list[Event] | None = None,
 ) -> LineResult:
-    """The line's kind from what it carries: inbound > outbound > receipt > skipped."""
+    """The line's kind from what it carries: inbound > outbound > the event kinds in
+    ``EVENT_KINDS`` order > receipt > skipped."""
+    events = events or []
     kind: LineKind
     if inbound:
         kind = "inbound"
     elif outbound:
         kind = "outbound"
+    elif events:
+        carried = {item.kind for item in events}
+        kind = next(k for k in EVENT_KINDS if k in carried)
     elif receipts:
         kind = "receipt"
     else:
         kind = "skipped"
-    return LineResult(line, kind, inbound, outbound, receipts, groups)
+    return LineResult(line, kind, inbound, outbound, receipts, groups, events=events)
+
+
+def event(
+    kind: EventKind,
+    name: str,
+    ctx: FileContext,
+    line: int,
+    message_id: str,
+    contact: str,
+    at: int | None,
+    message_type: str = "unsupported",
+    text: str = "",
+    refers_to: str = "",
+    sent_at: int | None = None,
+) -> Event:
+    """An event of the line; its deliverable message when the id, contact and time are known."""
+    if not message_id or not contact or at is None:
+        return Event(kind, name)
+    message = InboundRecord(
+        message_id,
+        contact,
+        at,
+        at if sent_at is None else sent_at,
+        message_type,
+        text,
+        "",
+        "",
+        None,
+        ctx.file,
+        line,
+        kind,
+        refers_to,
+    )
+    return Event(kind, name, message)
 
 
 def rejected(line: int, reason: str, raw: str) -> LineResult:
@@ -143,10 +206,17 @@ def json_lines(
                 ctx.file, number, f"mixed formats: a {family} record in a {ctx.format} file"
             )
         try:
-            yield parse(number, obj, text)
+            result = parse(number, obj, text)
         except STRUCTURE_ERRORS as exc:
             reason = exc.reason if isinstance(exc, LineError) else f"malformed record: {exc!r}"
             yield rejected(number, reason, text)
+            continue
+        if result.events and ctx.options.strict:
+            unknown = [item.name for item in result.events if item.kind == "unknown_type"]
+            if unknown:
+                yield rejected(number, f"unknown type {unknown[0]!r}", text)
+                continue
+        yield result
 
 
 def need(obj: Any, key: str, what: str = "") -> Any:
@@ -154,6 +224,13 @@ def need(obj: Any, key: str, what: str = "") -> Any:
     if not isinstance(obj, dict) or key not in obj or obj[key] is None:
         raise LineError(f"missing field {what or key}")
     return obj[key]
+
+
+def need_id(value: Any, what: str) -> str:
+    """A message id: a non-empty string, or a LineError naming the missing field."""
+    if not isinstance(value, str) or not value:
+        raise LineError(f"missing field {what}")
+    return value
 
 
 def need_dict(obj: Any, key: str, what: str = "") -> dict[str, Any]:
