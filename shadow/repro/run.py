@@ -45,6 +45,12 @@ class NotReproduced(ShadowError):
     """The signature does not show when the run's stream is replayed as a scenario."""
 
 
+class ReproMismatch(ShadowError):
+    """The oracle and ``shadow replay`` disagree on the final scenario (exit 4: a harness bug)."""
+
+    exit_code = 4
+
+
 @dataclass(frozen=True, slots=True)
 class ReproResult:
     """What ``shadow repro`` made and how far it shrank the stream."""
@@ -351,7 +357,10 @@ def _verified(
                     )
                 )
     if not any(f.signature == signature for f in found):
-        raise ShadowError(f"the reduced scenario no longer shows signature {signature}")
+        raise ReproMismatch(
+            f"shadow replay does not show signature {signature} on the reduced scenario, though "
+            "the reducer's replay did: the two replays differ (a harness bug)"
+        )
     run = open_run(folder)
     timelines = rerun(run, list(range(len(run.stream))), list(pair), workers=1)
     causes = {

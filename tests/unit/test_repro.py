@@ -242,3 +242,26 @@ def test_a_rendered_case_keeps_exactly_the_equalities_of_its_classes(
     # times count from the first message, in order
     assert listed[0]["at"] == "0s"
     assert [r["received_at"] for r in generated] == sorted(r["received_at"] for r in generated)
+
+
+def test_the_oracle_agrees_with_shadow_replay(tmp_path: Path) -> None:
+    import json
+
+    from shadow.replay import ReplayOptions, replay
+    from shadow.streams import load_scenario
+
+    data = load_scenario("agent-crash").raw
+    data["duration"] = "5m"
+    path = tmp_path / "crash.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    pair = ("legacy", "unified")
+    found = replay_scenario(path, pair, [], None)
+    out = tmp_path / "run"
+    options = ReplayOptions([f"scenario:{path}"], arms=list(pair), out=out, reports=False)
+    replay(options)
+    text = (out / "divergences.jsonl").read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert len(found) > 10
+    assert [(f.seq, f.signature, list(f.kinds), f.severity) for f in found] == [
+        (line["seq"], line["signature"], line["kinds"], line["severity"]) for line in lines
+    ]
