@@ -41,7 +41,7 @@ class Reducer:
     """Keeps the oracle's answers by case content and counts the runs (guarantee 2)."""
 
     def __init__(
-        self, key: Callable[[Case], str], holds: Callable[[Case], bool], budget: Budget
+        self, key: Callable[[Case], str], holds: Callable[[Case, str], bool], budget: Budget
     ) -> None:
         self._key = key
         self._holds = holds
@@ -59,7 +59,7 @@ class Reducer:
         if self.budget.spent:
             return False
         self.budget.used += 1
-        answer = self._holds(case)
+        answer = self._holds(case, key)
         self._known[key] = answer
         self.budget.note(
             f"run {self.budget.used}/{self.budget.limit} ({self.phase}): "

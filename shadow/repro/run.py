@@ -97,8 +97,13 @@ def check_arguments(out: Path | None, force: bool, max_runs: int, pair: str | No
         raise UsageError(f"--max-runs {max_runs}: give at least 1")
     if pair is not None and len([p for p in pair.split(",") if p.strip()]) != 2:
         raise UsageError(f"--pair {pair!r}: give two arms, BASELINE,CANDIDATE")
-    if out is not None and out.exists() and not force:
-        raise UsageError(f"{out} exists; pass --force to replace it")
+    if out is not None and out.exists():
+        if not force:
+            raise UsageError(f"{out} exists; pass --force to replace it")
+        if not out.is_dir() or (any(out.iterdir()) and not (out / "scenario.yaml").exists()):
+            raise UsageError(
+                f"{out} is not a repro folder (no scenario.yaml); refusing to replace it"
+            )
 
 
 def reproduce(
@@ -129,9 +134,9 @@ def reproduce(
         def key(candidate: Case) -> str:
             return scenario_text(scenario_mapping(candidate, name, describe))
 
-        def holds(candidate: Case) -> bool:
+        def holds(candidate: Case, text: str) -> bool:
             path = work / "candidate.yaml"
-            path.write_text(key(candidate), encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
             shifted = _flip(flip_at, candidate)
             found = replay_scenario(path, chosen, stages, shifted)
             return any(f.signature == signature for f in found)
@@ -157,14 +162,7 @@ def reproduce(
             f"test_{name.replace('-', '_')}.py": render_test(repro),
             "report.md": render_report(repro, before, (len(case.items), len(case.contacts))),
         }
-        staging = work / "out"
-        staging.mkdir()
-        for file_name, text in texts.items():
-            (staging / file_name).write_text(text, encoding="utf-8", newline="\n")
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging), str(target))
+        _write_whole(target, texts)
     return ReproResult(
         target,
         signature,
@@ -174,6 +172,21 @@ def reproduce(
         budget.used,
         tuple(texts),
     )
+
+
+def _write_whole(target: Path, texts: dict[str, str]) -> None:
+    """Write the files into a sibling folder, then rename it into place (guarantee 3)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for file_name, text in texts.items():
+            (staging / file_name).write_text(text, encoding="utf-8", newline="\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
 
 
 def _signature_group(run_dir: Path, signature: str) -> dict[str, Any]:

@@ -160,3 +160,14 @@ def test_an_interrupted_repro_exits_130_and_writes_nothing(run_dir: Path, tmp_pa
     process.stderr.read()
     assert process.wait(timeout=600) == 130
     assert not out.exists()
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_repro(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine", encoding="utf-8")
+    result = run_shadow(
+        "repro", str(tmp_path / "no-run"), "abc", "-o", str(tmp_path / "out"), "--force"
+    )
+    assert result.returncode == 3
+    assert "is not a repro folder" in result.stderr
+    assert (tmp_path / "out" / "keep.txt").exists()

@@ -155,7 +155,7 @@ def test_the_reducer_answers_repeated_cases_from_memory_and_stops_at_the_budget(
     case = Case(tuple(_item(i, i * SECOND, 1, i, i) for i in range(6)), {})
     asked: list[int] = []
 
-    def holds(candidate: Case) -> bool:
+    def holds(candidate: Case, key: str) -> bool:
         asked.append(len(candidate.items))
         return any(item.seq == 4 for item in candidate.items)
 
