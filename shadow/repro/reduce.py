@@ -140,7 +140,8 @@ def _rounded(value: int) -> list[int]:
 
 
 def simplify(case: Case, reducer: Reducer) -> Case:
-    """Outcomes to ``ok``, equalities broken, gaps and latencies rounded (guarantee 3)."""
+    """Outcomes to ``ok``, equalities broken, gaps rounded, restarts and outages dropped or
+    moved to round times, latencies rounded (guarantee 3)."""
     reducer.phase = "simplify outcomes"
     for index in range(len(case.items)):
         if case.items[index].outcome != "ok":
@@ -162,6 +163,22 @@ def simplify(case: Case, reducer: Reducer) -> Case:
         gap = case.items[index].at - case.items[index - 1].at
         candidates = [_shifted(case, index, option - gap) for option in _rounded(gap)]
         case = _try(case, reducer, candidates)
+    reducer.phase = "simplify restarts and outages"
+    index = 0
+    while index < len(case.timed):
+        without = replace(case, timed=case.timed[:index] + case.timed[index + 1 :])
+        if reducer.test(without):
+            case = without
+            continue
+        entry = case.timed[index]
+        start = entry.start - case.items[0].at
+        moved = [
+            replace(entry, start=entry.start + v - start, end=entry.end + v - start)
+            for v in _rounded(start)
+        ]
+        timed = [(*case.timed[:index], m, *case.timed[index + 1 :]) for m in moved]
+        case = _try(case, reducer, [replace(case, timed=t) for t in timed])
+        index += 1
     reducer.phase = "simplify latencies"
     for index in range(len(case.items)):
         item = case.items[index]

@@ -265,3 +265,29 @@ def test_the_oracle_agrees_with_shadow_replay(tmp_path: Path) -> None:
     assert [(f.seq, f.signature, list(f.kinds), f.severity) for f in found] == [
         (line["seq"], line["signature"], line["kinds"], line["severity"]) for line in lines
     ]
+
+
+def test_simplify_drops_unneeded_restarts_and_rounds_the_rest() -> None:
+    from shadow.repro.reduce import simplify
+
+    base = 100 * SECOND
+    case = Case(
+        (_item(0, base, 1, 0, 0), _item(1, base + 7_384_000, 1, 1, 1)),
+        {},
+        (Timed("restart", base + 455_023_000, base + 485_023_000),
+         Timed("restart", base + 1_655_023_000, base + 1_775_023_000)),
+    )  # fmt: skip
+
+    def holds(candidate: Case, key: str) -> bool:
+        # the divergence needs a restart 5 to 10 minutes after the first message, and the
+        # second message within 10 s of the first
+        items = candidate.items
+        starts = [t.start - items[0].at for t in candidate.timed]
+        soon = items[1].at - items[0].at <= 10 * SECOND
+        return soon and any(300 * SECOND <= s <= 600 * SECOND for s in starts)
+
+    reducer = Reducer(lambda c: repr(c.items) + repr(c.timed), holds, Budget(500))
+    simple = simplify(case, reducer)
+    kept = [(t.start - base, t.end - t.start) for t in simple.timed]
+    assert kept == [(480 * SECOND, 30 * SECOND)]
+    assert simple.items[1].at == simple.items[0].at  # the roundest gap that still holds
