@@ -19,6 +19,7 @@ import shadow.cli.captures as captures
 import shadow.cli.config as config
 import shadow.cli.explain as explain
 import shadow.cli.gate as gate
+import shadow.cli.memory as memory
 import shadow.cli.replay as replay
 import shadow.cli.report as report
 import shadow.cli.repro as repro
@@ -47,6 +48,7 @@ app.command()(replay.replay)
 app.command()(explain.explain)
 app.command()(repro.repro)
 app.command()(report.report)
+app.command()(memory.memory)
 app.command()(bench.bench)
 app.command()(rollout.rollout)
 app.command()(gate.gate)

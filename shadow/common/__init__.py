@@ -1,5 +1,6 @@
 """What every layer shares: errors and exit statuses, durations, divergence kinds and
-severities, the JSON spellings of run files, and the stopwatch behind ``timing.json``.
+severities, the JSON spellings of run files, the stopwatch behind ``timing.json``, and the
+byte sizes of JavaScript Maps (``v8_bytes``).
 
 Standard library only.
 """
@@ -9,18 +10,22 @@ from shadow.common.durations import duration_value, format_duration, parse_durat
 from shadow.common.errors import CheckFailed, InputError, ShadowError, UsageError
 from shadow.common.jsonio import canonical_json, compact_json
 from shadow.common.timing import Stopwatch
+from shadow.common.v8_bytes import STRUCTURES, Structure, entries_for_bytes
 
 __all__ = [
     "KINDS",
     "SEVERITIES",
+    "STRUCTURES",
     "CheckFailed",
     "InputError",
     "ShadowError",
     "Stopwatch",
+    "Structure",
     "UsageError",
     "canonical_json",
     "compact_json",
     "duration_value",
+    "entries_for_bytes",
     "format_duration",
     "parse_duration",
 ]

@@ -102,6 +102,7 @@ def open_run(path: Path) -> RunFolder:
         config.run.gauge_interval,
         tuple(stages),
         manifest.get("flip_at"),
+        config.flip_downtime(),
     )
     outcomes = pd.read_parquet(path / "outcomes.parquet")
     return RunFolder(path, manifest, stream, outcomes, plan, config.compare.repeat_horizon)
