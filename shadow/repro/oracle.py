@@ -58,7 +58,13 @@ def replay_scenario(
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
     specs = parse_arms(list(pair))
     plan = plan_for(
-        specs, models, config.run.drain, config.run.gauge_interval, list(stages), flip_at
+        specs,
+        models,
+        config.run.drain,
+        config.run.gauge_interval,
+        list(stages),
+        flip_at,
+        config.flip_downtime(),
     )
     results = run_plan(plan, prepared, 1)
     comparison = compare_arms(

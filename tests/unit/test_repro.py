@@ -244,7 +244,13 @@ def test_a_rendered_case_keeps_exactly_the_equalities_of_its_classes(
     assert [r["received_at"] for r in generated] == sorted(r["received_at"] for r in generated)
 
 
-def test_the_oracle_agrees_with_shadow_replay(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("pair", "stages", "flip_at"),
+    [(("legacy", "unified"), [], None), (("legacy", "rollout@50"), [50], 60 * SECOND)],
+)
+def test_the_oracle_agrees_with_shadow_replay(
+    tmp_path: Path, pair: tuple[str, str], stages: list[int], flip_at: int | None
+) -> None:
     import json
 
     from shadow.replay import ReplayOptions, replay
@@ -252,15 +258,27 @@ def test_the_oracle_agrees_with_shadow_replay(tmp_path: Path) -> None:
 
     data = load_scenario("agent-crash").raw
     data["duration"] = "5m"
+    if flip_at is not None:  # the flip as a deploy: a restart of the rollout arms
+        data["environment"] = {
+            "environment": data["environment"],
+            "rollout": {"flip_mode": "restart"},
+        }
     path = tmp_path / "crash.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    pair = ("legacy", "unified")
-    found = replay_scenario(path, pair, [], None)
+    found = replay_scenario(path, pair, stages, flip_at)
     out = tmp_path / "run"
-    options = ReplayOptions([f"scenario:{path}"], arms=list(pair), out=out, reports=False)
+    options = ReplayOptions(
+        [f"scenario:{path}"],
+        arms=list(pair),
+        stages=stages,
+        flip_at=flip_at,
+        out=out,
+        reports=False,
+    )
     replay(options)
     text = (out / "divergences.jsonl").read_text(encoding="utf-8")
     lines = [json.loads(line) for line in text.splitlines()]
+    lines = [line for line in lines if (line["baseline"], line["candidate"]) == pair]
     assert len(found) > 10
     assert [(f.seq, f.signature, list(f.kinds), f.severity) for f in found] == [
         (line["seq"], line["signature"], line["kinds"], line["severity"]) for line in lines
