@@ -24,7 +24,9 @@ import shadow.cli.replay as replay
 import shadow.cli.report as report
 import shadow.cli.repro as repro
 import shadow.cli.rollout as rollout
+import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
+import shadow.cli.watch as watch
 from shadow.cli.output import err
 from shadow.common import ShadowError
 
@@ -53,6 +55,8 @@ app.command()(bench.bench)
 app.command()(rollout.rollout)
 app.command()(gate.gate)
 app.command()(sweep.sweep)
+app.command()(watch.watch)
+app.command()(serve.serve)
 
 
 def main() -> None:

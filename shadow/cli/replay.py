@@ -205,6 +205,7 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
         top = Table(title="top signatures")
         for column in (
             "signature",
+            "pair",
             "count",
             "severity",
             "kinds",
@@ -215,6 +216,7 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
         for sig in summary["top_signatures"][:8]:
             top.add_row(
                 sig["signature"],
+                f"{sig['baseline']} vs {sig['candidate']}",
                 str(sig["count"]),
                 sig["severity"],
                 ",".join(sig["kinds"]),

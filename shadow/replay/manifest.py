@@ -149,6 +149,8 @@ def write_run(
                 k: s[k]
                 for k in (
                     "signature",
+                    "baseline",
+                    "candidate",
                     "count",
                     "severity",
                     "kinds",
