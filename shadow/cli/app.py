@@ -24,6 +24,7 @@ import shadow.cli.gate as gate
 import shadow.cli.memory as memory
 import shadow.cli.replay as replay
 import shadow.cli.report as report
+import shadow.cli.repro as repro
 import shadow.cli.rollout as rollout
 import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
@@ -79,6 +80,7 @@ app.command("scenarios")(captures.scenarios_command)
 app.command("generate")(captures.generate_command)
 app.command()(replay.replay)
 app.command()(explain.explain)
+app.command()(repro.repro)
 app.command()(report.report)
 app.command()(memory.memory)
 app.command()(bench.bench)
@@ -97,7 +99,10 @@ def main() -> None:
     """
     install_handlers()
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        if result == 130:  # click returns, not raises, on an interrupt when not standalone
+            err.print("interrupted", markup=False)
+            sys.exit(130)
     except Interrupted as exc:
         err.print("interrupted", markup=False)
         sys.exit(exc.exit_code)

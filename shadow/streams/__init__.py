@@ -7,6 +7,7 @@ outbound records sorted by time, the line accounting, rejected lines and warning
 from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, ReadOptions
 from shadow.streams.expect import parse_expectation
 from shadow.streams.fields import iso_utc
+from shadow.streams.generate import contact_id as pool_contact
 from shadow.streams.generate import generate_to_file
 from shadow.streams.loadgen import steady_load
 from shadow.streams.normalize import Capture, read_captures
@@ -44,6 +45,7 @@ __all__ = [
     "load_scenario",
     "outbound_columns",
     "parse_expectation",
+    "pool_contact",
     "read_captures",
     "record_columns",
     "steady_load",

@@ -34,6 +34,7 @@ from shadow.streams.scenarios import (
     Burst,
     Conversations,
     LegitRepeat,
+    Messages,
     Redelivery,
     Resend,
     Scenario,
@@ -206,6 +207,20 @@ def _surges(element: _Element, spec: Surge) -> None:
                     element.add(_ms(at), contact_id(c), entry)
 
 
+def _listed(element: _Element, spec: Messages) -> None:
+    """Listed messages in list order; ``id`` and ``topic`` as given, else numbered."""
+    for message in spec.list_:
+        entry = Entry(text=message.text, type=message.type)
+        element.add(message.at, contact_id(message.contact - 1), entry)
+        row = element.rows[-1]
+        element.rows[-1] = replace(
+            row,
+            message_id=message.id if message.id is not None else row.message_id,
+            topic=message.topic if message.topic is not None else row.topic,
+            repeat_kind=message.repeat_kind,
+        )
+
+
 def _repeats(
     element: _Element,
     spec: Resend | LegitRepeat | Redelivery,
@@ -255,6 +270,8 @@ def generate_rows(scenario: Scenario, seed: int = 1) -> list[Row]:
             _bursts(element, spec)
         elif isinstance(spec, Surge):
             _surges(element, spec)
+        elif isinstance(spec, Messages):
+            _listed(element, spec)
         else:
             chosen = spec.of if spec.of is not None else range(index)
             redelivery = isinstance(spec, Redelivery)
