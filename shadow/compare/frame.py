@@ -138,6 +138,10 @@ def outcome_frame(
         array = np.asarray(values, dtype=np.int64)
         return pd.Series(np.where(array >= 0, array * seconds, np.nan), dtype="float64")
 
+    sent = np.asarray(received_at, dtype=np.int64)
+    if result.sent_at:  # reactive users sent some messages to this arm at other times
+        sent = sent.copy()
+        sent[np.fromiter(result.sent_at, np.int64)] = np.fromiter(result.sent_at.values(), np.int64)
     batch = np.asarray(result.batch_size, dtype=np.int64)
     fates = pa.array(FATES, pa.string()).take(np.asarray(result.fate, dtype=np.int32))
     origins = np.asarray(repeat_of, dtype=np.int64)
@@ -153,7 +157,7 @@ def outcome_frame(
             "reply_count": pd.array(result.reply_count, dtype="Int64"),
             "first_reply_at": optional_seconds(result.first_reply_at),
             "reply_latency": pd.Series(
-                np.where(answered, (first - received_at) * seconds, np.nan), dtype="float64"
+                np.where(answered, (first - sent) * seconds, np.nan), dtype="float64"
             ),
             "batch_size": pd.arrays.IntegerArray(batch, mask=batch <= 0),
             "reply_text_hash": strings(result.reply_text_hash),
@@ -168,6 +172,8 @@ def outcome_frame(
         },
         copy=False,  # every column is built here for this frame alone
     )
+    if result.sent_at:  # which messages this arm's users sent, when (reactive users)
+        frame["sent_at"] = pd.Series(sent * seconds, dtype="float64")
     return frame
 
 

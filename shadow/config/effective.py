@@ -204,6 +204,7 @@ class EffectiveConfig:
             restarts=tuple(Restart(r.at, r.downtime) for r in env.restarts),
             redelivery=env.redelivery,
             users=env.users,
+            pacing_max=env.pacing_max,
         )
 
 

@@ -86,6 +86,10 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
                 described.append({"path": _display_path(path)})
             if env_path.exists():
                 scenario_env = yaml.safe_load(env_path.read_text(encoding="utf-8")) or {}
+            if item.startswith("scenario:") and isinstance(scenario_env, dict):
+                # simulated users react to each arm's replies (models.md, Users); a scenario's
+                # own environment, --config and --set/--users still choose
+                scenario_env.setdefault("users", "reactive")
             paths.append(path)
         deliver = effective_config(options, scenario_env).capture.delivered()
         capture = read_captures(
