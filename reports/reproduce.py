@@ -21,7 +21,7 @@ import yaml
 
 from reports.data import RunData
 from shadow.common import format_duration
-from shadow.config import load_config, render_value
+from shadow.config import load_config, render_value, scenario_environment
 from shadow.simulation import default_arms
 
 SEED_KEY = "environment.seed"
@@ -49,8 +49,8 @@ def _scenario_environment(data: RunData) -> tuple[dict[str, Any] | None, str]:
                 document = yaml.safe_load(text) or {}
             except (OSError, yaml.YAMLError):
                 return None, "defaults"
-            environment = document.get("environment") or {}
-            return {"environment": environment} if environment else None, f"scenario {name}"
+            environment = scenario_environment(document.get("environment"))
+            return {"environment": environment}, f"scenario {name}"
     return None, "defaults"
 
 

@@ -208,6 +208,20 @@ class EffectiveConfig:
         )
 
 
+#: What a scenario's environment holds unless it says otherwise: simulated users react to each
+#: arm's replies (models.md, Users). Captures keep the schema defaults.
+SCENARIO_DEFAULTS: dict[str, Any] = {"users": "reactive"}
+
+
+def scenario_environment(environment: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A scenario's ``environment:`` block with ``SCENARIO_DEFAULTS`` under what it sets (a
+    full config mapping gets them in its ``environment`` section)."""
+    data = dict(environment or {})
+    if data and all(key in ROOT_KEYS for key in data):
+        return {**data, "environment": {**SCENARIO_DEFAULTS, **(data.get("environment") or {})}}
+    return {**SCENARIO_DEFAULTS, **data}
+
+
 def load_config(
     config_file: Path | None,
     sets: list[str],

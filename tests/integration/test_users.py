@@ -62,3 +62,24 @@ def test_reactive_unified_receives_fewer_messages_exactly_the_answered_resends(
     # the withheld ones are exactly the resends arriving after unified's reply to their original
     assert withheld == expected
     assert set(stream.loc[list(withheld), "repeat_kind"]) == {"resend"}
+
+
+def test_reactive_is_the_default_for_scenarios_open_for_captures(tmp_path: Path) -> None:
+    import json
+
+    from shadow.streams import generate_to_file
+
+    replay(ReplayOptions(inputs=["scenario:conflict-2-oi"], out=tmp_path / "s", reports=False))
+    capture = tmp_path / "c.jsonl"
+    generate_to_file("conflict-2-oi", capture)
+    replay(ReplayOptions(inputs=[str(capture)], out=tmp_path / "c", reports=False))
+    forced = ReplayOptions(inputs=["scenario:conflict-2-oi"], out=tmp_path / "o", reports=False)
+    forced.sets = ["environment.users=open"]
+    replay(forced)
+    users = {
+        name: json.loads((tmp_path / name / "run.json").read_text())["config"]["environment"][
+            "users"
+        ]
+        for name in ("s", "c", "o")
+    }
+    assert users == {"s": "reactive", "c": "open", "o": "open"}
