@@ -94,12 +94,23 @@ def _previous(keys: IntArray) -> IntArray:
 
 
 def order_violations(
-    contact_id: Sequence[str] | IntArray, first_reply_at: np.ndarray
+    contact_id: Sequence[str] | IntArray,
+    first_reply_at: np.ndarray,
+    sent_at: np.ndarray | None = None,
 ) -> np.ndarray:
     """True where a seq's first reply came after the first reply to a later seq of its contact.
 
-    ``contact_id`` may be the contacts themselves or any integer codes of them.
+    ``contact_id`` may be the contacts themselves or any integer codes of them. With
+    ``sent_at`` (reactive users, whose arm got the messages in its own order), "later" means
+    sent later to this arm (ties in seq order).
     """
+    if sent_at is not None:
+        order = np.argsort(np.asarray(sent_at), kind="stable")
+        codes_in_order = np.asarray(contact_id)[order]
+        found = order_violations(codes_in_order, np.asarray(first_reply_at)[order])
+        result = np.empty(len(order), dtype=bool)
+        result[order] = found
+        return result
     codes = np.asarray(contact_id)
     if not np.issubdtype(codes.dtype, np.integer):
         codes = pd.factorize(np.asarray(contact_id, dtype=object))[0]
@@ -161,7 +172,9 @@ def outcome_frame(
             ),
             "batch_size": pd.arrays.IntegerArray(batch, mask=batch <= 0),
             "reply_text_hash": strings(result.reply_text_hash),
-            "order_violation": order_violations(contact_id.codes, first),
+            "order_violation": order_violations(
+                contact_id.codes, first, sent if result.sent_at else None
+            ),
             **{
                 f"wait_{layer}": optional_seconds(result.waits[index])
                 for index, layer in enumerate(LAYERS)

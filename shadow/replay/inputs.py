@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from shadow.common import UsageError
 from shadow.compare import CompareSettings
-from shadow.config import EffectiveConfig, load_config, scenario_environment
+from shadow.config import EffectiveConfig, load_config
 from shadow.prepare import Cohorts
 from shadow.runfolder import sha256_file
 
@@ -86,10 +86,6 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
                 described.append({"path": _display_path(path)})
             if env_path.exists():
                 scenario_env = yaml.safe_load(env_path.read_text(encoding="utf-8")) or {}
-            if item.startswith("scenario:"):
-                # simulated users react to each arm's replies (models.md, Users); a scenario's
-                # own environment, --config and --set/--users still choose
-                scenario_env = scenario_environment(scenario_env)
             paths.append(path)
         deliver = effective_config(options, scenario_env).capture.delivered()
         capture = read_captures(

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from shadow.config import scenario_environment
 from shadow.kernel import KeyedRandom
 from shadow.streams.quantities import MS, Distribution
 from shadow.streams.scenarios import (
@@ -330,10 +331,15 @@ def env_path(path: str | Path) -> Path:
 
 
 def write_environment(environment: Mapping[str, Any], path: str | Path) -> Path:
-    """Write the scenario's ``environment`` mapping beside ``path`` (YAML, sorted keys)."""
+    """Write the scenario's ``environment`` mapping beside ``path`` (YAML, sorted keys), with
+    the scenario defaults under it (``users: reactive``: a generated stream replays as its
+    scenario does)."""
     target = env_path(path)
     text = yaml.safe_dump(
-        dict(environment), sort_keys=True, allow_unicode=True, default_flow_style=False
+        scenario_environment(environment),
+        sort_keys=True,
+        allow_unicode=True,
+        default_flow_style=False,
     )
     target.write_text(text, encoding="utf-8", newline="\n")
     return target

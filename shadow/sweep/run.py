@@ -240,8 +240,6 @@ def _load_streams(
         path = folder / f"{source.stem}-{seed}.jsonl"
         generate_to_file(source.scenario, path, seed, list(scenario_sets))
         streams[seed] = load_inputs(ReplayOptions(inputs=[str(path)]))
-        # a generated scenario keeps the scenario defaults (users react: models.md, Users)
-        streams[seed].scenario_env = scenario_environment(streams[seed].scenario_env)
     return streams
 
 

@@ -71,7 +71,11 @@ def test_reactive_is_the_default_for_scenarios_open_for_captures(tmp_path: Path)
 
     replay(ReplayOptions(inputs=["scenario:conflict-2-oi"], out=tmp_path / "s", reports=False))
     capture = tmp_path / "c.jsonl"
-    generate_to_file("conflict-2-oi", capture)
+    _, env = generate_to_file("conflict-2-oi", capture)
+    env.unlink()  # a capture: no scenario environment beside it
+    generated = tmp_path / "g.jsonl"
+    generate_to_file("conflict-2-oi", generated)  # its .env.yaml carries the scenario default
+    replay(ReplayOptions(inputs=[str(generated)], out=tmp_path / "g", reports=False))
     replay(ReplayOptions(inputs=[str(capture)], out=tmp_path / "c", reports=False))
     forced = ReplayOptions(inputs=["scenario:conflict-2-oi"], out=tmp_path / "o", reports=False)
     forced.sets = ["environment.users=open"]
@@ -80,6 +84,6 @@ def test_reactive_is_the_default_for_scenarios_open_for_captures(tmp_path: Path)
         name: json.loads((tmp_path / name / "run.json").read_text())["config"]["environment"][
             "users"
         ]
-        for name in ("s", "c", "o")
+        for name in ("s", "c", "o", "g")
     }
-    assert users == {"s": "reactive", "c": "open", "o": "open"}
+    assert users == {"s": "reactive", "c": "open", "o": "open", "g": "reactive"}
