@@ -23,7 +23,7 @@ import difflib
 import hashlib
 import json
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,15 +211,24 @@ class EffectiveConfig:
 #: What a scenario's environment holds unless it says otherwise: simulated users react to each
 #: arm's replies (models.md, Users). Captures keep the schema defaults.
 SCENARIO_DEFAULTS: dict[str, Any] = {"users": "reactive"}
+#: Traffic whose users do not wait for replies (a burst, a surge): a scenario with any of
+#: them keeps open users unless its environment says otherwise.
+UNPACED_TRAFFIC = ("burst", "surge")
 
 
-def scenario_environment(environment: Mapping[str, Any] | None) -> dict[str, Any]:
+def scenario_environment(
+    environment: Mapping[str, Any] | None, traffic_kinds: Iterable[str] = ()
+) -> dict[str, Any]:
     """A scenario's ``environment:`` block with ``SCENARIO_DEFAULTS`` under what it sets (a
-    full config mapping gets them in its ``environment`` section)."""
+    full config mapping gets them in its ``environment`` section); ``users: open`` instead
+    when its traffic has a kind in ``UNPACED_TRAFFIC``."""
+    defaults = dict(SCENARIO_DEFAULTS)
+    if any(kind in UNPACED_TRAFFIC for kind in traffic_kinds):
+        defaults["users"] = "open"
     data = dict(environment or {})
     if data and all(key in ROOT_KEYS for key in data):
-        return {**data, "environment": {**SCENARIO_DEFAULTS, **(data.get("environment") or {})}}
-    return {**SCENARIO_DEFAULTS, **data}
+        return {**data, "environment": {**defaults, **(data.get("environment") or {})}}
+    return {**defaults, **data}
 
 
 def load_config(

@@ -89,7 +89,8 @@ def resolve_input(text: str, scenario_sets: Sequence[str] = ()) -> SweepInput:
         )
     scenario = load_scenario(name, list(scenario_sets))
     stem = Path(name).stem if name.endswith((".yaml", ".yml")) else name
-    return SweepInput(text, name, None, stem, scenario_environment(scenario.environment))
+    kinds = scenario.traffic_kinds()
+    return SweepInput(text, name, None, stem, scenario_environment(scenario.environment, kinds))
 
 
 def validate_vary(
