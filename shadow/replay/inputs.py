@@ -129,8 +129,10 @@ def _display_path(path: Path) -> str:
 
 
 def effective_config(
-    options: ReplayOptions, scenario_env: dict[str, Any] | None
+    options: ReplayOptions, scenario_env: dict[str, Any] | None, extra: Sequence[str] = ()
 ) -> EffectiveConfig:
+    """The configuration of the replay; ``extra`` ``--set`` texts come last (a reading's
+    alternative)."""
     sets = list(options.sets)
     if options.seed is not None:
         sets.append(f"environment.seed={options.seed}")
@@ -138,7 +140,7 @@ def effective_config(
         sets.append(f"rollout.flag={options.flag}")
     if options.provider:
         sets.append(f"rollout.provider={options.provider}")
-    return load_config(options.config_file, sets, scenario_env)
+    return load_config(options.config_file, [*sets, *extra], scenario_env)
 
 
 def cohorts_for(config: EffectiveConfig, stages: Sequence[int]) -> Cohorts:
