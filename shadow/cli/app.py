@@ -11,8 +11,10 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
 
 import shadow.cli.bench as bench
 import shadow.cli.captures as captures
@@ -23,9 +25,29 @@ import shadow.cli.memory as memory
 import shadow.cli.replay as replay
 import shadow.cli.report as report
 import shadow.cli.rollout as rollout
+import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
-from shadow.cli.output import err
-from shadow.common import ShadowError
+import shadow.cli.watch as watch
+from shadow.cli.output import err, out
+from shadow.common import Interrupted, ShadowError, install_handlers
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+# typer 0.2x labels every flag ``<bool>`` in --help, as if it took a value: a flag has no type.
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"shadow {version('coordinator-shadow')}", markup=False)
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="shadow",
@@ -37,6 +59,18 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Replay WhatsApp traffic through the legacy coordinators and the unified one, compare
+    them message by message, and gate each rollout stage."""
+
 
 config_app.command("show")(config.config_show)
 app.command("validate")(captures.validate_command)
@@ -51,12 +85,25 @@ app.command()(bench.bench)
 app.command()(rollout.rollout)
 app.command()(gate.gate)
 app.command()(sweep.sweep)
+app.command()(watch.watch)
+app.command()(serve.serve)
 
 
 def main() -> None:
-    """Console entry point: maps errors to exit statuses; never prints a traceback."""
+    """Console entry point: maps errors to exit statuses; never prints a traceback.
+
+    SIGINT and SIGTERM stop the command: temporary output is removed on the way out, one line
+    says "interrupted", and the exit status is 130 or 143.
+    """
+    install_handlers()
     try:
         app(standalone_mode=False)
+    except Interrupted as exc:
+        err.print("interrupted", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
     except ShadowError as exc:
         # a verdict (gate fail, validate's bad lines) is a result, not an error
         label = "error" if exc.exit_code >= 3 else "result"
@@ -65,7 +112,7 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err.print("aborted")
+        err.print("interrupted", markup=False)
         sys.exit(130)
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
         show = getattr(exc, "show", None)

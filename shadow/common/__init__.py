@@ -8,6 +8,13 @@ Standard library only.
 from shadow.common.divergence_kinds import KINDS, SEVERITIES
 from shadow.common.durations import duration_value, format_duration, parse_duration
 from shadow.common.errors import CheckFailed, InputError, ShadowError, UsageError
+from shadow.common.interrupts import (
+    Interrupted,
+    install_handlers,
+    kill_workers,
+    staged_file,
+    stop_workers,
+)
 from shadow.common.jsonio import canonical_json, compact_json
 from shadow.common.timing import Stopwatch
 from shadow.common.v8_bytes import STRUCTURES, Structure, entries_for_bytes
@@ -18,6 +25,7 @@ __all__ = [
     "STRUCTURES",
     "CheckFailed",
     "InputError",
+    "Interrupted",
     "ShadowError",
     "Stopwatch",
     "Structure",
@@ -27,5 +35,9 @@ __all__ = [
     "duration_value",
     "entries_for_bytes",
     "format_duration",
+    "install_handlers",
+    "kill_workers",
     "parse_duration",
+    "staged_file",
+    "stop_workers",
 ]

@@ -1,4 +1,4 @@
-"""Capture readers and the normalized stream (formats.md).
+"""Capture readers and the normalized stream (docs/capture.md).
 
 ``read_captures`` reads capture files of any known format into a ``Capture``: inbound and
 outbound records sorted by time, the line accounting, rejected lines and warnings.

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from shadow.common import staged_file
 from shadow.kernel import KeyedRandom
 from shadow.streams.quantities import MS, Distribution
 from shadow.streams.scenarios import (
@@ -277,7 +278,7 @@ def iso_ms(start: datetime, at: int) -> str:
 
 
 def row_dict(row: Row, start: datetime) -> dict[str, str]:
-    """A shadow JSONL object (formats.md): ``repeat_kind`` only when set."""
+    """A shadow JSONL object (docs/capture.md): ``repeat_kind`` only when set."""
     document = {
         "received_at": iso_ms(start, row.at),
         "contact_id": row.contact_id,
@@ -317,7 +318,10 @@ def load_scenario_from(scenario: Scenario, sets: Iterable[str] | Mapping[str, ob
 def write_stream(rows: Iterable[Mapping[str, str]], path: str | Path) -> int:
     """Write shadow JSONL (UTF-8, ``\\n`` line ends); returns the number of rows."""
     count = 0
-    with Path(path).open("w", encoding="utf-8", newline="\n") as handle:
+    with (
+        staged_file(Path(path)) as staging,
+        staging.open("w", encoding="utf-8", newline="\n") as handle,
+    ):
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
@@ -335,7 +339,8 @@ def write_environment(environment: Mapping[str, Any], path: str | Path) -> Path:
     text = yaml.safe_dump(
         dict(environment), sort_keys=True, allow_unicode=True, default_flow_style=False
     )
-    target.write_text(text, encoding="utf-8", newline="\n")
+    with staged_file(target) as staging:
+        staging.write_text(text, encoding="utf-8", newline="\n")
     return target
 
 

@@ -1,10 +1,10 @@
-"""Scenario files: the YAML model, the built-ins, ``--set`` overrides (scenarios.md).
+"""Scenario files: the YAML model, the built-ins, ``--set`` overrides (docs/scenarios.md).
 
 A scenario names a ``duration``, a pool of ``contacts``, a ``traffic`` list (each element a
 one-key mapping: ``conversations``, ``burst``, ``surge`` make original messages; ``resend``,
 ``legit_repeat``, ``redelivery`` derive repeats from the elements above them), an
-``environment`` block (passed through as a plain mapping: shadow.config validates it) and an
-``expect`` block checked with contracts.md metrics (shadow.streams.expect).
+``environment`` block (passed through as a plain mapping: shadow/config/ validates it) and an
+``expect`` block checked with docs/reference.md metrics (shadow.streams.expect).
 
 Guarantees:
 

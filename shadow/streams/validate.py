@@ -1,9 +1,10 @@
-"""``shadow validate``: the capture's accounting as contracts.md's document, and a table.
+"""``shadow validate``: the capture's accounting as docs/reference.md's document, and a table.
 
 Guarantees:
 
-1. ``validate_document`` is exactly contracts.md's ``validate --json`` document: ``lines`` equals
-   the sum of ``line_kinds``; item counts are apart; every rejected line with file, line, reason.
+1. ``validate_document`` is exactly docs/reference.md's ``validate --json`` document:
+   ``lines`` equals the sum of ``line_kinds``; item counts are apart; every rejected line with
+   file, line, reason.
 2. The CLI's table renders these same numbers per file and in total, never other ones.
 """
 
