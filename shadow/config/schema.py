@@ -338,7 +338,7 @@ class RunConfig(Section):
     readings: Literal["all", "none"] | list[str] = Field(
         "all",
         description="with --stage: the open readings whose alternatives are replayed for the "
-        "gate (docs/gate.md, "Open readings"): all, none, or a list of their keys; a reading "
+        "gate (docs/gate.md, Open readings): all, none, or a list of their keys; a reading "
         "not replayed leaves a stage inconclusive unless the policy pins it",
     )
 
