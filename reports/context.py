@@ -149,6 +149,7 @@ def verdicts(data: RunData) -> dict[str, Any]:
                     "as_of": gate.get("as_of", ""),
                     "checks": [_check(c, gate) for c in gate.get("checks", [])],
                     "deciding": _deciding(gate),
+                    "readings": _readings(gate),
                 }
             )
         previous = stage
@@ -197,6 +198,44 @@ def harm_table(data: RunData) -> dict[str, Any]:
         "keys": list(HARMS),
         "rows": rows,
         "window": _count(window) + "s",
+    }
+
+
+def _readings(gate: dict[str, Any]) -> dict[str, Any] | None:
+    """The open readings the verdict depends on (each value with its verdict), how many it
+    holds under, the ones not replayed and the pinned ones (docs/gate.md, Open readings)."""
+    readings = gate.get("readings")
+    if not isinstance(readings, dict):
+        return None
+    depends = [
+        {
+            "reading": f"{entry.get('key', '')} [{entry.get('tag', '')}]",
+            "outcomes": [
+                {
+                    "label": str(value.get("label", "")),
+                    "verdict": str(value.get("verdict", "")),
+                    "clause": str(value.get("clause", "")),
+                    "in_force": bool(value.get("in_force")),
+                }
+                for value in entry.get("verdicts", [])
+            ],
+        }
+        for entry in readings.get("depends_on", [])
+    ]
+    pinned = [
+        {
+            "reading": f"{pin.get('key', '')} [{pin.get('tag', '')}]",
+            "label": str(pin.get("label", "")),
+            "approver": str(pin.get("approver", "")),
+            "reason": str(pin.get("reason", "")),
+        }
+        for pin in readings.get("pinned", [])
+    ]
+    return {
+        "depends_on": depends,
+        "holds_under": len(readings.get("holds_under", [])),
+        "not_evaluated": [str(key) for key in readings.get("not_evaluated", [])],
+        "pinned": pinned,
     }
 
 

@@ -140,9 +140,7 @@ def effective_config(
         own.append(("--flag", f"rollout.flag={options.flag}"))
     if options.provider:
         own.append(("--provider", f"rollout.provider={options.provider}"))
-    return load_config(
-        options.config_file, [*options.sets, *extra], scenario_env, options=own
-    )
+    return load_config(options.config_file, [*options.sets, *extra], scenario_env, options=own)
 
 
 def check_options(options: ReplayOptions, default_out: Path) -> None:
