@@ -106,7 +106,7 @@ def build_context(data: RunData) -> dict[str, Any]:
         "signature_total": len(data.signatures),
         "cohorts": cohort_rows(data),
         "latency": latency_rows,
-        "latency_chart": charts.latency_cdf(curves, data.arms),
+        "latency_chart": charts.latency_cdf(curves, data.arms, data.pairs),
         "over_time_chart": charts.divergences_timeline(edges, series),
         "over_time_bins": {pair: int(s["all"].sum()) for pair, s in series.items()},
         "gauges": gauge_rows(data),
