@@ -123,3 +123,37 @@ def test_a_reading_that_flips_the_verdict_is_named_and_a_pin_decides(
         run_shadow("gate", str(run), "--stage", str(stage), "--policy", str(pinned_fail)).returncode
         == 1
     )
+
+
+def test_replayed_readings_are_byte_identical_whatever_the_workers_and_hash_seed(
+    tmp_path: Path,
+) -> None:
+    folders = []
+    for workers, hash_seed in (("1", "1"), ("2", "7")):
+        out = tmp_path / f"run-{workers}"
+        done = run_shadow(
+            "replay",
+            "scenario:slow-agent",
+            "--stage",
+            "10",
+            "--out",
+            str(out),
+            "--workers",
+            workers,
+            "--set",
+            "run.readings=[unified.late_result,coordinator.hash_text]",
+            env={"PYTHONHASHSEED": hash_seed},
+        )
+        assert done.returncode == 0, done.stderr
+        folders.append(out)
+    first, second = folders
+    manifest = json.loads((first / "run.json").read_text(encoding="utf-8"))
+    evaluated = manifest["readings"]["evaluated"]
+    assert [r["key"] for r in evaluated] == ["coordinator.hash_text", "unified.late_result"]
+    # the legacy reading runs legacy again, the unified one only the stage arm
+    assert [r["arms"] for r in evaluated] == [["legacy", "rollout@10"], ["rollout@10"]]
+    for record in evaluated:
+        for name in ("outcomes.parquet", "divergences.jsonl"):
+            a = (first / record["folder"] / name).read_bytes()
+            assert a == (second / record["folder"] / name).read_bytes(), record["folder"]
+    assert (first / "run.json").read_bytes() == (second / "run.json").read_bytes()
