@@ -67,59 +67,118 @@ def _figure(width: float = 7.5, height: float = 3.0) -> tuple[Figure, Axes]:
     return fig, axes
 
 
-def latency_cdf(curves: Mapping[str, np.ndarray], arms: Sequence[str]) -> str | None:
-    """Share of answered messages (y) replied within x seconds, one line per arm."""
-    if not curves:
-        return None
-    fig, axes = _figure()
-    shares = np.linspace(0.0, 1.0, len(next(iter(curves.values()))))
-    for arm in arms:
-        if arm in curves:
-            values = np.maximum(curves[arm], 0.01)
-            axes.step(values, shares, where="post", label=arm, color=colour(arms, arm), lw=1.6)
-    axes.set_xscale("log")
-    axes.set_xlabel("reply latency (seconds, log scale)")
-    axes.set_ylabel("share of answered messages")
-    axes.set_ylim(0, 1.02)
-    axes.axhline(0.95, color="#868e96", lw=0.8, ls=":")
-    axes.text(
-        1.0,
-        0.955,
-        "p95 ",
-        transform=axes.get_yaxis_transform(),
-        color="#868e96",
-        ha="right",
-        va="bottom",
-        fontsize=8,
+COINCIDE_NOTE = "these curves coincide"
+
+
+def _grid(count: int, width: float = 7.5, row_height: float = 2.1) -> tuple[Figure, list[Axes]]:
+    """Small multiples: up to three panels a row, one per arm pair, sharing nothing but style."""
+    _style()
+    columns = min(3, count)
+    rows = -(-count // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(width, row_height * rows), squeeze=False)
+    panels = [axes for row in grid for axes in row]
+    for spare in panels[count:]:
+        spare.set_visible(False)
+    return fig, panels[:count]
+
+
+def _label_end(axes: Axes, x: float, y: float, text: str, tint: str, below: bool = False) -> None:
+    """A series named where it ends (direct labelling, no legend)."""
+    axes.annotate(
+        text,
+        (x, y),
+        xytext=(2, -8 if below else 2),
+        textcoords="offset points",
+        color=tint,
+        fontsize=7,
+        ha="right" if below else "left",
     )
-    axes.legend(loc="lower right")
+
+
+def _coincide(first: np.ndarray, second: np.ndarray) -> bool:
+    """Two series a reader could not tell apart at this size: within 5% of the first's total
+    absolute value (one would hide the other)."""
+    a = np.nan_to_num(np.asarray(first, dtype=float))
+    b = np.nan_to_num(np.asarray(second, dtype=float))
+    return bool(np.abs(a - b).sum() <= 0.05 * max(np.abs(a).sum(), 1e-9))
+
+
+def split_pair(pair: str) -> tuple[str, str]:
+    baseline, _, candidate = pair.partition(" vs ")
+    return baseline, candidate
+
+
+def latency_cdf(
+    curves: Mapping[str, np.ndarray], arms: Sequence[str], pairs: Sequence[str] = ()
+) -> str | None:
+    """Per arm pair, one panel: the share of answered messages (y) replied within x seconds for
+    the baseline and the candidate. Curves that coincide are drawn solid and dashed with markers
+    and the panel says so."""
+    shown = [p for p in pairs if all(arm in curves for arm in split_pair(p))]
+    if not shown:
+        return None
+    fig, panels = _grid(len(shown))
+    shares = np.linspace(0.0, 1.0, len(next(iter(curves.values()))))
+    for axes, pair in zip(panels, shown, strict=True):
+        baseline, candidate = split_pair(pair)
+        same = _coincide(curves[baseline], curves[candidate])
+        for index, arm in enumerate((baseline, candidate)):
+            values = np.maximum(curves[arm], 0.01)
+            tint = colour(arms, arm)
+            dashed = same and index == 1
+            axes.step(
+                values,
+                shares,
+                where="post",
+                color=tint,
+                lw=1.4,
+                ls="--" if dashed else "-",
+                marker="o" if dashed else None,
+                markevery=max(1, len(values) // 8),
+                markersize=3,
+            )
+            at = min(0.9, 0.3 + 0.3 * index)
+            _label_end(axes, float(np.quantile(values, at)), at, arm, tint, below=index == 1)
+        axes.set_xscale("log")
+        axes.set_ylim(0, 1.02)
+        axes.axhline(0.95, color="#868e96", lw=0.8, ls=":")
+        axes.set_title(pair + (f"\n({COINCIDE_NOTE})" if same else ""), fontsize=8)
+        axes.tick_params(labelsize=7)
+    panels[0].set_ylabel("share answered")
+    fig.supxlabel("reply latency (seconds, log scale)", fontsize=8)
+    fig.tight_layout()
     return to_svg(fig)
 
 
 def divergences_timeline(
     edges: np.ndarray, series: Mapping[str, Mapping[str, np.ndarray]]
 ) -> str | None:
-    """Divergences per time bin per pair: all severities (solid) and regressions (dashed)."""
+    """Per arm pair, one panel: divergences per time bin, all severities (solid) and
+    regressions (dashed), each named at its end. When the two coincide (every divergence a
+    regression) the panel says so and the regressions carry markers."""
     if not series or not any(int(s["all"].sum()) for s in series.values()):
         return None
-    fig, axes = _figure()
+    pairs = [pair for pair in series if int(series[pair]["all"].sum())]
+    fig, panels = _grid(len(pairs))
     minutes = edges / 60.0
-    pairs = list(series)
-    for index, pair in enumerate(pairs):
+    for index, (axes, pair) in enumerate(zip(panels, pairs, strict=True)):
         tint = PALETTE[index % len(PALETTE)]
-        axes.stairs(series[pair]["all"], minutes, color=tint, lw=1.4, label=f"{pair}: all")
-        axes.stairs(
-            series[pair]["regression"],
-            minutes,
-            color=tint,
-            lw=1.2,
-            ls="--",
-            label=f"{pair}: regressions",
-        )
-    axes.set_xlabel("virtual time since the first message (minutes)")
-    axes.set_ylabel(f"divergences per {_bin_label(edges)}")
-    axes.set_ylim(bottom=0)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        every, regressions = series[pair]["all"], series[pair]["regression"]
+        same = _coincide(every, regressions)
+        axes.stairs(every, minutes, color=tint, lw=1.4)
+        axes.stairs(regressions, minutes, color="#c92a2a", lw=1.2, ls="--")
+        if same:
+            centres = (minutes[:-1] + minutes[1:]) / 2
+            axes.plot(centres, regressions, ls="none", marker="o", ms=2.5, color="#c92a2a")
+        end = float(minutes[-1])
+        _label_end(axes, end, float(every[-1]), "all", tint)
+        _label_end(axes, end, float(regressions[-1]), "regressions", "#c92a2a", below=True)
+        axes.set_title(pair + (f"\n({COINCIDE_NOTE})" if same else ""), fontsize=8)
+        axes.set_ylim(bottom=0)
+        axes.tick_params(labelsize=7)
+    panels[0].set_ylabel(f"divergences per {_bin_label(edges)}", fontsize=8)
+    fig.supxlabel("virtual time since the first message (minutes)", fontsize=8)
+    fig.tight_layout()
     return to_svg(fig)
 
 

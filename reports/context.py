@@ -114,7 +114,7 @@ def build_context(data: RunData) -> dict[str, Any]:
         "signature_total": len(data.signatures),
         "cohorts": cohort_rows(data),
         "latency": latency_rows,
-        "latency_chart": charts.latency_cdf(curves, data.arms),
+        "latency_chart": charts.latency_cdf(curves, data.arms, data.pairs),
         "over_time_chart": charts.divergences_timeline(edges, series),
         "over_time_bins": {pair: int(s["all"].sum()) for pair, s in series.items()},
         "gauges": gauge_rows(data),
@@ -157,6 +157,7 @@ def verdicts(data: RunData) -> dict[str, Any]:
                     "as_of": gate.get("as_of", ""),
                     "checks": [_check(c, gate) for c in gate.get("checks", [])],
                     "deciding": _deciding(gate),
+                    "readings": _readings(gate),
                 }
             )
         previous = stage
@@ -205,6 +206,44 @@ def harm_table(data: RunData) -> dict[str, Any]:
         "keys": list(HARMS),
         "rows": rows,
         "window": _count(window) + "s",
+    }
+
+
+def _readings(gate: dict[str, Any]) -> dict[str, Any] | None:
+    """The open readings the verdict depends on (each value with its verdict), how many it
+    holds under, the ones not replayed and the pinned ones (docs/gate.md, Open readings)."""
+    readings = gate.get("readings")
+    if not isinstance(readings, dict):
+        return None
+    depends = [
+        {
+            "reading": f"{entry.get('key', '')} [{entry.get('tag', '')}]",
+            "outcomes": [
+                {
+                    "label": str(value.get("label", "")),
+                    "verdict": str(value.get("verdict", "")),
+                    "clause": str(value.get("clause", "")),
+                    "in_force": bool(value.get("in_force")),
+                }
+                for value in entry.get("verdicts", [])
+            ],
+        }
+        for entry in readings.get("depends_on", [])
+    ]
+    pinned = [
+        {
+            "reading": f"{pin.get('key', '')} [{pin.get('tag', '')}]",
+            "label": str(pin.get("label", "")),
+            "approver": str(pin.get("approver", "")),
+            "reason": str(pin.get("reason", "")),
+        }
+        for pin in readings.get("pinned", [])
+    ]
+    return {
+        "depends_on": depends,
+        "holds_under": len(readings.get("holds_under", [])),
+        "not_evaluated": [str(key) for key in readings.get("not_evaluated", [])],
+        "pinned": pinned,
     }
 
 

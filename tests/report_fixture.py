@@ -323,6 +323,42 @@ def gate_document() -> dict[str, Any]:
             },
         ],
         "reasons": ["no lost replies: direct messages: 3 of 15 (20%) above max_rate 0.5%"],
+        "readings": {
+            "pinned": [
+                {
+                    "key": "unified.record_response",
+                    "tag": "A11",
+                    "value": "after_send",
+                    "label": "after_send",
+                    "reason": "read in the code",
+                    "approver": "ana",
+                }
+            ],
+            "depends_on": [
+                {
+                    "key": "unified.late_result",
+                    "tag": "A13",
+                    "verdicts": [
+                        {
+                            "value": "drop",
+                            "label": "drop",
+                            "in_force": True,
+                            "verdict": "fail",
+                            "clause": "late results are dropped",
+                        },
+                        {
+                            "value": "send",
+                            "label": "send",
+                            "in_force": False,
+                            "verdict": "pass",
+                            "clause": "late results are sent",
+                        },
+                    ],
+                }
+            ],
+            "holds_under": ["unified.dedupe_by_message_id"],
+            "not_evaluated": [],
+        },
     }
 
 

@@ -1,7 +1,7 @@
 """Arm results -> outcome frames -> divergences per pair, their kinds, severities and
 signatures, the divergence lines of ``divergences.jsonl``, and single-arm metrics."""
 
-from shadow.compare.comparison import Comparison, compare_arms, run_and_compare
+from shadow.compare.comparison import Comparison, compare_arms, compare_variant, run_and_compare
 from shadow.compare.frame import outcome_frame, stream_repeats
 from shadow.compare.harms import DUPLICATE_REPLY_WINDOW_S, HARM_COLUMNS, HARMS, arm_harms
 from shadow.compare.lines import column_values, divergence_texts, outcome_records
@@ -21,6 +21,7 @@ __all__ = [
     "arm_metrics",
     "column_values",
     "compare_arms",
+    "compare_variant",
     "divergence_texts",
     "fidelity",
     "outcome_frame",

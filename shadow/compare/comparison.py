@@ -16,6 +16,7 @@ from shadow.simulation import (
     ArmProgress,
     ArmResult,
     ArmSpec,
+    Codes,
     RunPlan,
     default_pairs,
     previous_stage,
@@ -28,6 +29,8 @@ class Comparison:
 
     frames: dict[str, pd.DataFrame]
     pairs: list[PairDivergences]
+    #: every seq's ``repeat_of`` and repeat class, what a variant of the run is graded by
+    repeats: tuple[np.ndarray, Codes] | None = None
 
 
 def compare_arms(
@@ -49,16 +52,60 @@ def compare_arms(
     repeat_of, repeat_kind = stream_repeats(
         stream, settings.repeat_horizon, repeat_baseline(results)
     )
-    frames = {}
+    frames: dict[str, pd.DataFrame] = {}
     for result in results:
         frames[result.name] = outcome_frame(
             result, stream.contact_id, received, repeat_of, repeat_kind
         )
         if drop_outcomes:
             result.drop_outcomes()
-    pairs: list[PairDivergences] = []
     simulated = [spec for spec in specs if spec.name in frames]
-    for baseline, candidate in default_pairs(simulated):
+    pairs = _compare_pairs(
+        frames, default_pairs(simulated), prepared, specs, settings, flip_at, stages
+    )
+    return Comparison(frames, pairs, (repeat_of, repeat_kind))
+
+
+def compare_variant(
+    results: Sequence[ArmResult],
+    prepared: PreparedStream,
+    specs: Sequence[ArmSpec],
+    settings: CompareSettings,
+    main: Comparison,
+    flip_at: int | None = None,
+    stages: Sequence[int] = (),
+) -> Comparison:
+    """Some arms run again under another configuration (an open reading's alternative): their
+    frames, graded by the main run's repeat classes, and every default pair of the main run
+    whose candidate is one of them (its baseline the variant's own when it was run again)."""
+    assert main.repeats is not None
+    repeat_of, repeat_kind = main.repeats
+    stream = prepared.stream
+    frames = {
+        result.name: outcome_frame(
+            result, stream.contact_id, stream.received_at, repeat_of, repeat_kind
+        )
+        for result in results
+    }
+    simulated = [spec for spec in specs if spec.name in main.frames]
+    wanted = [pair for pair in default_pairs(simulated) if pair[1] in frames]
+    merged = {**main.frames, **frames}
+    pairs = _compare_pairs(merged, wanted, prepared, specs, settings, flip_at, stages)
+    return Comparison(frames, pairs, main.repeats)
+
+
+def _compare_pairs(
+    frames: dict[str, pd.DataFrame],
+    wanted: Sequence[tuple[str, str]],
+    prepared: PreparedStream,
+    specs: Sequence[ArmSpec],
+    settings: CompareSettings,
+    flip_at: int | None,
+    stages: Sequence[int],
+) -> list[PairDivergences]:
+    stream = prepared.stream
+    pairs: list[PairDivergences] = []
+    for baseline, candidate in wanted:
         b, c = frames[baseline], frames[candidate]
         effect = None
         extra = None
@@ -67,9 +114,9 @@ def compare_arms(
             effect = stream.members(spec.stage)
             if flip_at is not None:
                 moved = effect ^ stream.members(previous_stage(stages, spec.stage))
-                extra = {"handover": handover_mask(c, received, flip_at, moved)}
+                extra = {"handover": handover_mask(c, stream.received_at, flip_at, moved)}
         pairs.append(compare_pair(b, c, settings, extra=extra, effect=effect))
-    return Comparison(frames, pairs)
+    return pairs
 
 
 def repeat_baseline(results: Sequence[ArmResult]) -> np.ndarray | None:

@@ -9,12 +9,28 @@ from shadow.config.effective import (
     render_value,
     scenario_environment,
 )
+from shadow.config.readings import (
+    READINGS,
+    Reading,
+    alternatives,
+    reading_for,
+    selected_readings,
+    set_argument,
+    value_label,
+)
 
 __all__ = [
+    "READINGS",
     "SCENARIO_DEFAULTS",
     "EffectiveConfig",
+    "Reading",
+    "alternatives",
     "assumptions_in_force",
     "load_config",
+    "reading_for",
     "render_value",
     "scenario_environment",
+    "selected_readings",
+    "set_argument",
+    "value_label",
 ]

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from legacy_models import CoordinatorSettings, OrchestratorSettings, ResponseManagerSettings
 from shadow.common import format_duration
+from shadow.config.readings import READING_KEYS
 from shadow.config.values import (
     AgentLatency,
     ConfigValueError,
@@ -342,6 +343,23 @@ class EnvironmentConfig(Section):
 class RunConfig(Section):
     drain: Duration = Field(120 * S, description="virtual time run after the last message")
     gauge_interval: PositiveDuration = Field(10 * S, description="state gauge sampling period")
+    readings: Literal["all", "none"] | list[str] = Field(
+        "all",
+        description="with --stage: the open readings whose alternatives are replayed for the "
+        "gate (docs/gate.md, Open readings): all, none, or a list of their keys; a reading "
+        "not replayed leaves a stage inconclusive unless the policy pins it",
+    )
+
+    @model_validator(mode="after")
+    def _known_readings(self) -> RunConfig:
+        if isinstance(self.readings, list):
+            unknown = [key for key in self.readings if key not in READING_KEYS]
+            if unknown:
+                raise ConfigValueError(
+                    f"{unknown[0]} is not an open reading (one of {', '.join(READING_KEYS)})",
+                    ("readings",),
+                )
+        return self
 
 
 class RolloutConfig(Section):

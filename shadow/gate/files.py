@@ -30,7 +30,7 @@ from shadow.common import InputError, UsageError
 from shadow.compare import HARM_COLUMNS
 from shadow.gate.input import OUTCOME_COLUMNS, ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver, parse_policy, parse_waivers
-from shadow.runfolder import verify_folder
+from shadow.runfolder import sha256_file, verify_folder
 
 REQUIRED = ("outcomes", "divergences")
 
@@ -109,7 +109,37 @@ def load_gate_input(run_dir: Path, run_ref: str) -> GateInput:
         outcomes=read_outcomes(paths["outcomes"]),
         run_ref=run_ref,
         harm_frames=read_harm_frames(paths["outcomes"]),
+        variants=_read_variants(run_dir, run),
     )
+
+
+def _read_variants(run_dir: Path, run: dict[str, Any]) -> dict[str, GateInput]:
+    """Every replayed reading's files, checked against the sha256 ``run.json`` lists."""
+    readings = run.get("readings")
+    records = readings.get("evaluated", []) if isinstance(readings, dict) else []
+    variants: dict[str, GateInput] = {}
+    for record in records:
+        folder, files = record.get("folder"), record.get("files")
+        if not isinstance(folder, str) or not isinstance(files, dict):
+            continue
+        paths = {}
+        for name, file_name in (
+            ("outcomes", "outcomes.parquet"),
+            ("divergences", "divergences.jsonl"),
+        ):
+            path = run_dir / folder / file_name
+            if not path.is_file():
+                raise InputError(str(path), None, "listed in run.json (readings) but missing")
+            if sha256_file(path) != files.get(name):
+                raise InputError(str(path), None, "sha256 differs from run.json (readings)")
+            paths[name] = path
+        variants[folder] = GateInput(
+            run={},
+            divergences=read_divergences(paths["divergences"]),
+            outcomes=read_outcomes(paths["outcomes"]),
+            harm_frames=read_harm_frames(paths["outcomes"]),
+        )
+    return variants
 
 
 @dataclass(frozen=True, slots=True)

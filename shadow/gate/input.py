@@ -88,3 +88,23 @@ class GateInput:
     #: per arm, the outcome columns the absolute harms need (``shadow.compare.HARM_COLUMNS``);
     #: empty when the run folder's outcomes lack them (then no harm is judged)
     harm_frames: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    #: each open reading's alternative replayed (``run.json["readings"]``, by its ``folder``):
+    #: the arms it ran again, their outcomes, divergences and harm frames (``run`` unused)
+    variants: Mapping[str, GateInput] = field(default_factory=dict)
+
+    def with_variant(self, variant: GateInput) -> GateInput:
+        """The run as if the variant's arms had been the run's: their outcomes and harm frames
+        replace the run's, their divergence lines replace every line of a pair they are in."""
+        rerun = set(variant.outcomes)
+        kept = [
+            line
+            for line in self.divergences
+            if line.get("baseline") not in rerun and line.get("candidate") not in rerun
+        ]
+        return GateInput(
+            run=self.run,
+            divergences=[*kept, *variant.divergences],
+            outcomes={**self.outcomes, **variant.outcomes},
+            run_ref=self.run_ref,
+            harm_frames={**self.harm_frames, **variant.harm_frames},
+        )

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shadow.common import InputError, UsageError, duration_value
+from shadow.config import reading_for, value_label
 from shadow.gate.stats import min_n_to_pass, upper_bound
 
 Kind = Literal[
@@ -149,6 +150,14 @@ class Waiver(_Strict):
         return f"kinds {','.join(self.kinds or [])} causes {','.join(self.causes or [])}"
 
 
+class Pin(_Strict):
+    """An open reading settled by someone who knows the implementation (docs/gate.md)."""
+
+    value: Any
+    reason: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+
+
 class Policy(_Strict):
     """The policy YAML of docs/gate.md; ``waivers`` is a file name or an inline list."""
 
@@ -166,6 +175,20 @@ class Policy(_Strict):
     #: the share of messages on which ``legacy`` must agree with ``recorded`` (production)
     #: for the verdict to rest on the models; below it the gate is inconclusive
     min_fidelity: float = Field(default=0.9, ge=0, le=1)
+    #: open readings pinned to one value: the gate no longer asks the others (docs/gate.md)
+    readings: dict[str, Pin] = Field(default_factory=dict)
+
+    @field_validator("readings")
+    @classmethod
+    def _known_readings(cls, value: dict[str, Pin]) -> dict[str, Pin]:
+        for key, pin in value.items():
+            reading = reading_for(key)
+            if reading is None:
+                raise ValueError(f"{key} is not an open reading")
+            if pin.value not in reading.values:
+                shown = ", ".join(value_label(v) for v in reading.values)
+                raise ValueError(f"{key}: {pin.value!r} is not one of {shown}")
+        return value
 
     @field_validator("duplicate_reply_window", mode="before")
     @classmethod

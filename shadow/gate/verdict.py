@@ -41,6 +41,7 @@ from shadow.gate.checks import (
 from shadow.gate.harms import fidelity_check, harm_checks, harm_counts
 from shadow.gate.input import ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver
+from shadow.gate.readings import judge_readings
 from shadow.gate.waivers import WaiverOutcome, apply_waivers
 from shadow.rollout import check_stage, fingerprint_id
 
@@ -200,7 +201,25 @@ def _changes_check(view: PairView, waived: WaiverOutcome) -> CheckResult:
 
 
 def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport:
-    """The verdict document for the flip to ``options.stage`` (module guarantees)."""
+    """The verdict document for the flip to ``options.stage`` (module guarantees), judged under
+    the open readings the run replayed (``gate.readings``): ``pass`` only if the stage passes
+    under every alternative the policy does not pin."""
+    judged = judge_readings(
+        inp, policy, lambda variant: _evaluate_run(variant, policy, options).verdict
+    )
+    if judged is None:
+        return _evaluate_run(inp, policy, options)
+    report = _evaluate_run(judged.base, policy, options, [judged.check])
+    report.document["readings"] = judged.document
+    return report
+
+
+def _evaluate_run(
+    inp: GateInput,
+    policy: Policy,
+    options: GateOptions,
+    extra: Sequence[CheckResult] = (),
+) -> GateReport:
     stage = check_stage(options.stage)
     arms = list(inp.run.get("arms", []))
     stages = _stages_in_run(arms)
@@ -281,6 +300,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         document["changes"] = view.severity_counts()
         if baseline != "legacy" and "legacy" in inp.outcomes:
             document["versus_legacy"] = _versus_legacy(inp, policy, candidate)
+    checks.extend(extra)
     verdict = worst(check.verdict for check in checks)
     deciding = deciding_checks(checks)
     document.update(
@@ -305,6 +325,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
     document.setdefault("cohort", None)
     document.setdefault("harms", {})
     document.setdefault("fidelity", None)
+    document.setdefault("readings", None)
     document.setdefault("waivers", [])
     document.setdefault("waived", [])
     return GateReport(verdict=verdict, document=document)

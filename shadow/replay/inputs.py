@@ -128,10 +128,11 @@ def _display_path(path: Path) -> str:
 
 
 def effective_config(
-    options: ReplayOptions, scenario_env: dict[str, Any] | None
+    options: ReplayOptions, scenario_env: dict[str, Any] | None, extra: Sequence[str] = ()
 ) -> EffectiveConfig:
     """Defaults, scenario, ``--config``, ``--set``, then the command's own options; an error
-    names the option it came from (``--provider``, not ``--set``)."""
+    names the option it came from (``--provider``, not ``--set``). ``extra`` ``--set`` texts
+    come after ``--set`` (a reading's alternative)."""
     own: list[tuple[str, str]] = []
     if options.seed is not None:
         own.append(("--seed", f"environment.seed={options.seed}"))
@@ -139,7 +140,7 @@ def effective_config(
         own.append(("--flag", f"rollout.flag={options.flag}"))
     if options.provider:
         own.append(("--provider", f"rollout.provider={options.provider}"))
-    return load_config(options.config_file, list(options.sets), scenario_env, options=own)
+    return load_config(options.config_file, [*options.sets, *extra], scenario_env, options=own)
 
 
 def check_options(options: ReplayOptions, default_out: Path) -> None:

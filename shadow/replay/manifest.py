@@ -59,8 +59,10 @@ def write_run(
     results: Sequence[ArmResult],
     comparison: Comparison,
     cohorts: Cohorts,
+    readings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write every data file and ``run.json``; returns the replay summary."""
+    """Write every data file and ``run.json``; returns the replay summary. ``readings``: what
+    ``replay.readings`` ran and wrote (only with stages)."""
     write_stream(out, prepared)
     # one arm's table after the other: the same bytes as their concatenated frame, without
     # holding a copy of every frame
@@ -136,6 +138,8 @@ def write_run(
             if raw in prepared.message_names
         },
     }
+    if readings is not None:
+        manifest["readings"] = readings
     manifest["files"] = file_hashes(out)
     write_json(out / "run.json", manifest)
     return {

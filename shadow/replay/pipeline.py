@@ -34,6 +34,7 @@ from shadow.replay.inputs import (
     load_inputs,
 )
 from shadow.replay.manifest import write_run, write_stream
+from shadow.replay.readings import replay_readings
 from shadow.runfolder import staged_folder, write_json
 from shadow.simulation import ArmProgress, ModelSettings, release_free_memory
 
@@ -165,7 +166,12 @@ def _replay_into(
     )
     release_free_memory()
     watch.phase("compare")
-    summary = write_run(out, options, config, loaded, prepared, specs, results, comparison, cohorts)
+    readings = replay_readings(out, options, loaded, config, prepared, plan, comparison)
+    if readings is not None:
+        watch.phase("readings")
+    summary = write_run(
+        out, options, config, loaded, prepared, specs, results, comparison, cohorts, readings
+    )
     watch.phase("write")
     if options.reports:
         note("rendering reports")

@@ -105,6 +105,7 @@ window.addEventListener("load", () => {
   add("verdict", document.querySelector("#verdict h3"));
   add("deciding", document.querySelector("#verdict ul li"));
   add("harms", document.querySelector("#harms"));
+  add("readings", document.querySelector("#readings-10"));
   const out = document.createElement("pre");
   out.id = "layout";
   out.textContent = JSON.stringify(found);
@@ -117,8 +118,9 @@ window.addEventListener("load", () => {
 def test_first_screen_holds_the_verdict_the_deciding_check_and_the_harms(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """At 1400 x 900 the verdict, the first deciding check with its numbers and the harms
-    table with its numbers end above 900 px (element positions measured in Chromium)."""
+    """At 1400 x 900 the verdict, the first deciding check with its numbers, the harms
+    table with its numbers and the open readings the verdict depends on (each value with its
+    verdict, the pinned ones) end above 900 px (element positions measured in Chromium)."""
     import json
 
     monkeypatch.setattr(reports.swimlanes, "fetch_timelines", fake_timelines)
@@ -133,10 +135,15 @@ def test_first_screen_holds_the_verdict_the_deciding_check_and_the_harms(
     layout = re.search(r'<pre id="layout">(.*?)</pre>', done.stdout, re.DOTALL)
     assert layout, "the measuring script did not run"
     boxes = {box["name"]: box for box in json.loads(unescape(layout.group(1)))}
-    assert set(boxes) == {"verdict", "deciding", "harms"}
+    assert set(boxes) == {"verdict", "deciding", "harms", "readings"}
     for name, box in boxes.items():
         assert box["bottom"] <= 900, f"{name} ends at {box['bottom']:.0f} px: {box['text'][:80]}"
     assert "Stage 10%" in boxes["verdict"]["text"]
     assert re.search(r"\d+ of \d+", boxes["deciding"]["text"]), boxes["deciding"]["text"]
     harms = boxes["harms"]["text"]
     assert "never answered" in harms and re.search(r"legacy\s+\d+", harms), harms
+    readings = boxes["readings"]["text"]
+    assert "unified.late_result [A13]" in readings, readings
+    assert "fail if late results are dropped (this run)" in readings, readings
+    assert "pass if late results are sent" in readings, readings
+    assert "Pinned: unified.record_response [A11] = after_send" in readings, readings
