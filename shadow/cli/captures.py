@@ -38,17 +38,11 @@ NinthDigitOption = Annotated[
 def read_options(
     tz: str, contact: str | None, me: str | None, merge_ninth: bool
 ) -> Any:  # -> shadow.streams.ReadOptions (lazy import keeps --help fast)
-    """Reader options from the command line; the app secret from ``SHADOW_APP_SECRET``."""
-    import os
-
+    """Reader options from the command line; the signature secrets from the environment."""
     from shadow.streams import ReadOptions
 
-    return ReadOptions(
-        tz=tz,
-        contact=contact,
-        me=me,
-        merge_br_ninth_digit=merge_ninth,
-        app_secret=os.environ.get("SHADOW_APP_SECRET") or None,
+    return ReadOptions.from_environment(
+        tz=tz, contact=contact, me=me, merge_br_ninth_digit=merge_ninth
     )
 
 
@@ -66,8 +60,14 @@ def validate_command(
     contact: ContactOption = None,
     me: MeOption = None,
     merge_br_ninth_digit: NinthDigitOption = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every bad line, not the first five per reason.")
+    ] = False,
 ) -> None:
-    """Check captures without running them: line kinds, counts, time span, every bad line."""
+    """Check captures without running them: line kinds, counts, time span, bad lines by reason.
+
+    Example: shadow validate webhooks.jsonl --on-error skip
+    """
     from shadow.common import CheckFailed, parse_duration
     from shadow.streams import read_captures, validate_document
 
@@ -89,17 +89,18 @@ def validate_command(
     if json_output:
         print_json(validate_document(capture))
     else:
-        for table in _validate_tables(capture):
+        for table in _validate_tables(capture, show_all):
             out.print(table)
     if capture.rejected:
         raise CheckFailed(f"{len(capture.rejected)} bad line(s) in the capture")
 
 
-def _validate_tables(capture: Any) -> list[Any]:
-    """The human view of ``validate``: per-file and total counts, types and span, bad lines."""
+def _validate_tables(capture: Any, show_all: bool = False) -> list[Any]:
+    """The human view of ``validate``: per-file and total counts, types and span, bad lines
+    grouped by reason (each one with ``show_all``)."""
     from rich.table import Table
 
-    from shadow.streams import LINE_KINDS, iso_utc
+    from shadow.streams import LINE_KINDS, iso_utc, rejection_groups
 
     items = ("messages", "receipts", "outbound", "redeliveries", "groups", "contacts")
 
@@ -134,12 +135,20 @@ def _validate_tables(capture: Any) -> list[Any]:
         types.add_row("first_at", iso_utc(total.first_at))
         types.add_row("last_at", iso_utc(total.last_at))
     tables = [counts, types]
-    if capture.rejected:
+    if capture.rejected and show_all:
         bad = Table(title=f"Rejected lines ({len(capture.rejected)})")
         bad.add_column("file:line")
         bad.add_column("reason")
         for item in capture.rejected:
             bad.add_row(f"{item.file}:{item.line}", item.reason)
+        tables.append(bad)
+    elif capture.rejected:
+        bad = Table(title=f"Rejected lines ({len(capture.rejected)}) by reason; --all lists each")
+        bad.add_column("reason")
+        bad.add_column("lines", justify="right")
+        bad.add_column("first")
+        for group in rejection_groups(capture.rejected):
+            bad.add_row(group.reason, str(group.count), ", ".join(group.first))
         tables.append(bad)
     return tables
 
@@ -174,6 +183,11 @@ def redact_command(
         err.print(f"warning: {warning}", markup=False)
     written = write_redacted(loaded, output, key, flag)
     err.print(f"wrote {written} lines to {output}", markup=False)
+    err.print(
+        "signature headers dropped: the redacted capture can no longer be verified (this read "
+        "verified them when SHADOW_APP_SECRET or SHADOW_TWILIO_AUTH_TOKEN was set)",
+        markup=False,
+    )
 
 
 def scenarios_command(json_output: JsonOption = False) -> None:

@@ -1,17 +1,23 @@
 """What every layer shares: errors and exit statuses, durations, divergence kinds and
-severities, the JSON spellings of run files, and the stopwatch behind ``timing.json``.
+severities, the JSON spellings of run files, the stopwatch behind ``timing.json``, and what
+keeps capture values out of messages (``describe_value``) and secrets out of everything
+(``SECRET_NAMES``).
 
 Standard library only.
 """
 
+from shadow.common.describe import describe_value
 from shadow.common.divergence_kinds import KINDS, SEVERITIES
 from shadow.common.durations import duration_value, format_duration, parse_duration
 from shadow.common.errors import CheckFailed, InputError, ShadowError, UsageError
 from shadow.common.jsonio import canonical_json, compact_json
+from shadow.common.secret_names import SECRET, SECRET_NAMES, is_secret_name, scrub_secrets
 from shadow.common.timing import Stopwatch
 
 __all__ = [
     "KINDS",
+    "SECRET",
+    "SECRET_NAMES",
     "SEVERITIES",
     "CheckFailed",
     "InputError",
@@ -20,7 +26,10 @@ __all__ = [
     "UsageError",
     "canonical_json",
     "compact_json",
+    "describe_value",
     "duration_value",
     "format_duration",
+    "is_secret_name",
     "parse_duration",
+    "scrub_secrets",
 ]

@@ -60,7 +60,7 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
 
     import yaml
 
-    from shadow.streams import generate_to_file, read_captures
+    from shadow.streams import ReadOptions, generate_to_file, read_captures
 
     scenario_env: dict[str, Any] | None = None
     paths: list[Path] = []
@@ -82,7 +82,8 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
             if env_path.exists():
                 scenario_env = yaml.safe_load(env_path.read_text(encoding="utf-8")) or {}
             paths.append(path)
-        capture = read_captures(paths, format=options.format, on_error=options.on_error)
+        read = ReadOptions.from_environment(keep_raw=options.keep_raw)
+        capture = read_captures(paths, options.format, options.on_error, options=read)
         labels: dict[str, str] = {}
         for entry, path, counts in zip(described, paths, capture.accounting.files, strict=True):
             entry["sha256"] = sha256_file(path)

@@ -22,7 +22,7 @@ from shadow.streams.parquet import (
 from shadow.streams.record import InboundRecord, OutboundRecord, Rejected
 from shadow.streams.redact import REDACT_KEY_ENV, write_redacted
 from shadow.streams.scenarios import builtin_names, list_scenarios, load_scenario
-from shadow.streams.validate import validate_document
+from shadow.streams.validate import RejectionGroup, rejection_groups, validate_document
 
 __all__ = [
     "LINE_KINDS",
@@ -35,6 +35,7 @@ __all__ = [
     "Pseudonyms",
     "ReadOptions",
     "Rejected",
+    "RejectionGroup",
     "builtin_names",
     "generate_to_file",
     "iso_utc",
@@ -44,6 +45,7 @@ __all__ = [
     "parse_expectation",
     "read_captures",
     "record_columns",
+    "rejection_groups",
     "steady_load",
     "stream_columns",
     "validate_document",

@@ -7,6 +7,9 @@ chat export, buffers a few results and yields them late, still in order). The dr
 
 A reader signals a bad line by raising ``LineError(reason)`` from its per-line code; the JSON
 helper ``json_lines`` turns that (and any malformed-structure error) into a ``rejected`` result.
+It also verifies each line's webhook signature when the secret is given (signatures.py), before
+the reader sees the line, and notes the outcome in ``LineResult.signature``. A reason names a
+field, a type and a size, never a value of the line.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shadow.common import InputError
+from shadow.streams.keys import APP_SECRET_ENV, REDACT_KEY_ENV, TWILIO_TOKEN_ENV
 from shadow.streams.record import InboundRecord, OutboundRecord
+from shadow.streams.signatures import SignatureError, verify_signature
 
 LineKind = Literal["inbound", "receipt", "outbound", "skipped", "rejected", "continuation"]
 LINE_KINDS: tuple[LineKind, ...] = (
@@ -40,13 +45,30 @@ class LineError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
-    """Reader options that are not the format: chat-export identity and zone, id merging, secret."""
+    """Reader options that are not the format: chat-export identity and zone, id merging, the
+    signature secrets, and how rejected lines are kept (``keep_raw``, ``redact_key``)."""
 
     tz: str = "UTC"
     contact: str | None = None
     me: str | None = None
     merge_br_ninth_digit: bool = False
     app_secret: str | None = None
+    twilio_auth_token: str | None = None
+    keep_raw: bool = False
+    redact_key: str | None = None
+
+    @classmethod
+    def from_environment(cls, **options: Any) -> ReadOptions:
+        """The options given, with the secrets from ``SHADOW_APP_SECRET``,
+        ``SHADOW_TWILIO_AUTH_TOKEN`` and ``SHADOW_REDACT_KEY``."""
+        import os
+
+        return cls(
+            app_secret=os.environ.get(APP_SECRET_ENV) or None,
+            twilio_auth_token=os.environ.get(TWILIO_TOKEN_ENV) or None,
+            redact_key=os.environ.get(REDACT_KEY_ENV) or None,
+            **options,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +94,7 @@ class LineResult:
     header: dict[str, Any] | None = None
     reason: str = ""
     raw: str = ""
+    signature: bool | None = None  # None: not signed (or no secret); else whether it verified
 
 
 def classify_items(
@@ -92,6 +115,11 @@ def classify_items(
     else:
         kind = "skipped"
     return LineResult(line, kind, inbound, outbound, receipts, groups)
+
+
+def malformed(what: str, exc: BaseException) -> str:
+    """The reason of a structure error: its type only (its message may quote the line)."""
+    return f"malformed {what}: {type(exc).__name__}"
 
 
 def rejected(line: int, reason: str, raw: str) -> LineResult:
@@ -142,11 +170,23 @@ def json_lines(
             raise InputError(
                 ctx.file, number, f"mixed formats: a {family} record in a {ctx.format} file"
             )
+        options = ctx.options
         try:
-            yield parse(number, obj, text)
+            signed = verify_signature(
+                obj, ctx.format, options.app_secret, options.twilio_auth_token
+            )
+        except SignatureError as exc:
+            bad = rejected(number, exc.reason, text)
+            bad.signature = False if exc.counted else None
+            yield bad
+            continue
+        try:
+            result = parse(number, obj, text)
         except STRUCTURE_ERRORS as exc:
-            reason = exc.reason if isinstance(exc, LineError) else f"malformed record: {exc!r}"
-            yield rejected(number, reason, text)
+            reason = exc.reason if isinstance(exc, LineError) else malformed("record", exc)
+            result = rejected(number, reason, text)
+        result.signature = signed
+        yield result
 
 
 def need(obj: Any, key: str, what: str = "") -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from shadow.world import normalize_text, text_token
 
@@ -102,12 +103,27 @@ class OutboundRecord:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A bad line: where, why, and its raw content (for ``rejected.jsonl``)."""
+    """A bad line as ``rejected.jsonl`` keeps it (rejection.py): where, why, its size, digest and
+    skeleton; its raw text (secrets scrubbed) only with ``--keep-raw``."""
 
     file: str
     line: int
     reason: str
-    raw: str
+    size: int = 0
+    digest: str = ""
+    keyed: bool = False  # the digest is an HMAC keyed with SHADOW_REDACT_KEY
+    skeleton: Any = None
+    raw: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "reason": self.reason, "raw": self.raw}
+        document: dict[str, object] = {
+            "file": self.file,
+            "line": self.line,
+            "reason": self.reason,
+            "bytes": self.size,
+            "hmac_sha256" if self.keyed else "sha256": self.digest,
+            "skeleton": self.skeleton,
+        }
+        if self.raw is not None:
+            document["raw"] = self.raw
+        return document

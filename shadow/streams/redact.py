@@ -29,11 +29,10 @@ from typing import Any
 from shadow.common import UsageError
 from shadow.rollout import RolloutSettings, bucket, fingerprint
 from shadow.streams.fields import iso_utc
+from shadow.streams.keys import REDACT_KEY_ENV
 from shadow.streams.normalize import Capture
 from shadow.streams.record import REDACTED_PREFIX, InboundRecord, OutboundRecord, is_redacted
 from shadow.world import normalize_text
-
-REDACT_KEY_ENV = "SHADOW_REDACT_KEY"
 
 
 class Redactor:
