@@ -130,6 +130,11 @@ def write_run(
         "rejected_lines": len(loaded.rejected),
         # the agent script is keyed by raw message ids; the arms see pseudonyms (explain
         # re-keys the script with this map, which names only the ids the config already names)
+        # the texts the agent configuration names, by their class in this run (explain tells
+        # the re-run agent; messages carry classes, never texts)
+        "text_classes": {
+            kind: dict(sorted(named.items())) for kind, named in prepared.text_names.items()
+        },
         "script_message_ids": {
             raw: prepared.message_names[raw]
             for raw in sorted(config.model.environment.agent.script)

@@ -20,7 +20,14 @@ import pandas as pd
 
 from shadow.common import Stopwatch, UsageError
 from shadow.compare import compare_arms
-from shadow.prepare import plan_for, prepare_stream, resolve_arms, run_plan, translate_script
+from shadow.prepare import (
+    plan_for,
+    prepare_stream,
+    resolve_arms,
+    run_plan,
+    translate_script,
+    translate_texts,
+)
 from shadow.replay.inputs import (
     NOTHING_TO_REPLAY,
     LoadedInputs,
@@ -102,6 +109,7 @@ def replay_loaded(
         options.keep_raw,
         environment.sender.latency.draw(0.5),
         named_messages=config.model.environment.agent.script,
+        agent=environment.agent,
     )
     write_stream(out, prepared)
     if isinstance(loaded.inbound, list):
@@ -114,6 +122,7 @@ def replay_loaded(
             entry.setdefault("messages", len(prepared.stream))
     specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
     environment = translate_script(environment, prepared.message_names)
+    environment = translate_texts(environment, prepared.text_names)
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
     plan = plan_for(
         specs, models, config.run.drain, config.run.gauge_interval, stages, options.flip_at

@@ -52,6 +52,14 @@ class Redactor:
     def message(self, message_id: str) -> str:
         return "r-" + self._mac("message", message_id)[:20]
 
+    def text_class(self, token: str) -> str:
+        """The equality class of an exact text's token (a run's ``text_hash``)."""
+        return "t" + self._mac("text-class", token)[:16]
+
+    def norm_class(self, token: str) -> str:
+        """The equality class of a normalized text's token (a run's ``text_norm_hash``)."""
+        return "n" + self._mac("text-norm-class", token)[:16]
+
     def text(self, text: str) -> str:
         if not text or is_redacted(text):
             return text
