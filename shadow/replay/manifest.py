@@ -31,6 +31,7 @@ from shadow.runfolder import (
     write_parquet,
 )
 from shadow.simulation import ArmResult, ArmSpec
+from shadow.streams import rejection_groups
 from shadow.streams import write_parquet as write_columns
 
 if TYPE_CHECKING:  # the pipeline calls this module; only its types are needed here
@@ -146,6 +147,10 @@ def write_run(
     return {
         "run_dir": str(out),
         "messages": len(stream),
+        "rejected": [
+            {"reason": group.reason, "lines": group.count, "first": group.first}
+            for group in rejection_groups(loaded.rejected)
+        ],
         "contacts": prepared.contacts,
         "arms": fates,
         "divergences": pair_counts,
