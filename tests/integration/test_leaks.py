@@ -215,3 +215,27 @@ def test_redacted_captures_replay_to_the_same_fates_and_divergences(tmp_path: Pa
     assert [json.loads(x)["kinds"] for x in a_lines.splitlines()] == [
         json.loads(x)["kinds"] for x in b_lines.splitlines()
     ]
+
+
+@pytest.mark.parametrize("key", [None, REDACT_KEY], ids=["dense", "keyed"])
+def test_run_files_are_byte_identical_whatever_the_workers_and_hash_seed(
+    tmp_path: Path, key: str | None
+) -> None:
+    caps = write_captures(tmp_path / "captures")
+    files = [str(path) for path in caps.files.values()]
+    folders = []
+    for workers, seed in (("1", "1"), ("2", "2")):
+        env = {**SECRET_ENV, "PYTHONHASHSEED": seed, **({"SHADOW_REDACT_KEY": key} if key else {})}
+        out = tmp_path / f"run-{workers}"
+        result = run_shadow(
+            "replay", *files, "--on-error", "skip", "--stage", "10", "--workers", workers,
+            "--out", str(out), env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        folders.append(out)
+    names = sorted(p.name for p in folders[0].iterdir() if p.name != "timing.json")
+    assert "rejected.jsonl" in names and "stream.parquet" in names
+    for name in names:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    classes = pd.read_parquet(folders[0] / "stream.parquet")["text_hash"]
+    assert classes.str.fullmatch(r"t[0-9a-f]{16}" if key else r"t\d{7}").all()
