@@ -8,6 +8,7 @@ from shadow.streams.base import LINE_KINDS, ReadOptions
 from shadow.streams.expect import parse_expectation
 from shadow.streams.fields import iso_utc
 from shadow.streams.generate import generate_to_file
+from shadow.streams.keys import APP_SECRET_ENV, REDACT_KEY_ENV, TWILIO_TOKEN_ENV
 from shadow.streams.loadgen import steady_load
 from shadow.streams.normalize import Capture, read_captures
 from shadow.streams.parquet import (
@@ -20,15 +21,17 @@ from shadow.streams.parquet import (
     write_parquet,
 )
 from shadow.streams.record import InboundRecord, OutboundRecord, Rejected
-from shadow.streams.redact import REDACT_KEY_ENV, write_redacted
+from shadow.streams.redact import write_redacted
 from shadow.streams.scenarios import builtin_names, list_scenarios, load_scenario
 from shadow.streams.validate import RejectionGroup, rejection_groups, validate_document
 
 __all__ = [
+    "APP_SECRET_ENV",
     "LINE_KINDS",
     "OUTBOUND_SCHEMA",
     "REDACT_KEY_ENV",
     "STREAM_SCHEMA",
+    "TWILIO_TOKEN_ENV",
     "Capture",
     "InboundRecord",
     "OutboundRecord",

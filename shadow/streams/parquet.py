@@ -34,9 +34,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from shadow.streams.keys import REDACT_KEY_ENV
 from shadow.streams.normalize import Capture
 from shadow.streams.record import InboundRecord, OutboundRecord
-from shadow.streams.redact import REDACT_KEY_ENV, Redactor
+from shadow.streams.redact import Redactor
 from shadow.world import normalize_text, text_token
 
 _INT = pa.int64()
