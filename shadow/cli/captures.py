@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shadow.cli.output import JsonOption, err, out, print_json
+from shadow.cli.output import JsonOption, StrictOption, err, out, print_json
 from shadow.common import UsageError
 
 FormatOption = Annotated[
@@ -36,13 +36,13 @@ NinthDigitOption = Annotated[
 
 
 def read_options(
-    tz: str, contact: str | None, me: str | None, merge_ninth: bool
+    tz: str, contact: str | None, me: str | None, merge_ninth: bool, strict: bool = False
 ) -> Any:  # -> shadow.streams.ReadOptions (lazy import keeps --help fast)
     """Reader options from the command line; the signature secrets from the environment."""
     from shadow.streams import ReadOptions
 
     return ReadOptions.from_environment(
-        tz=tz, contact=contact, me=me, merge_br_ninth_digit=merge_ninth
+        tz=tz, contact=contact, me=me, merge_br_ninth_digit=merge_ninth, strict=strict
     )
 
 
@@ -60,6 +60,7 @@ def validate_command(
     contact: ContactOption = None,
     me: MeOption = None,
     merge_br_ninth_digit: NinthDigitOption = False,
+    strict: StrictOption = False,
     show_all: Annotated[
         bool, typer.Option("--all", help="List every bad line, not the first five per reason.")
     ] = False,
@@ -82,7 +83,7 @@ def validate_command(
         format=format,
         on_error="fail" if on_error == "fail" else "skip",
         max_skew=skew,
-        options=read_options(tz, contact, me, merge_br_ninth_digit),
+        options=read_options(tz, contact, me, merge_br_ninth_digit, strict),
     )
     for warning in capture.warnings:
         err.print(f"warning: {warning}", markup=False)
@@ -97,20 +98,31 @@ def validate_command(
 
 def _validate_tables(capture: Any, show_all: bool = False) -> list[Any]:
     """The human view of ``validate``: per-file and total counts, types and span, bad lines
-    grouped by reason (each one with ``show_all``)."""
+    grouped by reason (each one with ``show_all``). The event kinds and unknown types are shown
+    when the capture has events, as in ``--json``."""
     from rich.table import Table
 
-    from shadow.streams import LINE_KINDS, iso_utc, rejection_groups
+    from shadow.streams import (
+        CLASSIC_LINE_KINDS,
+        EVENT_KINDS,
+        LINE_KINDS,
+        iso_utc,
+        rejection_groups,
+    )
 
+    events = capture.accounting.total.has_events
+    line_kinds = LINE_KINDS if events else CLASSIC_LINE_KINDS
     items = ("messages", "receipts", "outbound", "redeliveries", "groups", "contacts")
+    event_items = EVENT_KINDS if events else ()
 
     def column(counts: Any) -> list[str]:
-        kinds = [str(counts.line_kinds[kind]) for kind in LINE_KINDS]
+        kinds = [str(counts.line_kinds.get(kind, 0)) for kind in line_kinds]
         return [
             counts.format,
             str(counts.lines),
             *kinds,
             *(str(getattr(counts, name)) for name in items),
+            *(str(counts.events[kind]) for kind in event_items),
         ]
 
     files = capture.accounting.files
@@ -121,8 +133,9 @@ def _validate_tables(capture: Any, show_all: bool = False) -> list[Any]:
     counts.add_column("")
     for name, _ in columns:
         counts.add_column(name, justify="right")
-    labels = ["format", "lines", *(f"  {kind}" for kind in LINE_KINDS)]
+    labels = ["format", "lines", *(f"  {kind}" for kind in line_kinds)]
     labels += [f"{name} skipped" if name == "groups" else name for name in items]
+    labels += [f"{kind} events" for kind in event_items]
     for index, label in enumerate(labels):
         counts.add_row(label, *(values[index] for _, values in columns))
     total = capture.accounting.total
@@ -135,6 +148,13 @@ def _validate_tables(capture: Any, show_all: bool = False) -> list[Any]:
         types.add_row("first_at", iso_utc(total.first_at))
         types.add_row("last_at", iso_utc(total.last_at))
     tables = [counts, types]
+    if total.unknown_types:
+        unknown = Table(title="Unknown types (counted; --strict rejects them)")
+        unknown.add_column("type")
+        unknown.add_column("items", justify="right")
+        for name, number in sorted(total.unknown_types.items()):
+            unknown.add_row(name, str(number))
+        tables.append(unknown)
     if capture.rejected and show_all:
         bad = Table(title=f"Rejected lines ({len(capture.rejected)})")
         bad.add_column("file:line")

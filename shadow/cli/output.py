@@ -24,6 +24,12 @@ ConfigOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")
 ]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="A line carrying an unknown type is a bad line (default: count it)."
+    ),
+]
 
 
 def print_json(document: Any) -> None:

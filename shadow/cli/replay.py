@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from shadow.cli.output import ConfigOption, JsonOption, SetOption, err, out, print_json
+from shadow.cli.output import (
+    ConfigOption,
+    JsonOption,
+    SetOption,
+    StrictOption,
+    err,
+    out,
+    print_json,
+)
 from shadow.common import UsageError
 
 
@@ -39,6 +47,7 @@ def replay(
     on_error: Annotated[
         str, typer.Option("--on-error", help="fail (stop at a bad line) or skip.")
     ] = "fail",
+    strict: StrictOption = False,
     keep_raw: Annotated[
         bool, typer.Option("--keep-raw", help="Keep raw contact ids and texts in the run.")
     ] = False,
@@ -69,6 +78,7 @@ def replay(
         force=force,
         workers=workers,
         on_error=policy,
+        strict=strict,
         keep_raw=keep_raw,
     )
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """The key reference of docs/config.md, generated from the pydantic models.
 
-``python -m shadow.config_doc`` rewrites the table between the markers of docs/config.md;
+``python -m shadow.config.doc`` rewrites the table between the markers of docs/config.md;
 tests/unit/test_config.py fails when the committed table differs from the generated one, so the
 documentation cannot drift from the defaults or miss a key.
 """
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from shadow.config.effective import LEAF_KEYS, load_config, render_value
 from shadow.config.schema import ShadowConfig
 
-BEGIN = "<!-- BEGIN generated key table: python -m shadow.config_doc -->"
+BEGIN = "<!-- BEGIN generated key table: python -m shadow.config.doc -->"
 END = "<!-- END generated key table -->"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "config.md"
 

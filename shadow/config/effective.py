@@ -40,6 +40,7 @@ from legacy_models import (
 from shadow.common import InputError, UsageError
 from shadow.config.layers import Layer, contains, file_layer, line_of, parse_set
 from shadow.config.schema import (
+    CaptureConfig,
     CompareConfig,
     RolloutConfig,
     RunConfig,
@@ -110,6 +111,10 @@ class EffectiveConfig:
     @property
     def compare(self) -> CompareConfig:
         return self.model.compare
+
+    @property
+    def capture(self) -> CaptureConfig:
+        return self.model.capture
 
     def document(self) -> dict[str, Any]:
         """The whole configuration as JSON-able data, durations spelled (for ``run.json``)."""

@@ -361,8 +361,46 @@ class CompareConfig(Section):
     )
 
 
+Delivery = Literal["ignore", "deliver"]
+
+
+class CaptureConfig(Section):
+    """How what is not a new customer message reaches the models (docs/capture.md)."""
+
+    edit: Delivery = Field(
+        "ignore",
+        description="a customer's edit: ignored, or delivered as a new message with the edited "
+        "content, linked to the original's message id",
+    )
+    revoke: Delivery = Field(
+        "ignore",
+        description="a customer's deletion: ignored, or delivered as an unsupported message "
+        "linked to the deleted one",
+    )
+    system: Delivery = Field(
+        "ignore",
+        description="a system notice (changed number, security code, call): ignored, or "
+        "delivered as an unsupported message",
+    )
+    error: Delivery = Field(
+        "ignore",
+        description="an error-only payload or placeholder: ignored, or delivered as an "
+        "unsupported message",
+    )
+    unknown_type: Delivery = Field(
+        "ignore",
+        description="a type no documentation names: ignored, or delivered as an unsupported "
+        "message",
+    )
+
+    def delivered(self) -> frozenset[str]:
+        """The event kinds delivered to the models as messages."""
+        return frozenset(kind for kind, value in self.model_dump().items() if value == "deliver")
+
+
 class ShadowConfig(Section):
-    """The root: one section per model, the environment, the run, the rollout, the comparison."""
+    """The root: one section per model, the environment, the run, the rollout, the comparison,
+    and how capture events reach the models."""
 
     orchestrator: OrchestratorConfig = Field(default_factory=OrchestratorConfig)
     coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
@@ -372,12 +410,14 @@ class ShadowConfig(Section):
     run: RunConfig = Field(default_factory=RunConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
 
 
 __all__ = [
     "ALGORITHMS",
     "AgentConfig",
     "BatchingConfig",
+    "CaptureConfig",
     "CompareConfig",
     "CoordinatorConfig",
     "EnvironmentConfig",

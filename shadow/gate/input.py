@@ -1,6 +1,6 @@
 """What the gate reads: the input contract between the comparator's run folder and the gate.
 
-The gate needs only records (architecture.md). ``gate_io.load_gate_input`` builds a
+The gate needs only records (architecture.md). ``files.load_gate_input`` builds a
 ``GateInput`` from a run folder; tests build one directly.
 
 **run.json** (a dict) — keys the gate reads:
@@ -12,7 +12,7 @@ The gate needs only records (architecture.md). ``gate_io.load_gate_input`` build
 - ``files``: ``{name: sha256}`` where name is a data file's logical name (``stream``,
   ``outbound``, ``outcomes``, ``divergences``, ``signatures``, ``gauges``, ``rejected``, mapped
   to ``stream.parquet`` ...) or a file name; a value may also be ``{"path", "sha256"}``.
-  Checked by ``gate_io`` (never by the gate).
+  Checked by ``files`` (never by the gate).
 
 **divergences.jsonl**, one dict per line, fields the gate reads:
 

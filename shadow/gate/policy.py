@@ -7,7 +7,7 @@ Guarantees:
 2. A coherent policy can pass: every rate threshold is above the one-sided upper bound of
    0 failures in ``min_messages`` (``max_rate``) or ``min_contacts`` (``max_contact_rate``);
    the error states the n needed.
-3. Pure: parsing takes text and a source name; reading files is ``gate_io``'s job.
+3. Pure: parsing takes text and a source name; reading files is ``files``' job.
 """
 
 from __future__ import annotations

@@ -65,16 +65,18 @@ def prepare_stream(
     keep_raw: bool,
     send_latency: int,
     named_messages: Collection[str] | None = None,
+    links: bool = False,
     agent: AgentSettings | None = None,
 ) -> PreparedStream:
     """Pseudonymize, rebase times on the first message, compute cohorts and recorded replies.
 
     ``inbound`` is read once, a chunk at a time: no record outlives its chunk. ``message_names``
-    holds the ids of ``named_messages`` (every id when ``None``); ``text_names`` the classes of
-    the texts ``agent`` names (``translate_texts``).
+    holds the ids of ``named_messages`` (every id when ``None``). ``links``: the records hold
+    delivered events, whose kind and original message id ``stream.parquet`` keeps.
+    ``text_names`` holds the classes of the texts ``agent`` names (``translate_texts``).
     """
     names = Pseudonyms.from_environment()
-    raw = record_columns(inbound, keep_raw)
+    raw = record_columns(inbound, keep_raw, links)
     bucket_of = cohorts.entry_stage if cohorts else None
     columns = stream_columns(raw, keep_raw, names, bucket_of)
     out_columns = outbound_columns(outbound, keep_raw, names, raw)
@@ -122,7 +124,7 @@ def stream_from_columns(
     """The arms' stream from ``stream.parquet`` columns: a replay and ``explain`` share it.
 
     Columns are arrow arrays (or plain sequences). Stage membership is ``bucket <= P``: every
-    provider's rule reduces to that for whole percentages (rollout.py). Recorded latency is
+    provider's rule reduces to that for whole percentages (shadow.rollout). Recorded latency is
     reply time minus ``received_at`` minus the configured send latency.
     """
 

@@ -36,6 +36,7 @@ class ReplayOptions:
     force: bool = False
     workers: int | None = None
     on_error: Literal["fail", "skip"] = "fail"
+    strict: bool = False
     keep_raw: bool = False
     reports: bool = True
 
@@ -55,7 +56,11 @@ class LoadedInputs:
 
 
 def load_inputs(options: ReplayOptions) -> LoadedInputs:
-    """Read captures, or generate ``scenario:NAME`` on the fly (with its environment)."""
+    """Read captures, or generate ``scenario:NAME`` on the fly (with its environment).
+
+    The events ``capture.*`` delivers join the inbound records; ``accounting`` then says how
+    many of each kind under ``delivered`` (docs/capture.md).
+    """
     import dataclasses
 
     import yaml
@@ -82,7 +87,10 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
             if env_path.exists():
                 scenario_env = yaml.safe_load(env_path.read_text(encoding="utf-8")) or {}
             paths.append(path)
-        read = ReadOptions.from_environment(keep_raw=options.keep_raw)
+        deliver = effective_config(options, scenario_env).capture.delivered()
+        read = ReadOptions.from_environment(
+            strict=options.strict, deliver=deliver, keep_raw=options.keep_raw
+        )
         capture = read_captures(paths, options.format, options.on_error, options=read)
         labels: dict[str, str] = {}
         for entry, path, counts in zip(described, paths, capture.accounting.files, strict=True):
@@ -95,12 +103,15 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
         warnings = [w.replace(label, shown) for w in warnings]
     first = options.inputs[0]
     stem = first.split(":", 1)[1] if first.startswith("scenario:") else Path(first).stem
+    accounting = capture.accounting.as_json()
+    if capture.delivered:
+        accounting["delivered"] = dict(sorted(capture.delivered.items()))
     return LoadedInputs(
         inbound=list(capture.inbound),
         outbound=list(capture.outbound),
         rejected=rejected,
         inputs=described,
-        accounting=capture.accounting.as_json(),
+        accounting=accounting,
         warnings=warnings,
         scenario_env=scenario_env,
         stem=stem,

@@ -109,6 +109,7 @@ def replay_loaded(
         options.keep_raw,
         environment.sender.latency.draw(0.5),
         named_messages=config.model.environment.agent.script,
+        links=bool(loaded.accounting.get("delivered")),
         agent=environment.agent,
     )
     write_stream(out, prepared)

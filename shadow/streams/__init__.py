@@ -4,7 +4,7 @@
 outbound records sorted by time, the line accounting, rejected lines and warnings.
 """
 
-from shadow.streams.base import LINE_KINDS, ReadOptions
+from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, ReadOptions
 from shadow.streams.expect import parse_expectation
 from shadow.streams.fields import iso_utc
 from shadow.streams.generate import generate_to_file
@@ -20,13 +20,15 @@ from shadow.streams.parquet import (
     stream_columns,
     write_parquet,
 )
-from shadow.streams.record import InboundRecord, OutboundRecord, Rejected
+from shadow.streams.record import EVENT_KINDS, InboundRecord, OutboundRecord, Rejected
 from shadow.streams.redact import write_redacted
 from shadow.streams.scenarios import builtin_names, list_scenarios, load_scenario
 from shadow.streams.validate import RejectionGroup, rejection_groups, validate_document
 
 __all__ = [
     "APP_SECRET_ENV",
+    "CLASSIC_LINE_KINDS",
+    "EVENT_KINDS",
     "LINE_KINDS",
     "OUTBOUND_SCHEMA",
     "REDACT_KEY_ENV",

@@ -9,6 +9,12 @@ Guarantees:
    ids, so independent of order), ``types``, ``contacts`` (distinct inbound contact ids),
    ``first_at`` and ``last_at`` (µs).
 3. Documents come out with sorted keys and counts only: deterministic whatever the hash seed.
+4. Events (edits, deletions, notices, error-only payloads, unknown types) are items too:
+   ``events`` counts each kind and ``unknown_types`` each unknown type by its name. A capture
+   with no event keeps the classic document (the six classic line kinds, no ``events`` key);
+   one with any lists every line kind and both keys. An unknown type is listed by its name
+   only when the name looks like one (letters, digits, ``_.:-``, at most 64 characters): a
+   payload cannot carry other content into the accounting.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shadow.streams.base import LINE_KINDS, LineKind, LineResult
+from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, LineKind, LineResult
 from shadow.streams.fields import iso_utc
+from shadow.streams.record import EVENT_KINDS, listed_name
 
 
 @dataclass(slots=True)
@@ -26,22 +33,32 @@ class Counts:
 
     file: str
     format: str
-    line_kinds: dict[LineKind, int] = field(default_factory=lambda: dict.fromkeys(LINE_KINDS, 0))
+    #: the classic kinds, and each event kind once a line of it is counted
+    line_kinds: dict[LineKind, int] = field(
+        default_factory=lambda: dict.fromkeys(CLASSIC_LINE_KINDS, 0)
+    )
     messages: int = 0
     receipts: int = 0
     outbound: int = 0
     groups: int = 0
     types: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_KINDS, 0))
+    unknown_types: dict[str, int] = field(default_factory=dict)
     first_at: int | None = None
     last_at: int | None = None
     _ids: set[str] = field(default_factory=set)
     _contacts: set[str] = field(default_factory=set)
 
     def add(self, result: LineResult) -> None:
-        self.line_kinds[result.kind] += 1
+        self.line_kinds[result.kind] = self.line_kinds.get(result.kind, 0) + 1
         self.receipts += result.receipts
         self.groups += result.groups
         self.outbound += len(result.outbound)
+        for item in result.events:
+            self.events[item.kind] += 1
+            if item.kind == "unknown_type":
+                name = listed_name(item.name)
+                self.unknown_types[name] = self.unknown_types.get(name, 0) + 1
         for record in result.inbound:
             self.messages += 1
             self.types[record.type] = self.types.get(record.type, 0) + 1
@@ -63,11 +80,16 @@ class Counts:
     def contacts(self) -> int:
         return len(self._contacts)
 
+    @property
+    def has_events(self) -> bool:
+        return any(self.events.values())
+
     def document(self) -> dict[str, Any]:
         """The counts of contracts.md's ``validate --json`` (without the rejected list)."""
-        return {
+        kinds = LINE_KINDS if self.has_events else CLASSIC_LINE_KINDS
+        document: dict[str, Any] = {
             "lines": self.lines,
-            "line_kinds": dict(self.line_kinds),
+            "line_kinds": {kind: self.line_kinds.get(kind, 0) for kind in kinds},
             "messages": self.messages,
             "receipts": self.receipts,
             "outbound": self.outbound,
@@ -77,6 +99,10 @@ class Counts:
             "first_at": None if self.first_at is None else iso_utc(self.first_at),
             "last_at": None if self.last_at is None else iso_utc(self.last_at),
         }
+        if self.has_events:
+            document["events"] = dict(self.events)
+            document["unknown_types"] = dict(sorted(self.unknown_types.items()))
+        return document
 
 
 @dataclass(slots=True)

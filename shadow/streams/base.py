@@ -7,9 +7,14 @@ chat export, buffers a few results and yields them late, still in order). The dr
 
 A reader signals a bad line by raising ``LineError(reason)`` from its per-line code; the JSON
 helper ``json_lines`` turns that (and any malformed-structure error) into a ``rejected`` result.
-It also verifies each line's webhook signature when the secret is given (signatures.py), before
-the reader sees the line, and notes the outcome in ``LineResult.signature``. A reason names a
-field, a type and a size, never a value of the line.
+
+What is not a new customer message (an edit, a deletion, a notice, an error-only payload, an
+unknown type) is an ``Event`` of the line, never a bad line; with ``ReadOptions.strict`` a line
+carrying an unknown type is rejected as it used to be (docs/capture.md).
+
+``json_lines`` also verifies each line's webhook signature when the secret is given
+(signatures.py), before the reader sees the line, and notes the outcome in
+``LineResult.signature``. A reason names a field, a type and a size, never a value of the line.
 """
 
 from __future__ import annotations
@@ -21,11 +26,31 @@ from typing import Any, Literal
 
 from shadow.common import InputError
 from shadow.streams.keys import APP_SECRET_ENV, REDACT_KEY_ENV, TWILIO_TOKEN_ENV
-from shadow.streams.record import InboundRecord, OutboundRecord
+from shadow.streams.record import (
+    EVENT_KINDS,
+    Event,
+    EventKind,
+    InboundRecord,
+    OutboundRecord,
+    listed_name,
+)
 from shadow.streams.signatures import SignatureError, verify_signature
 
-LineKind = Literal["inbound", "receipt", "outbound", "skipped", "rejected", "continuation"]
-LINE_KINDS: tuple[LineKind, ...] = (
+LineKind = Literal[
+    "inbound",
+    "receipt",
+    "outbound",
+    "skipped",
+    "rejected",
+    "continuation",
+    "edit",
+    "revoke",
+    "system",
+    "error",
+    "unknown_type",
+]
+#: The kinds every capture's accounting lists; the event kinds follow when a capture has events.
+CLASSIC_LINE_KINDS: tuple[LineKind, ...] = (
     "inbound",
     "receipt",
     "outbound",
@@ -33,6 +58,7 @@ LINE_KINDS: tuple[LineKind, ...] = (
     "rejected",
     "continuation",
 )
+LINE_KINDS: tuple[LineKind, ...] = (*CLASSIC_LINE_KINDS, *EVENT_KINDS)
 
 
 class LineError(Exception):
@@ -45,15 +71,20 @@ class LineError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
-    """Reader options that are not the format: chat-export identity and zone, id merging, the
-    signature secrets, and how rejected lines are kept (``keep_raw``, ``redact_key``)."""
+    """Reader options that are not the format: chat-export identity and zone, id merging, secret."""
 
     tz: str = "UTC"
     contact: str | None = None
     me: str | None = None
     merge_br_ninth_digit: bool = False
     app_secret: str | None = None
+    #: reject a line carrying an unknown type (``--strict``)
+    strict: bool = False
+    #: the event kinds delivered to the models as messages (``capture.*`` = ``deliver``)
+    deliver: frozenset[str] = frozenset()
     twilio_auth_token: str | None = None
+    #: a rejected line's raw text is kept (secrets scrubbed) only with ``keep_raw``; its digest
+    #: is keyed with ``redact_key`` when set
     keep_raw: bool = False
     redact_key: str | None = None
 
@@ -94,6 +125,7 @@ class LineResult:
     header: dict[str, Any] | None = None
     reason: str = ""
     raw: str = ""
+    events: list[Event] = field(default_factory=list)
     signature: bool | None = None  # None: not signed (or no secret); else whether it verified
 
 
@@ -103,18 +135,58 @@ def classify_items(
     outbound: list[OutboundRecord],
     receipts: int,
     groups: int,
+    events: list[Event] | None = None,
 ) -> LineResult:
-    """The line's kind from what it carries: inbound > outbound > receipt > skipped."""
+    """The line's kind from what it carries: inbound > outbound > the event kinds in
+    ``EVENT_KINDS`` order > receipt > skipped."""
+    events = events or []
     kind: LineKind
     if inbound:
         kind = "inbound"
     elif outbound:
         kind = "outbound"
+    elif events:
+        carried = {item.kind for item in events}
+        kind = next(k for k in EVENT_KINDS if k in carried)
     elif receipts:
         kind = "receipt"
     else:
         kind = "skipped"
-    return LineResult(line, kind, inbound, outbound, receipts, groups)
+    return LineResult(line, kind, inbound, outbound, receipts, groups, events=events)
+
+
+def event(
+    kind: EventKind,
+    name: str,
+    ctx: FileContext,
+    line: int,
+    message_id: str,
+    contact: str,
+    at: int | None,
+    message_type: str = "unsupported",
+    text: str = "",
+    refers_to: str = "",
+    sent_at: int | None = None,
+) -> Event:
+    """An event of the line; its deliverable message when the id, contact and time are known."""
+    if not message_id or not contact or at is None:
+        return Event(kind, name)
+    message = InboundRecord(
+        message_id,
+        contact,
+        at,
+        at if sent_at is None else sent_at,
+        message_type,
+        text,
+        "",
+        "",
+        None,
+        ctx.file,
+        line,
+        kind,
+        refers_to,
+    )
+    return Event(kind, name, message)
 
 
 def malformed(what: str, exc: BaseException) -> str:
@@ -185,6 +257,10 @@ def json_lines(
         except STRUCTURE_ERRORS as exc:
             reason = exc.reason if isinstance(exc, LineError) else malformed("record", exc)
             result = rejected(number, reason, text)
+        if result.events and options.strict:
+            unknown = [item.name for item in result.events if item.kind == "unknown_type"]
+            if unknown:
+                result = rejected(number, f"unknown type {listed_name(unknown[0])!r}", text)
         result.signature = signed
         yield result
 
@@ -194,6 +270,13 @@ def need(obj: Any, key: str, what: str = "") -> Any:
     if not isinstance(obj, dict) or key not in obj or obj[key] is None:
         raise LineError(f"missing field {what or key}")
     return obj[key]
+
+
+def need_id(value: Any, what: str) -> str:
+    """A message id: a non-empty string, or a LineError naming the missing field."""
+    if not isinstance(value, str) or not value:
+        raise LineError(f"missing field {what}")
+    return value
 
 
 def need_dict(obj: Any, key: str, what: str = "") -> dict[str, Any]:

@@ -3,8 +3,13 @@
 Guarantees:
 
 1. Every ``entry[].changes[].value.messages[]`` becomes one inbound record, in body order; a
-   POST may carry several entries, changes and messages from different contacts.
-2. ``value.statuses[]`` are counted as receipts and never become inbound records.
+   POST may carry several entries, changes and messages from different contacts. What is not a
+   new customer message is an event (docs/capture.md): ``edit``, ``revoke``, ``system``, a
+   message without its content object when ``errors`` explain it (and ``value.errors`` alone)
+   ``error``, a type no documentation names ``unknown_type``. A message with ``group_id`` is a
+   group message: skipped and counted.
+2. ``value.statuses[]`` are counted as receipts, whatever their status (``played`` and group
+   statuses included), and never become inbound records.
 3. ``received_at`` is the wrapper's own arrival time when present (a redelivery keeps its
    original ``timestamp``), else ``messages[].timestamp``; ``sent_at`` is always the latter.
 4. Redeliveries (the same ``wamid``) are kept as separate records; the accounting counts them.
@@ -19,12 +24,12 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from shadow.common import describe_value
 from shadow.streams.base import (
     FileContext,
     LineError,
     LineResult,
     classify_items,
+    event,
     json_lines,
     need,
     need_dict,
@@ -32,17 +37,24 @@ from shadow.streams.base import (
     opt_str,
 )
 from shadow.streams.detect import classify_object
-from shadow.streams.fields import contact_digits, seconds_to_us, time_to_us
-from shadow.streams.record import KNOWN_TYPES, InboundRecord
+from shadow.streams.fields import (
+    contact_digits,
+    maybe_contact,
+    maybe_time,
+    seconds_to_us,
+    time_to_us,
+)
+from shadow.streams.record import KNOWN_TYPES, Event, EventKind, InboundRecord
 
 #: Cloud API types outside the canonical list, mapped onto it [F6].
 _TYPE_ALIASES = {
     "unknown": "unsupported",
     "order": "unsupported",
-    "system": "unsupported",
     "request_welcome": "unsupported",
     "ephemeral": "unsupported",
 }
+#: Message types that are events, not new customer messages (docs/capture.md).
+_EVENT_TYPES: dict[str, EventKind] = {"edit": "edit", "revoke": "revoke", "system": "system"}
 _MEDIA = ("image", "video", "document", "sticker", "audio")
 
 
@@ -65,16 +77,67 @@ def message_text(message: dict[str, Any], kind: str) -> str:
     return ""
 
 
-def message_type(message: dict[str, Any]) -> str:
+def canonical_type(message: dict[str, Any]) -> str | None:
+    """The canonical type of a message, or None when no documentation names its type."""
     kind = need(message, "type", "messages[].type")
     if not isinstance(kind, str):
         raise LineError("messages[].type is not a string")
     kind = _TYPE_ALIASES.get(kind, kind)
     if kind == "audio" and isinstance(message.get("audio"), dict) and message["audio"].get("voice"):
         return "voice"
-    if kind not in KNOWN_TYPES:
-        raise LineError(f"unknown type: {describe_value(kind)}")
-    return kind
+    return kind if kind in KNOWN_TYPES else None
+
+
+def _event(
+    number: int,
+    message: dict[str, Any],
+    value: dict[str, Any],
+    arrival: int | None,
+    ctx: FileContext,
+) -> Event | None:
+    """The message as an event, or None when it is a new customer message."""
+    declared = message.get("type")
+    if not isinstance(declared, str):
+        return None
+    kind: EventKind | None = _EVENT_TYPES.get(declared)
+    canonical = None if kind else canonical_type(message)
+    content = message.get(declared)
+    explained = bool(message.get("errors") or value.get("errors"))
+    if kind is None and canonical is None:
+        kind = "unknown_type"
+    elif kind is None and canonical != "unsupported" and content is None and explained:
+        kind = "error"
+    if kind is None:
+        return None
+    name = declared
+    if kind == "system" and isinstance(content, dict) and isinstance(content.get("type"), str):
+        name = content["type"]
+    sent_at = maybe_time(seconds_to_us, message.get("timestamp"), "timestamp")
+    message_id = message.get("id")
+    message_type, text, refers_to = "unsupported", "", ""
+    if isinstance(content, dict) and kind in ("edit", "revoke"):
+        original = content.get("original_message_id")
+        refers_to = original if isinstance(original, str) else ""
+        edited = content.get("message")
+        if kind == "edit" and isinstance(edited, dict):
+            try:
+                message_type = canonical_type(edited) or "unsupported"
+                text = message_text(edited, message_type)
+            except LineError:
+                message_type, text = "unsupported", ""
+    return event(
+        kind,
+        name,
+        ctx,
+        number,
+        message_id if isinstance(message_id, str) else "",
+        maybe_contact(message.get("from"), ctx.options.merge_br_ninth_digit),
+        sent_at if arrival is None else arrival,
+        message_type,
+        text,
+        refers_to,
+        sent_at,
+    )
 
 
 def parse_object(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResult:
@@ -92,7 +155,8 @@ def parse_object(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
     if not isinstance(body, dict):
         raise LineError("body is not a JSON object")
     inbound: list[InboundRecord] = []
-    receipts = 0
+    events: list[Event] = []
+    receipts = groups = 0
     merge = ctx.options.merge_br_ninth_digit
     for entry in need_list(body, "entry"):
         for change in need_list(entry, "changes", "entry[].changes"):
@@ -105,16 +169,27 @@ def parse_object(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
             if not isinstance(statuses, list):
                 raise LineError("value.statuses is not a list")
             receipts += len(statuses)
-            for message in value.get("messages") or []:
+            messages = value.get("messages") or []
+            errors = value.get("errors")
+            if not messages and not statuses and isinstance(errors, list):
+                events.extend(Event("error", _error_name(error)) for error in errors)
+            for message in messages:
                 if not isinstance(message, dict):
                     raise LineError("messages[] is not an object")
+                if message.get("group_id") is not None:
+                    groups += 1
+                    continue
+                item = _event(number, message, value, arrival, ctx)
+                if item is not None:
+                    events.append(item)
+                    continue
                 sent_at = seconds_to_us(
                     need(message, "timestamp", "messages[].timestamp"), "timestamp"
                 )
                 message_id = need(message, "id", "messages[].id")
                 if not isinstance(message_id, str) or not message_id:
                     raise LineError("messages[].id is not a string")
-                kind = message_type(message)
+                kind = canonical_type(message) or "unsupported"
                 inbound.append(
                     InboundRecord(
                         message_id,
@@ -130,7 +205,12 @@ def parse_object(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
                         number,
                     )
                 )
-    return classify_items(number, inbound, [], receipts, 0)
+    return classify_items(number, inbound, [], receipts, groups, events)
+
+
+def _error_name(error: Any) -> str:
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code) if code is not None else "error"
 
 
 def read(lines: Iterable[tuple[int, str]], ctx: FileContext) -> Iterator[LineResult]:

@@ -13,6 +13,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -116,3 +117,23 @@ def merge_ninth_digit(digits: str) -> str:
     if len(digits) == 13 and digits.startswith("55") and digits[4] == "9":
         return digits[:4] + digits[5:]
     return digits
+
+
+def maybe_contact(value: Any, merge_br_ninth_digit: bool = False) -> str:
+    """``contact_digits``, or ``""`` when there is no phone number: an event is counted even
+    without one (it only cannot be delivered)."""
+    try:
+        return contact_digits(value, merge_br_ninth_digit)
+    except LineError:
+        return ""
+
+
+def maybe_time(convert: Callable[[Any, str], int], value: Any, what: str) -> int | None:
+    """``convert(value)``, or ``None`` when the value is absent or no valid time (see
+    ``maybe_contact``)."""
+    if value is None:
+        return None
+    try:
+        return convert(value, what)
+    except LineError:
+        return None

@@ -1,16 +1,19 @@
-"""Z-API, Twilio and whatsapp-web.js: the smaller gateways, one JSON record a line.
+"""Z-API and Twilio webhooks: one JSON record a line.
 
 Guarantees:
 
 1. Z-API ``ReceivedCallback``: ``phone``, ``messageId``, ``momment`` in milliseconds (a value
    in seconds is a bad line), ``fromMe`` outbound, ``isGroup`` skipped and counted; status and
-   delivery callbacks are receipts; other callbacks are skipped.
+   delivery callbacks are receipts, whatever their status; presence and connection callbacks
+   are skipped. Events (docs/capture.md): ``isEdit`` an edit, ``notification`` ``REVOKE`` a
+   deletion, any other ``notification`` a system notice, ``waitingMessage`` an error; a content
+   object or a callback no documentation names is an unknown type.
 2. Twilio: form fields urlencoded in ``body`` or as JSON (in ``body`` or at the top level);
    the payload has no timestamp, so a line without ``received_at`` is a bad line. Status
-   callbacks (``MessageStatus`` without ``Body``) are receipts.
-3. whatsapp-web.js: ``id._serialized``, ``from`` (``@g.us`` skipped and counted), ``body``,
-   ``timestamp`` (seconds), ``fromMe`` outbound (contact from ``to``), ``type`` (``chat`` is text);
-   notification types are skipped.
+   callbacks (``MessageStatus`` without ``Body``) are receipts; a ``MessageType`` no
+   documentation names is an unknown type.
+3. The bot's own edits, deletions and placeholders are skipped; notices are counted whoever
+   the gateway says sent them.
 """
 
 from __future__ import annotations
@@ -26,15 +29,24 @@ from shadow.streams.base import (
     LineResult,
     Reader,
     classify_items,
+    event,
     json_lines,
     need,
+    need_id,
     opt_str,
 )
 from shadow.streams.detect import classify_object
-from shadow.streams.fields import contact_digits, millis_to_us, seconds_to_us, time_to_us
-from shadow.streams.record import InboundRecord, OutboundRecord
+from shadow.streams.fields import (
+    contact_digits,
+    maybe_contact,
+    maybe_time,
+    millis_to_us,
+    time_to_us,
+)
+from shadow.streams.record import Event, EventKind, InboundRecord, OutboundRecord
 
 _ZAPI_RECEIPTS = frozenset({"MessageStatusCallback", "DeliveryCallback"})
+_ZAPI_OTHER = frozenset({"PresenceChatCallback", "ConnectedCallback", "DisconnectedCallback"})
 #: Z-API payload keys -> (type, text field) [F8].
 _ZAPI_TYPES: tuple[tuple[str, str, str], ...] = (
     ("text", "text", "message"),
@@ -49,12 +61,57 @@ _ZAPI_TYPES: tuple[tuple[str, str, str], ...] = (
     ("buttonsResponseMessage", "button", "message"),
     ("listResponseMessage", "interactive", "title"),
 )
+#: Z-API content objects of customer messages the harness does not model: ``unsupported``.
+_ZAPI_UNSUPPORTED = frozenset(
+    {
+        "hydratedTemplate",
+        "pixKeyMessage",
+        "buttonsMessage",
+        "carouselMessage",
+        "requestPayment",
+        "sendPayment",
+        "product",
+        "order",
+        "poll",
+        "pollVote",
+        "reviewAndPay",
+        "reviewOrder",
+        "newsletterAdminInvite",
+        "pinMessage",
+        "event",
+        "eventResponse",
+    }
+)
+#: Objects of the callback itself, beside the content.
+_ZAPI_ENVELOPE = frozenset(
+    {"externalAdReply", "statusImage", "broadcastRecipients", "notificationParameters"}
+)
 
 
-def _string_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise LineError(f"missing field {what}")
-    return value
+def _zapi_event(obj: dict[str, Any]) -> tuple[EventKind, str] | None:
+    """The event a ``ReceivedCallback`` is (guarantee 1), with its name, or None."""
+    notification = obj.get("notification")
+    if isinstance(notification, str) and notification:
+        return ("revoke" if notification == "REVOKE" else "system"), notification
+    if obj.get("waitingMessage") is True:
+        return "error", "waitingMessage"
+    if obj.get("isEdit") is True:
+        return "edit", "isEdit"
+    return None
+
+
+def _zapi_content(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """``(type, text, unknown object name)`` of a ``ReceivedCallback``."""
+    for key, canonical, text_field in _ZAPI_TYPES:
+        if isinstance(obj.get(key), dict):
+            kind, text = canonical, opt_str(obj[key], text_field) if text_field else ""
+            if key == "audio" and obj[key].get("ptt"):
+                kind = "voice"
+            return kind, text, ""
+    if any(key in obj for key in _ZAPI_UNSUPPORTED):
+        return "unsupported", "", ""
+    unknown = [k for k, v in obj.items() if isinstance(v, dict) and k not in _ZAPI_ENVELOPE]
+    return "unsupported", "", unknown[0] if unknown else ""
 
 
 def parse_zapi(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResult:
@@ -62,27 +119,65 @@ def parse_zapi(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResult
     if callback in _ZAPI_RECEIPTS:
         ids = obj.get("ids")
         return classify_items(number, [], [], len(ids) if isinstance(ids, list) else 1, 0)
-    if callback != "ReceivedCallback":
+    if callback in _ZAPI_OTHER:
         return LineResult(number, "skipped")
+    if callback != "ReceivedCallback":
+        return classify_items(number, [], [], 0, 0, [Event("unknown_type", str(callback))])
     if obj.get("isGroup") is True:
         return classify_items(number, [], [], 0, 1)
     if obj.get("isNewsletter") is True or obj.get("broadcast") is True:
         return LineResult(number, "skipped")
+    outgoing = obj.get("fromMe") is True
+    kind, text, unknown = _zapi_content(obj)
+    found = _zapi_event(obj) or (("unknown_type", unknown) if unknown and not outgoing else None)
+    if found is not None:
+        return _zapi_events(number, obj, ctx, found, kind, text)
     contact = contact_digits(need(obj, "phone"), ctx.options.merge_br_ninth_digit, "phone")
     at = millis_to_us(need(obj, "momment"), "momment")
-    kind, text = "unsupported", ""
-    for key, canonical, text_field in _ZAPI_TYPES:
-        if isinstance(obj.get(key), dict):
-            kind, text = canonical, opt_str(obj[key], text_field) if text_field else ""
-            if key == "audio" and obj[key].get("ptt"):
-                kind = "voice"
-            break
-    if obj.get("fromMe") is True:
+    if outgoing:
         out = OutboundRecord(contact, at, None, text, ctx.file, number)
         return LineResult(number, "outbound", outbound=[out])
-    message_id = _string_id(obj.get("messageId"), "messageId")
+    message_id = need_id(obj.get("messageId"), "messageId")
     record = InboundRecord(message_id, contact, at, at, kind, text, "", "", None, ctx.file, number)
     return LineResult(number, "inbound", inbound=[record])
+
+
+def _zapi_events(
+    number: int,
+    obj: dict[str, Any],
+    ctx: FileContext,
+    found: tuple[EventKind, str],
+    kind: str,
+    text: str,
+) -> LineResult:
+    """An edit names the message it changes by ``messageId``, a deletion by
+    ``referenceMessageId``: their own ids are made from it and the time."""
+    what, name = found
+    if obj.get("fromMe") is True and what != "system":
+        return LineResult(number, "skipped")
+    at = maybe_time(millis_to_us, obj.get("momment"), "momment")
+    ident = obj.get("messageId")
+    message_id = ident if isinstance(ident, str) else ""
+    refers_to = ""
+    if what in ("edit", "revoke"):
+        reference = obj.get("referenceMessageId") if what == "revoke" else ident
+        refers_to = reference if isinstance(reference, str) else message_id
+        message_id = f"{refers_to}:{what}:{at}" if refers_to and at is not None else ""
+    if what != "edit":
+        kind, text = "unsupported", ""
+    item = event(
+        what,
+        name,
+        ctx,
+        number,
+        message_id,
+        maybe_contact(obj.get("phone"), ctx.options.merge_br_ninth_digit),
+        at,
+        kind,
+        text,
+        refers_to,
+    )
+    return classify_items(number, [], [], 0, 0, [item])
 
 
 def _twilio_fields(obj: dict[str, Any]) -> dict[str, str]:
@@ -95,12 +190,19 @@ def _twilio_fields(obj: dict[str, Any]) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else str(v) for k, v in body.items() if v is not None}
 
 
-def _twilio_type(fields: dict[str, str]) -> str:
+_TWILIO_TYPES = frozenset(
+    {"text", "image", "video", "audio", "document", "sticker", "location"}
+    | {"button", "interactive", "reaction", "contacts"}
+)
+
+
+def _twilio_type(fields: dict[str, str]) -> str | None:
+    """The canonical type, or None for a ``MessageType`` no documentation names."""
     declared = fields.get("MessageType", "")
-    if declared in ("text", "image", "video", "audio", "document", "sticker", "location"):
+    if declared in _TWILIO_TYPES:
         return declared
-    if declared in ("button", "interactive", "reaction", "contacts"):
-        return declared
+    if declared and declared not in ("unknown", "unsupported"):
+        return None
     if fields.get("ButtonText"):
         return "button"
     if fields.get("Latitude"):
@@ -127,8 +229,12 @@ def parse_twilio(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
     at = time_to_us(obj["received_at"], "received_at")
     source = fields.get("WaId") or fields.get("From")
     contact = contact_digits(source, ctx.options.merge_br_ninth_digit, "WaId/From")
-    message_id = _string_id(fields.get("MessageSid") or fields.get("SmsMessageSid"), "MessageSid")
+    message_id = need_id(fields.get("MessageSid") or fields.get("SmsMessageSid"), "MessageSid")
     kind = _twilio_type(fields)
+    if kind is None:
+        name = fields["MessageType"]
+        item = event("unknown_type", name, ctx, number, message_id, contact, at)
+        return classify_items(number, [], [], 0, 0, [item])
     text = fields.get("ButtonText", "") if kind == "button" else fields.get("Body", "")
     record = InboundRecord(
         message_id, contact, at, None, kind, text, "", "", None, ctx.file, number
@@ -136,61 +242,8 @@ def parse_twilio(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
     return LineResult(number, "inbound", inbound=[record])
 
 
-_WWEBJS_TYPES = {
-    "chat": "text",
-    "image": "image",
-    "video": "video",
-    "audio": "audio",
-    "ptt": "voice",
-    "document": "document",
-    "sticker": "sticker",
-    "location": "location",
-    "vcard": "contacts",
-    "multi_vcard": "contacts",
-    "buttons_response": "button",
-    "template_button_reply": "button",
-    "list_response": "interactive",
-    "reaction": "reaction",
-}
-_WWEBJS_SYSTEM = frozenset(
-    {"e2e_notification", "notification", "notification_template", "gp2", "call_log", "protocol"}
-)
-
-
-def parse_wwebjs(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResult:
-    sender = need(obj, "from")
-    if not isinstance(sender, str):
-        raise LineError("from is not a string")
-    outgoing = obj.get("fromMe") is True
-    peer = need(obj, "to") if outgoing else sender
-    if not isinstance(peer, str):
-        raise LineError("to is not a string")
-    if peer.endswith("@g.us") or sender.endswith("@g.us"):
-        return classify_items(number, [], [], 0, 1)
-    if peer.endswith(("@broadcast", "@newsletter")):
-        return LineResult(number, "skipped")
-    declared = obj.get("type", "chat")
-    if declared in _WWEBJS_SYSTEM or declared == "revoked":
-        return LineResult(number, "skipped")
-    kind = _WWEBJS_TYPES.get(declared, "unsupported") if isinstance(declared, str) else None
-    if kind is None:
-        raise LineError("type is not a string")
-    contact = contact_digits(peer, ctx.options.merge_br_ninth_digit, "from")
-    at = seconds_to_us(need(obj, "timestamp"), "timestamp")
-    text = opt_str(obj, "body")
-    if outgoing:
-        out = OutboundRecord(contact, at, None, text, ctx.file, number)
-        return LineResult(number, "outbound", outbound=[out])
-    ident = obj.get("id")
-    message_id = _string_id(
-        ident.get("_serialized") if isinstance(ident, dict) else None, "id._serialized"
-    )
-    record = InboundRecord(message_id, contact, at, at, kind, text, "", "", None, ctx.file, number)
-    return LineResult(number, "inbound", inbound=[record])
-
-
 def _reader(fmt: str) -> Reader:
-    parsers = {"zapi": parse_zapi, "twilio": parse_twilio, "wwebjs": parse_wwebjs}
+    parsers = {"zapi": parse_zapi, "twilio": parse_twilio}
     parse_one = parsers[fmt]
 
     def read(lines: Iterable[tuple[int, str]], ctx: FileContext) -> Iterator[LineResult]:
@@ -204,4 +257,3 @@ def _reader(fmt: str) -> Reader:
 
 read_zapi = _reader("zapi")
 read_twilio = _reader("twilio")
-read_wwebjs = _reader("wwebjs")

@@ -18,6 +18,10 @@ Guarantees:
    file naming the lines (returned, never printed).
 6. Memory holds the normalized records, never the raw capture (a rejected line's raw text
    only with ``options.keep_raw``).
+7. Events of the kinds in ``ReadOptions.deliver`` join the inbound records as messages (after
+   the messages of their line), counted in ``delivered``; the accounting still counts them as
+   events, not messages. An event without a contact, time or id cannot be delivered: one
+   warning per kind says how many.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ import shadow.streams.evolution as evolution
 import shadow.streams.export as export
 import shadow.streams.gateways as gateways
 import shadow.streams.shadow_format as shadow_format
+import shadow.streams.wwebjs as wwebjs
 from shadow.common import InputError, UsageError
 from shadow.streams.accounting import Accounting, Counts
 from shadow.streams.base import FileContext, LineResult, Reader, ReadOptions
 from shadow.streams.detect import FORMATS, detect_format
-from shadow.streams.record import InboundRecord, OutboundRecord, Rejected
+from shadow.streams.record import EVENT_KINDS, Event, InboundRecord, OutboundRecord, Rejected
 from shadow.streams.rejection import stored_rejection
 from shadow.streams.signatures import SignatureTally
 
@@ -50,7 +55,7 @@ READERS: dict[str, Reader] = {
     "evolution": evolution.read,
     "zapi": gateways.read_zapi,
     "twilio": gateways.read_twilio,
-    "wwebjs": gateways.read_wwebjs,
+    "wwebjs": wwebjs.read,
     "export": export.read,
 }
 _LISTED_LINES = 20
@@ -67,6 +72,9 @@ class Capture:
     warnings: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)
     header: dict[str, Any] | None = None
+    #: events delivered to the models as messages, by kind (guarantee 7)
+    delivered: dict[str, int] = field(default_factory=dict)
+    undeliverable: dict[str, int] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> Any:
@@ -135,6 +143,12 @@ def read_captures(
     verdict = tally.verdict(final=True)
     if verdict is not None:
         raise InputError(verdict[0], None, verdict[1])
+    for kind in EVENT_KINDS:
+        if capture.undeliverable.get(kind):
+            capture.warnings.append(
+                f"{capture.undeliverable[kind]} {kind} event(s) carry no contact, time or id: "
+                "counted, not delivered"
+            )
     capture.inbound.sort(key=lambda record: record.received_at)
     capture.outbound.sort(key=lambda record: record.sent_at)
     return capture
@@ -181,6 +195,10 @@ def _read_file(
         capture.inbound.extend(result.inbound)
         capture.outbound.extend(result.outbound)
         capture.accounting.add(counts, result)
+        if ctx.options.deliver:
+            for item in result.events:
+                if item.kind in ctx.options.deliver:
+                    _deliver(capture, item)
     if backwards:
         lines = sorted(set(backwards))
         listed = ", ".join(str(n) for n in lines[:_LISTED_LINES])
@@ -189,6 +207,14 @@ def _read_file(
             f"{ctx.file}: timestamps go backwards by more than {max_skew / SECOND:g}s "
             f"at lines {listed}{more}"
         )
+
+
+def _deliver(capture: Capture, item: Event) -> None:
+    """Guarantee 7: a delivered event's message joins the stream, else it is counted apart."""
+    tally = capture.delivered if item.message is not None else capture.undeliverable
+    tally[item.kind] = tally.get(item.kind, 0) + 1
+    if item.message is not None:
+        capture.inbound.append(item.message)
 
 
 def _stored(ctx: FileContext, result: LineResult, raw: bytes | None) -> Rejected:

@@ -17,6 +17,9 @@ Guarantees:
 4. ``write_parquet`` writes with a fixed schema and fixed options (zstd level 3, no statistics,
    no dictionary, no schema or pandas metadata, one row group): the same columns give the same
    bytes, whatever the run.
+5. A stream holding delivered events (docs/capture.md) has two more columns: ``event`` (the
+   kind; null for a message) and ``refers_to`` (the pseudonym of the message an edit or a
+   deletion refers to, as ``message_id``'s; null when none). Other streams keep their columns.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ STREAM_SCHEMA: dict[str, Any] = {
     "topic": _STR,
     "repeat_kind": _STR,
     "bucket": _INT,
+    "event": _STR,
+    "refers_to": _STR,
     "text": _STR,
 }
 OUTBOUND_SCHEMA: dict[str, Any] = {
@@ -187,10 +192,14 @@ _RECORD_FIELDS = (
 )
 
 
-def record_columns(records: Iterable[InboundRecord], text: bool = False) -> dict[str, Any]:
+def record_columns(
+    records: Iterable[InboundRecord], text: bool = False, links: bool = False
+) -> dict[str, Any]:
     """The inbound records' own fields as arrow columns, consumed a chunk at a time (no record
-    is kept). ``text`` adds the raw texts."""
-    fields = (*_RECORD_FIELDS, "text") if text else _RECORD_FIELDS
+    is kept). ``text`` adds the raw texts, ``links`` each delivered event's kind and the id of
+    the message it refers to."""
+    fields = (*_RECORD_FIELDS, *(("event", "refers_to") if links else ()))
+    fields = (*fields, "text") if text else fields
     getters = [(operator.attrgetter(name), STREAM_SCHEMA[name]) for name in fields]
     parts: list[list[Any]] = []
     records = iter(records)
@@ -236,9 +245,17 @@ def stream_columns(
         "repeat_kind": raw["repeat_kind"],
         "bucket": bucket,
     }
+    if "event" in raw:  # delivered events (guarantee 5)
+        columns["event"] = _blank_as_null(raw["event"])
+        refers_to = _blank_as_null(raw["refers_to"])
+        columns["refers_to"] = refers_to if keep_raw else names.messages(refers_to)
     if keep_raw:
         columns["text"] = raw["text"]
     return columns
+
+
+def _blank_as_null(values: Any) -> Any:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, _STR), values)
 
 
 def _raw_columns(

@@ -10,13 +10,17 @@ Guarantees:
    the whole form. Two originals with equal normalized texts share ``N``; equal exact texts share
    the whole form.
 4. Times are integer microseconds since the Unix epoch, UTC.
+5. An ``Event`` is an item that is not a new customer message (docs/capture.md): an edit, a
+   deletion, a system notice, an error-only payload or an unknown type. It is counted, never a
+   bad line; its ``message`` is what delivering it to the models gives (``None`` when the
+   payload has no contact, time or id to build one from).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from shadow.world import normalize_text, text_token
 
@@ -37,6 +41,18 @@ KNOWN_TYPES: tuple[str, ...] = (
     "unsupported",
 )
 REPEAT_KINDS: tuple[str, ...] = ("resend", "legit")
+#: Items that are not new customer messages, in the order a line's kind prefers them.
+EventKind = Literal["edit", "revoke", "system", "error", "unknown_type"]
+EVENT_KINDS: tuple[EventKind, ...] = ("edit", "revoke", "system", "error", "unknown_type")
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+UNNAMED_TYPE = "(not a type name)"
+
+
+def listed_name(name: str) -> str:
+    """The name an unknown type is shown under: its own when it looks like a type name
+    (letters, digits, ``_.:-``, at most 64 characters), so no payload content is shown."""
+    return name if _TYPE_NAME.fullmatch(name) else UNNAMED_TYPE
+
 
 REDACTED_PREFIX = "~r1:"
 _REDACTED = re.compile(r"~r1:([0-9a-f]+):([0-9a-f]+)")
@@ -77,11 +93,24 @@ class InboundRecord:
     bucket: int | None
     file: str
     line: int
+    #: a delivered event's kind (``EVENT_KINDS``) and the message id it refers to; "" otherwise
+    event: str = ""
+    refers_to: str = ""
     text_hash: str = field(init=False, compare=False)
     text_norm_hash: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         _set_text_hashes(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One edit, deletion, notice, error-only payload or unknown type (guarantee 5)."""
+
+    kind: EventKind
+    #: the gateway's own name for it: the type, the notice's type, the protocol message type
+    name: str
+    message: InboundRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ _CLOUD = (
     "ctwa_clid statuses status recipient_id conversation origin expiration_timestamp pricing "
     "billable pricing_model category errors code message error_data details system identity "
     "unsupported order catalog_id product_items product_retailer_id quantity item_price "
-    "currency"
+    "currency edit revoke original_message_id group_id new_wa_id customer user_id "
+    "acknowledged created hash to message_echoes smb_message_echoes"
 )
 _EVOLUTION = (
     "event instance data key remoteJid remoteJidAlt fromMe id participant participantAlt "
@@ -61,7 +62,8 @@ _EVOLUTION = (
     "caption url mimetype fileSha256 fileLength seconds ptt mediaKey fileName jpegThumbnail "
     "selectedDisplayText selectedButtonId title singleSelectReply selectedRowId "
     "messageStubType low high unsigned destination date_time sender server_url apikey keyId "
-    "owner"
+    "owner ephemeralMessage viewOnceMessage viewOnceMessageV2 viewOnceMessageV2Extension "
+    "pollCreationMessage pollUpdateMessage messageStubParameters update"
 )
 _ZAPI = (
     "isStatusReply chatLid connectedPhone waitingMessage isEdit isGroup isNewsletter "
@@ -86,7 +88,7 @@ _WWEBJS = (
     "deviceType isForwarded forwardingScore isStatus isStarred broadcast hasQuotedMsg "
     "hasReaction duration location latitude longitude description vCards inviteV3 orderId "
     "mentionedIds groupMentions links isEphemeral isGif _data notifyName mediaKey caption "
-    "mimetype filename size"
+    "mimetype filename size event message"
 )
 _SHADOW = (
     "received_at contact_id message_id text type direction reply_to topic repeat_kind bucket "

@@ -3,7 +3,7 @@
 A scenario names a ``duration``, a pool of ``contacts``, a ``traffic`` list (each element a
 one-key mapping: ``conversations``, ``burst``, ``surge`` make original messages; ``resend``,
 ``legit_repeat``, ``redelivery`` derive repeats from the elements above them), an
-``environment`` block (passed through as a plain mapping: shadow/config.py validates it) and an
+``environment`` block (passed through as a plain mapping: shadow.config validates it) and an
 ``expect`` block checked with contracts.md metrics (shadow.streams.expect).
 
 Guarantees:

@@ -1,5 +1,5 @@
 """A small run-folder writer for gate tests: run.json (with the files' sha256),
-divergences.jsonl and outcomes.parquet, shaped like the comparator's (shadow/gate_input.py)."""
+divergences.jsonl and outcomes.parquet, shaped like the comparator's (shadow/gate/input.py)."""
 
 from __future__ import annotations
 

@@ -355,7 +355,7 @@ def test_cli_runner_surfaces_the_usage_error() -> None:
 
 def test_docs_list_every_key_with_its_default() -> None:
     text = DOC.read_text(encoding="utf-8")
-    assert render_doc(text) == text, "docs/config.md is stale: python -m shadow.config_doc"
+    assert render_doc(text) == text, "docs/config.md is stale: python -m shadow.config.doc"
     table = key_table()
     for key in LEAF_KEYS:
         assert f"| `{key}` |" in table
