@@ -57,6 +57,7 @@ TEXT_CAPTION = "Pirilampejante comprovante do pagamento"
 TEXT_BUTTON = "Quelônioduto rastrear"
 TEXT_REPLY = "Zimbramolar: olá Iracema! Seu pedido está a caminho"
 TEXT_CONTINUATION = "Borbotoaria e já faz uma semana"
+TEXT_EDITED = "Trapezoidália: na verdade é tamanho 43"
 MEDIA_ID = "1479537139650973"
 EVOLUTION_ID = "3EB0C72A19F5D8F49A1F"
 ZAPI_ID = "3EB0D41B7E2C96A8F05B"
@@ -94,6 +95,8 @@ WAMID_A1 = wamid(PHONE_A, "3EB0A1B2C3D4E5F6A7B8C9")
 WAMID_A2 = wamid(PHONE_A, "3EB0F9E8D7C6B5A4F3E2D1")
 WAMID_B1 = wamid(PHONE_B, "3EB077665544332211AABB")
 WAMID_OUT = wamid(PHONE_A, "HBEUGFNRAIYSGONPMQXHDS")
+WAMID_EDIT = wamid(PHONE_A, "3EB0E0D1C2B3A4F5E6D7C8")
+WAMID_REVOKE = wamid(PHONE_A, "3EB0F1E2D3C4B5A6978899")
 
 CANARIES: tuple[Canary, ...] = (
     Canary("phone A", PHONE_A, "phone"),
@@ -112,11 +115,14 @@ CANARIES: tuple[Canary, ...] = (
     Canary("button title", TEXT_BUTTON, "text", ("Quelônioduto",)),
     Canary("reply text", TEXT_REPLY, "text", ("Zimbramolar",)),
     Canary("continuation", TEXT_CONTINUATION, "text", ("Borbotoaria",)),
+    Canary("edited text", TEXT_EDITED, "text", ("Trapezoidália",)),
     Canary("media id", MEDIA_ID, "id"),
     Canary("wamid A1", WAMID_A1, "id"),
     Canary("wamid A2", WAMID_A2, "id"),
     Canary("wamid B1", WAMID_B1, "id"),
     Canary("wamid out", WAMID_OUT, "id"),
+    Canary("wamid edit", WAMID_EDIT, "id"),
+    Canary("wamid revoke", WAMID_REVOKE, "id"),
     Canary("evolution id", EVOLUTION_ID, "id"),
     Canary("z-api id", ZAPI_ID, "id"),
     Canary("twilio sid", TWILIO_SID, "id"),
@@ -252,6 +258,35 @@ def cloud_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
         ),
         # a redelivery logged without its headers: nothing to verify
         _dump(_cloud_body({"contacts": _contacts(NAME_A, PHONE_A), "messages": [text_a]})),
+        # events: the first message edited, then deleted (edits reach the models on request)
+        _signed(
+            cs,
+            11,
+            _cloud_body(
+                {
+                    "contacts": _contacts(NAME_A, PHONE_A),
+                    "messages": [
+                        {
+                            "from": PHONE_A,
+                            "id": WAMID_EDIT,
+                            "timestamp": str(T0 + 11),
+                            "type": "edit",
+                            "edit": {
+                                "original_message_id": WAMID_A1,
+                                "message": {"type": "text", "text": {"body": TEXT_EDITED}},
+                            },
+                        },
+                        {
+                            "from": PHONE_A,
+                            "id": WAMID_REVOKE,
+                            "timestamp": str(T0 + 11),
+                            "type": "revoke",
+                            "revoke": {"original_message_id": WAMID_A2},
+                        },
+                    ],
+                }
+            ),
+        ),
     ]
     if not malformed:
         return lines, 0
@@ -261,7 +296,7 @@ def cloud_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
     edited = edited.replace("tamanho 42", "tamanho 43")  # the body changed after signing
     no_timestamp = {k: v for k, v in text_a.items() if k != "timestamp"}
     name_as_phone = {**text_a, "from": NAME_A, "id": WAMID_A2}
-    text_as_type = {**text_a, "type": TEXT_B, "id": WAMID_A2}
+    text_as_type = {**text_a, "type": TEXT_B, "id": WAMID_A2}  # an unknown type: an event
     lines += [
         edited,
         _signed(
@@ -288,7 +323,7 @@ def cloud_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
             }
         ),
     ]
-    return lines, 6
+    return lines, 5
 
 
 def evolution_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
@@ -364,6 +399,15 @@ def evolution_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
                 "status": "READ",
             },
             "messages.update",
+        ),
+        upsert(
+            {
+                "key": key(f"{PHONE_A}@s.whatsapp.net", EVOLUTION_ID),
+                "type": "MESSAGE_EDIT",
+                "editedMessage": {"conversation": TEXT_EDITED},
+                "timestampMs": str((T0 + 8) * 1000),
+            },
+            "messages.edited",
         ),
     ]
     if not malformed:

@@ -74,10 +74,13 @@ def _run_folder_commands(session: Session, caps: CaptureSet) -> Path:
     run = root / "run"
     session.run(
         0, "replay", *files, "--on-error", "skip", "--stage", "10", "--stage", "50",
+        "--set", "capture.edit=deliver", "--set", "capture.revoke=deliver",
         "--out", str(run), "--workers", "2",
     )  # fmt: skip
     stored = (run / "rejected.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(stored) == sum(caps.rejected.values())
+    manifest = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert manifest["accounting"]["delivered"] == {"edit": 2, "revoke": 1}
     session.run(
         {0, 1, 2}, "gate", str(run), "--stage", "10",
         "--junit", str(root / "gate.xml"), "--summary", str(root / "gate.md"),
