@@ -13,11 +13,14 @@ Guarantees (models.md, Legacy 2):
    ``duplicate_window`` ago suppresses the message (``duplicate_suppressed``); a suppressed
    message does not refresh the time.
 3. C3: batches leave in arrival order. C4 [A5]: a batch takes every waiting message up to
-   ``max_batch`` (one with batching off); one agent call for the batch.
+   ``max_batch`` (one with batching off); one agent call for the batch. With a
+   ``collect_delay`` (``loop`` mutex only) the loop waits that long before each take.
 4. C5 [A6]: a message arriving at a queue of ``max_queue_size`` waiting messages is dropped
    (``drop_new``) or pushes out the oldest waiting one (``drop_oldest``).
 5. C6 [A7]: when more than ``emergency_flush_queues`` contacts have waiting messages after an
-   enqueue, every waiting message is ``dropped`` (``emergency_flush``), the newcomer included.
+   enqueue, every waiting message is ``dropped`` (``emergency_flush``), the newcomer included;
+   with ``emergency_flush: process`` they are processed at once instead, in batches of at most
+   ``max_batch`` beside the contacts' running loops.
 6. C7: a sweep every ``cleanup_every`` removes expired hashes and empty queues; until then
    they stay (gauges). C8: counters never reset.
 7. The returned event settles True (resolve) at once for suppressed, dropped and flushed
@@ -75,6 +78,8 @@ class Coordinator:
         self.max_queue_size = settings.max_queue_size
         self.flush_above = settings.emergency_flush_queues
         self.batch_limit = settings.max_batch if settings.batching_enabled else 1
+        self.collect_delay = settings.collect_delay
+        self.flush_processes = settings.emergency_flush == "process"
         self.resolved = kernel.event().succeed(True)
         self.total_messages = 0
         self.duplicates_detected = 0
@@ -109,6 +114,14 @@ class Coordinator:
             self.duplicates_detected += 1
             rec.event("duplicate_suppressed", message.seq, "coordinator.duplicate_window", LAYER)
             return self.resolved
+        if rec.capturing:  # the C2 check, for timelines (Conflict #2 turns on it)
+            rec.event(
+                "accepted",
+                message.seq,
+                "coordinator.duplicate_window",
+                LAYER,
+                _window_check(accepted_at, now, self.window),
+            )
         hashes[key] = now
         if accepted_at is None:
             self.g_hashes.set(len(hashes))
@@ -240,7 +253,10 @@ class Coordinator:
 
     # -- overload and cleanup ------------------------------------------------------------------
     def _emergency_flush(self) -> None:
-        """C6 [A7]: discard every waiting message of every contact."""
+        """C6 [A7]: discard (or, with ``process``, run at once) every waiting message."""
+        if self.flush_processes:
+            self._flush_by_processing()
+            return
         flushed: list[int] = []
         settle: list[Event] = []
         for queue in self.queues.values():
@@ -259,6 +275,39 @@ class Coordinator:
         for done in settle:
             done.succeed(True)
 
+    def _flush_by_processing(self) -> None:
+        """C6 [A7] ``process``: every waiting message leaves its queue in batches of at most
+        ``max_batch`` that start now, beside the contact's running loop (which then finds its
+        queue empty and ends); each member's promise settles when its batch's processor does."""
+        batches: list[list[Entry]] = []
+        limit = self.batch_limit
+        for queue in self.queues.values():
+            while queue:
+                batches.append([queue.popleft() for _ in range(min(limit, len(queue)))])
+        flushed = [entry[0].seq for batch in batches for entry in batch]
+        self.nonempty = 0
+        self.waiting = 0
+        self.g_nonempty.set(0)
+        self.g_waiting.set(0)
+        self.flushed += len(flushed)
+        self.emergency_flushes += 1
+        self.rec.event("emergency_flush", flushed, "coordinator.emergency_flush", LAYER)
+        now = self.kernel.now
+        for batch in batches:
+            self.batches += 1
+            self.processed += len(batch)
+            for message, entered, _ in batch:
+                self.rec.wait(message.seq, 1, now - entered)
+            if len(batch) > 1:
+                self.batched_messages += len(batch)
+                self.rec.event(
+                    "batched",
+                    [entry[0].seq for entry in batch],
+                    "coordinator.emergency_flush",
+                    LAYER,
+                )
+            self.processor([entry[0] for entry in batch], _FlushedBatch(self, batch).settle)
+
     def _cleanup(self) -> None:
         """C7: expired hashes and empty queues go; running loops keep their contact's entry."""
         drop_expired(self.hashes, self.kernel.now, self.window)
@@ -269,6 +318,29 @@ class Coordinator:
         self.g_queues.set(len(queues))
 
 
+def _window_check(accepted_at: int | None, now: int, window: int) -> str:
+    """The ``accepted`` event's detail: what the C2 check saw."""
+    if accepted_at is None:
+        return f"no earlier hash; window {window / 1_000_000:g} s"
+    return (
+        f"earlier hash accepted {(now - accepted_at) / 1_000_000:g} s ago, "
+        f"not < window {window / 1_000_000:g} s"
+    )
+
+
+class _FlushedBatch:
+    """A batch the ``process`` flush started: settles its members when the processor ends."""
+
+    __slots__ = ("batch", "coordinator")
+
+    def __init__(self, coordinator: Coordinator, batch: list[Entry]) -> None:
+        self.coordinator = coordinator
+        self.batch = batch
+
+    def settle(self, resolved: bool) -> None:
+        self.coordinator._settle(self.batch, resolved)
+
+
 class _Loop:
     """C1 ``loop``: run batches from the head of the contact's queue until it is empty.
 
@@ -276,15 +348,19 @@ class _Loop:
     processor's ``done`` continues the loop exactly where the ``await`` would have resumed.
     """
 
-    __slots__ = ("batch", "contact", "coordinator")
+    __slots__ = ("batch", "collected", "contact", "coordinator")
 
     def __init__(self, coordinator: Coordinator, contact: str) -> None:
         self.coordinator = coordinator
         self.contact = contact
         self.batch: list[Entry] = []
+        self.collected = False
 
     def next(self) -> None:
-        """Take the next batch and hand it to the processor, or end the loop."""
+        """Take the next batch and hand it to the processor, or end the loop.
+
+        With a C4 ``collect_delay``, the loop first waits that long (holding the contact) so
+        that messages arriving meanwhile join the batch."""
         coordinator = self.coordinator
         contact = self.contact
         queue = coordinator.queues.get(contact)
@@ -296,6 +372,13 @@ class _Loop:
             if coordinator.on_lock_change is not None:
                 coordinator.on_lock_change(contact)
             return
+        if coordinator.collect_delay and not self.collected:
+            self.collected = True
+            coordinator._show_queues()
+            kernel = coordinator.kernel
+            kernel.call_at(kernel.now + coordinator.collect_delay, self.next, coordinator.group)
+            return
+        self.collected = False
         batch = self.batch = coordinator._take(queue)
         if len(batch) == 1:
             coordinator.processor([batch[0][0]], self.processed)

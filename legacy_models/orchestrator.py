@@ -22,7 +22,8 @@ Guarantees (models.md, Legacy 1):
    deadlock check frees it.
 7. O7: queues are unbounded unless ``queue_limit`` is set (beyond it: ``dropped``). The seed
    says ``messageQueues`` has no automatic cleanup: a contact's queue entry, once created, stays
-   in the map (gauge ``orchestrator.queues``).
+   in the map (gauge ``orchestrator.queues``); with ``emptied_queues: delete`` the entry leaves
+   the map as soon as its queue is empty.
 8. A late settle (after a timeout or force-release) never releases a lock it no longer holds.
 """
 
@@ -127,6 +128,7 @@ class Orchestrator:
         self.on_lock_change = on_lock_change
         self.locks: dict[str, _Run] = {}
         self.queues: dict[str, deque[tuple[Message, int]]] = {}
+        self.delete_emptied = settings.emptied_queues == "delete"
         self.waiters: dict[str, deque[_Waiter]] = {}
         self.slot_line: dict[str, list[tuple[Message, int]]] = {}
         self.slot_fifo: deque[str] = deque()
@@ -240,6 +242,9 @@ class Orchestrator:
             message, entered = queue.popleft()
             self.queued_messages -= 1
             self.g_queued.set(self.queued_messages)
+            if not queue and self.delete_emptied:  # O7 ``delete``
+                del self.queues[contact]
+                self.g_queues.set(len(self.queues))
             self._lock(contact, message, entered, True)
             return
         waiters = self.waiters.get(contact)
@@ -326,6 +331,9 @@ class Orchestrator:
         if limit is not None and len(queue) >= limit:  # O7
             self.dropped += 1
             rec.event("dropped", message.seq, "orchestrator.queue_limit", LAYER)
+            if not queue and self.delete_emptied:  # O7 ``delete``
+                del self.queues[contact]
+                self.g_queues.set(len(self.queues))
             return
         queue.append((message, waiter.entered))
         self.queued += 1

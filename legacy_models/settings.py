@@ -22,6 +22,7 @@ class OrchestratorSettings:
     on_concurrency_full: str = "wait"  # O5 [A3]: wait | reject
     release_lock_on_error: bool = False  # O6 [A18]
     queue_limit: int | None = None  # O7
+    emptied_queues: str = "keep"  # O7: keep | delete (an emptied queue leaves the map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +32,11 @@ class CoordinatorSettings:
     hash_text: str = "exact"  # C2 [A4]: exact | normalized
     batching_enabled: bool = True  # C4 [A5]
     max_batch: int = 5  # C4 [A5]
+    collect_delay: int = 0  # C4: a loop waits this long before taking a batch (0: at once)
     max_queue_size: int = 20  # C5 [A6]
     overflow: str = "drop_new"  # C5 [A6]: drop_new | drop_oldest
     emergency_flush_queues: int = 50  # C6 [A7]
+    emergency_flush: str = "discard"  # C6 [A7]: discard | process (waiting messages run now)
     cleanup_every: int = 300 * S  # C7
 
 

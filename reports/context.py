@@ -32,6 +32,7 @@ from reports.fidelity import extra_reply_rows, fidelity_rows
 from reports.reproduce import ConfigDiff, config_sets, reproduce_commands
 from reports.swimlanes import contact_timelines
 from shadow.common import SEVERITIES
+from shadow.compare import DUPLICATE_REPLY_WINDOW_S, HARM_COLUMNS, HARMS, arm_harms
 from shadow.config import render_value
 
 SECTIONS = (
@@ -55,6 +56,8 @@ TIMELINE_EXAMPLES = 3
 EXTRA_REPLY_ROWS = 20
 KIND_HELP = {
     "lost_reply": "the baseline answered; the candidate did not (and did not suppress it)",
+    "lost_message": "the candidate dropped as a copy a message the user meant (distinct content,"
+    " or a repeat after a reply); the baseline did not drop it",
     "suppressed_as_duplicate": "the candidate dropped it as a duplicate; the baseline answered",
     "recovered_reply": "the candidate answered; the baseline did not",
     "processing_removed": "the candidate did not call the agent for it; the baseline did",
@@ -145,15 +148,7 @@ def verdicts(data: RunData) -> dict[str, Any]:
                     "candidate": gate.get("candidate", f"rollout@{stage}"),
                     "as_of": gate.get("as_of", ""),
                     "checks": [_check(c, gate) for c in gate.get("checks", [])],
-                    "deciding": [
-                        {
-                            "name": c.get("name", ""),
-                            "verdict": c.get("verdict", ""),
-                            "reason": c.get("reason", ""),
-                        }
-                        for c in gate.get("checks", [])
-                        if c.get("verdict") != "pass"
-                    ],
+                    "deciding": _deciding(gate),
                 }
             )
         previous = stage
@@ -166,7 +161,54 @@ def verdicts(data: RunData) -> dict[str, Any]:
         for pair in data.pairs
         if pair.startswith("legacy vs ")
     ]
-    return {"stages": rows, "overall": overall or "no stage replayed", "headline": headline}
+    return {
+        "stages": rows,
+        "overall": overall or "no stage replayed",
+        "headline": headline,
+        "harms": harm_table(data),
+    }
+
+
+HARM_HELP = {
+    "redeliveries_answered": "redeliveries answered again",
+    "meant_suppressed": "meant messages suppressed",
+    "never_answered": "never answered",
+    "duplicate_replies": "duplicate replies",
+    "stranded": "stranded at the end",
+}
+
+
+def harm_table(data: RunData) -> dict[str, Any]:
+    """Every arm's absolute harms (``shadow.compare.arm_harms``, the gate's own counts), with
+    the duplicate-reply window of the gate's policy (the default when not gated)."""
+    window = DUPLICATE_REPLY_WINDOW_S
+    for gate in data.gates:
+        window = float((gate.get("policy") or {}).get("duplicate_reply_window", window))
+        break
+    outcomes = data.outcomes
+    rows = []
+    if all(column in outcomes.columns for column in HARM_COLUMNS):
+        arms = outcomes["arm"].astype(str)
+        for arm in data.arms:
+            counts = arm_harms(outcomes[arms == arm], window)
+            rows.append({"arm": arm, "counts": [counts[harm] for harm in HARMS]})
+    return {
+        "names": [HARM_HELP[harm] for harm in HARMS],
+        "keys": list(HARMS),
+        "rows": rows,
+        "window": _count(window) + "s",
+    }
+
+
+def _deciding(gate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gate's deciding checks in its own order (failing first, then inconclusive)."""
+    checks = [c for c in gate.get("checks", []) if c.get("verdict") != "pass"]
+    order = {"fail": 0, "inconclusive": 1}
+    checks.sort(key=lambda c: order.get(str(c.get("verdict")), 2))  # stable: check order kept
+    return [
+        {"name": c.get("name", ""), "verdict": c.get("verdict", ""), "reason": c.get("reason", "")}
+        for c in checks
+    ]
 
 
 def _check(check: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +217,7 @@ def _check(check: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
         seconds = m.get("unit") == "seconds"
         fmt = _seconds if seconds else _rate
         count = "" if seconds else f"{m.get('count')} of {m.get('n')} {m.get('unit', '')}"
-        if m.get("threshold_key") == "max_count":
+        if m.get("threshold_key") in ("max_count", "baseline_count"):
             fmt = _count
         measures.append(
             {
@@ -183,7 +225,9 @@ def _check(check: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
                 "verdict": m.get("verdict", ""),
                 "count": count,
                 "observed": fmt(m.get("observed")),
-                "bound": fmt(m.get("upper")) if m.get("threshold_key") != "max_count" else "-",
+                "bound": "-"
+                if m.get("threshold_key") in ("max_count", "baseline_count")
+                else fmt(m.get("upper")),
                 "threshold": f"{m.get('threshold_key', '')} {fmt(m.get('threshold'))}".strip(),
                 "needed": m.get("messages_needed"),
             }
@@ -263,9 +307,9 @@ def replayed(data: RunData) -> dict[str, Any]:
 def top_signatures(data: RunData) -> list[dict[str, Any]]:
     rows = []
     for sig in data.signatures[:TOP_SIGNATURES]:
-        pair = sorted(sig.get("pairs", {}))[0]
+        pair = sorted(sig.get("pairs", {}))[0]  # a group belongs to one pair
         arms = pair.split(" vs ")
-        baseline_rule, candidate_rule = signature_rules(data, str(sig["signature"]))
+        baseline_rule, candidate_rule = signature_rules(data, str(sig["signature"]), pair)
         examples = [int(s) for s in sig.get("examples", [])]
         rows.append(
             {

@@ -218,9 +218,12 @@ def divergence_tables(data: RunData) -> dict[str, Any]:
     return {"pairs": names, "severity_rows": severity_rows, "kind_rows": kind_rows}
 
 
-def signature_rules(data: RunData, signature: str) -> tuple[str, str]:
-    """The rule on each side for a signature's first divergence."""
-    rows = data.divergences[data.divergences["signature"] == signature]
+def signature_rules(data: RunData, signature: str, pair: str | None = None) -> tuple[str, str]:
+    """The rule on each side for a signature's first divergence (in ``pair`` when given)."""
+    frame = data.divergences
+    rows = frame[frame["signature"] == signature]
+    if pair is not None:
+        rows = rows[rows["pair"] == pair]
     if rows.empty:
         return "", ""
     first = rows.iloc[0]

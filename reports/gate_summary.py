@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+COUNT_KEYS = ("max_count", "baseline_count")
 _MARK = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
 
 
@@ -21,7 +22,7 @@ def _cell(text: Any) -> str:
 def _figure(measure: Mapping[str, Any]) -> str:
     if measure["unit"] == "seconds":
         return f"{measure['observed']:+.3g}s p95 ({measure['n']} msgs)"
-    if measure["threshold_key"] == "max_count":
+    if measure["threshold_key"] in COUNT_KEYS:
         return f"{measure['count']} msgs"
     return f"{measure['count']}/{measure['n']} {measure['unit']} ({measure['observed']:.3%})"
 
@@ -38,8 +39,8 @@ def _threshold(measure: Mapping[str, Any]) -> str:
     value = measure["threshold"]
     if measure["unit"] == "seconds":
         return f"{measure['threshold_key']} {value:g}s"
-    if measure["threshold_key"] == "max_count":
-        return f"max_count {value}"
+    if measure["threshold_key"] in COUNT_KEYS:
+        return f"{measure['threshold_key']} {value}"
     return f"{measure['threshold_key']} {value:.3%}"
 
 
@@ -114,9 +115,15 @@ def render_gate_summary(document: Mapping[str, Any]) -> str:
     verdict = str(document["verdict"])
     fingerprint = document.get("fingerprint") or {}
     cohort = document.get("cohort") or {}
+    deciding = [str(name) for name in document.get("deciding") or []]
     lines = [
         f"## Shadow gate, stage {document['stage']}%: {_MARK[verdict]}",
         "",
+        *(
+            [f"Deciding checks: {', '.join(_cell(name) for name in deciding)}.", ""]
+            if deciding
+            else []
+        ),
         f"`{document['candidate']}` against `{document['baseline']}` · as of "
         f"{document['as_of']} · policy {document['policy_source']} "
         f"(sha256 `{str(document['policy_sha256'])[:12]}`) · flag fingerprint "

@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("shadow.explain",),
     ("reports",),
     ("shadow.replay",),
+    ("shadow.live",),
     ("shadow.sweep",),
     ("shadow.bench",),
     ("shadow.cli",),

@@ -20,10 +20,13 @@ import shadow.cli.captures as captures
 import shadow.cli.config as config
 import shadow.cli.explain as explain
 import shadow.cli.gate as gate
+import shadow.cli.memory as memory
 import shadow.cli.replay as replay
 import shadow.cli.report as report
 import shadow.cli.rollout as rollout
+import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
+import shadow.cli.watch as watch
 from shadow.cli.output import err
 from shadow.common import ShadowError, describe_value
 
@@ -46,10 +49,13 @@ app.command("generate")(captures.generate_command)
 app.command()(replay.replay)
 app.command()(explain.explain)
 app.command()(report.report)
+app.command()(memory.memory)
 app.command()(bench.bench)
 app.command()(rollout.rollout)
 app.command()(gate.gate)
 app.command()(sweep.sweep)
+app.command()(watch.watch)
+app.command()(serve.serve)
 
 
 def main() -> None:

@@ -66,6 +66,8 @@ def explain(
         seqs_text = ",".join(str(s) for s in event.seqs)
         rule = f" [{event.rule}]" if event.rule else ""
         layer = f"{event.layer}: " if event.layer else ""
-        cells[index] = escape(f"{layer}{event.kind} #{seqs_text}{rule}")
+        # the C2 window check says what it saw (other details are hashes, not for reading)
+        detail = f": {event.detail}" if event.kind == "accepted" and event.detail else ""
+        cells[index] = escape(f"{layer}{event.kind} #{seqs_text}{rule}{detail}")
         events.add_row(f"{at / 1e6:.3f}s", *cells)
     out.print(events)

@@ -49,6 +49,7 @@ def gate(
         load_gate_input,
         load_policy,
         read_previous,
+        result_line,
     )
     from shadow.rollout import check_stage
 
@@ -108,6 +109,6 @@ def gate(
     else:
         for check in document["checks"]:
             out.print(f"{check['verdict']:<12} {check['name']}: {check['reason']}", markup=False)
-        out.print(f"gate stage {stage}: {report.verdict}", markup=False)
+        out.print(result_line(document), markup=False)
     if report.exit_status:
         raise GateVerdict(stage, report.verdict, document["reasons"])

@@ -41,6 +41,22 @@ def replay(
     flip_at: Annotated[
         str | None, typer.Option("--flip-at", help="Virtual time of the flip (e.g. 30m).")
     ] = None,
+    flip_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--flip-mode",
+            help="restart (default: the flip is a deploy) or hot (in-process, [A19]); "
+            "sets rollout.flip_mode.",
+        ),
+    ] = None,
+    users: Annotated[
+        str | None,
+        typer.Option(
+            "--users",
+            help="open (default: messages as given) or reactive (a resend an arm already "
+            "answered is not sent to it); sets environment.users.",
+        ),
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
@@ -62,12 +78,18 @@ def replay(
 
     if on_error not in ("fail", "skip"):
         raise UsageError(f"--on-error: {on_error!r} is not one of fail, skip")
+    if flip_mode is not None and flip_mode not in ("restart", "hot"):
+        raise UsageError(f"--flip-mode: {flip_mode!r} is not one of restart, hot")
+    if users is not None and users not in ("open", "reactive"):
+        raise UsageError(f"--users: {users!r} is not one of open, reactive")
     policy: Literal["fail", "skip"] = "skip" if on_error == "skip" else "fail"
     options = ReplayOptions(
         inputs=captures,
         format=format,
         config_file=config,
-        sets=list(set_ or []),
+        sets=list(set_ or [])
+        + ([f"rollout.flip_mode={flip_mode}"] if flip_mode else [])
+        + ([f"environment.users={users}"] if users else []),
         seed=seed,
         arms=[a for a in arms.split(",") if a.strip()] if arms else None,
         stages=list(stage or []),
@@ -183,6 +205,7 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
         top = Table(title="top signatures")
         for column in (
             "signature",
+            "pair",
             "count",
             "severity",
             "kinds",
@@ -193,6 +216,7 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
         for sig in summary["top_signatures"][:8]:
             top.add_row(
                 sig["signature"],
+                f"{sig['baseline']} vs {sig['candidate']}",
                 str(sig["count"]),
                 sig["severity"],
                 ",".join(sig["kinds"]),

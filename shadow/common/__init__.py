@@ -1,7 +1,7 @@
 """What every layer shares: errors and exit statuses, durations, divergence kinds and
-severities, the JSON spellings of run files, the stopwatch behind ``timing.json``, and what
-keeps capture values out of messages (``describe_value``) and secrets out of everything
-(``SECRET_NAMES``).
+severities, the JSON spellings of run files, the stopwatch behind ``timing.json``, the byte
+sizes of JavaScript Maps (``v8_bytes``), and what keeps capture values out of messages
+(``describe_value``) and secrets out of everything (``SECRET_NAMES``).
 
 Standard library only.
 """
@@ -13,21 +13,25 @@ from shadow.common.errors import CheckFailed, InputError, ShadowError, UsageErro
 from shadow.common.jsonio import canonical_json, compact_json
 from shadow.common.secret_names import SECRET, SECRET_NAMES, is_secret_name, scrub_secrets
 from shadow.common.timing import Stopwatch
+from shadow.common.v8_bytes import STRUCTURES, Structure, entries_for_bytes
 
 __all__ = [
     "KINDS",
     "SECRET",
     "SECRET_NAMES",
     "SEVERITIES",
+    "STRUCTURES",
     "CheckFailed",
     "InputError",
     "ShadowError",
     "Stopwatch",
+    "Structure",
     "UsageError",
     "canonical_json",
     "compact_json",
     "describe_value",
     "duration_value",
+    "entries_for_bytes",
     "format_duration",
     "is_secret_name",
     "parse_duration",

@@ -9,6 +9,7 @@ from __future__ import annotations
 SEVERITIES = ("regression", "change", "improvement")  # worst first
 KINDS = (
     "lost_reply",
+    "lost_message",
     "suppressed_as_duplicate",
     "recovered_reply",
     "processing_removed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from shadow.compare.frame import outcome_frame, stream_repeats
@@ -45,7 +46,9 @@ def compare_arms(
     """
     stream = prepared.stream
     received = stream.received_at
-    repeat_of, repeat_kind = stream_repeats(stream, settings.repeat_horizon)
+    repeat_of, repeat_kind = stream_repeats(
+        stream, settings.repeat_horizon, repeat_baseline(results)
+    )
     frames = {}
     for result in results:
         frames[result.name] = outcome_frame(
@@ -67,6 +70,16 @@ def compare_arms(
                 extra = {"handover": handover_mask(c, received, flip_at, moved)}
         pairs.append(compare_pair(b, c, settings, extra=extra, effect=effect))
     return Comparison(frames, pairs)
+
+
+def repeat_baseline(results: Sequence[ArmResult]) -> np.ndarray | None:
+    """Whose replies tell a resend from a repeat after a reply: production's (``recorded``)
+    where the capture has outbound lines, else the ``legacy`` arm's, else none."""
+    by_name = {result.name: result for result in results}
+    for name in ("recorded", "legacy"):
+        if name in by_name:
+            return np.asarray(by_name[name].first_reply_at, dtype=np.int64)
+    return None
 
 
 def run_and_compare(

@@ -12,8 +12,12 @@ import pyarrow as pa
 
 from shadow.kernel import FATES, LAYERS
 from shadow.simulation import ArmResult, Codes, IntArray, Stream
+from shadow.world import text_token
 
+#: The repeat classes whose suppression spares the user nothing they asked for.
 REPEATS = ("resend", "redelivery")
+#: The classes whose suppression loses a message the user meant (``lost_message``).
+MEANT = ("distinct", "repeat_after_reply")
 
 
 OUTCOME_COLUMNS = (
@@ -39,48 +43,98 @@ OUTCOME_COLUMNS = (
 )
 
 
-REPEAT_KINDS = ("redelivery", "resend", "legit", "unknown")
+#: Every message's repeat class (docs/divergences.md): ``unknown`` only when a content repeat
+#: has neither a scenario label nor a baseline to tell whether its original was answered.
+REPEAT_KINDS = ("redelivery", "resend", "repeat_after_reply", "distinct", "unknown")
+#: Scenario labels (``repeat_kind`` of the shadow format) -> classes.
+LABELS = {"resend": "resend", "legit": "repeat_after_reply"}
+#: A message type whose empty text is the whole content: anything else with an empty text is
+#: media without a caption, whose identity (media id, sha256, place) the stream does not hold.
+TEXT_TYPES = ("text", "")
+EMPTY_TEXT = text_token("")
 
 
-def stream_repeats(stream: Stream, repeat_horizon: int) -> tuple[IntArray, Codes]:
-    """``repeat_facts`` of a whole stream."""
+def stream_repeats(
+    stream: Stream, repeat_horizon: int, answered_at: IntArray | None = None
+) -> tuple[IntArray, Codes]:
+    """``repeat_facts`` of a whole stream; ``answered_at``: the baseline's first reply per seq
+    (µs, -1 when never), which tells an unlabelled resend from a repeat after a reply."""
     return repeat_facts(
         stream.contact_id.codes,
         stream.message_id.codes,
-        stream.text_hash.codes,
+        content_identity(stream.type, stream.text_hash),
         stream.received_at,
         stream.repeat_kind,
         repeat_horizon,
+        answered_at,
     )
+
+
+def content_identity(kind: Codes, text_hash: Codes) -> IntArray:
+    """One integer per seq: equal exactly when two messages carry the same content.
+
+    The content is the message type with its text (or caption). A non-text message without a
+    caption carries content the stream does not identify (a voice note, a sticker, a place):
+    it gets an identity of its own, so it is never taken for a copy of another message; only
+    the same message id (a redelivery) repeats it.
+    """
+    types = np.asarray(kind.codes, dtype=np.int64)
+    texts = np.asarray(text_hash.codes, dtype=np.int64)
+    type_names = [*kind.vocabulary, None]
+    text_names = [*text_hash.vocabulary, None]
+    textual = np.array([(name or "") in TEXT_TYPES for name in type_names], dtype=bool)
+    empty = np.array([name in (EMPTY_TEXT, None, "") for name in text_names], dtype=bool)
+    unidentified = ~textual[types] & empty[texts]
+    width = int(texts.max(initial=0)) + 2
+    identity = (types + 1) * width + (texts + 1)
+    size = len(identity)
+    # beyond every (type, text) code: one identity per unidentified message
+    return np.where(unidentified, identity.max(initial=0) + 1 + np.arange(size), identity)
 
 
 def repeat_facts(
     contact: IntArray,
     message: IntArray,
-    text: IntArray,
+    content: IntArray,
     received_at: IntArray,
     labels: Codes,
     repeat_horizon: int,
+    answered_at: IntArray | None = None,
 ) -> tuple[IntArray, Codes]:
-    """``repeat_of`` (-1: none) and ``repeat_kind`` of every seq, from the code columns.
+    """``repeat_of`` (-1: none) and the repeat class of every seq, from the code columns.
 
     A seq repeats the latest earlier seq of its contact with the same message id (a
-    redelivery), else the latest earlier one with the same text if it came less than
-    ``repeat_horizon`` µs before (its own label when ``resend`` or ``legit``, else unknown).
+    ``redelivery``), else the latest earlier one with the same content if it came less than
+    ``repeat_horizon`` µs before: its scenario label (``resend``; ``legit`` is a
+    ``repeat_after_reply``) when it has one, else ``repeat_after_reply`` when ``answered_at``
+    shows the earlier one answered before this one arrived, ``resend`` when not, ``unknown``
+    without ``answered_at``. Every other seq is ``distinct``.
     """
     contacts = np.asarray(contact, dtype=np.int64)
     by_id = _previous(contacts * (int(np.max(message, initial=0)) + 1) + message)
-    by_text = _previous(contacts * (int(np.max(text, initial=0)) + 1) + text)
+    by_text = _previous(contacts * (int(np.max(content, initial=0)) + 1) + content)
     received = np.asarray(received_at, dtype=np.int64)
-    recent = (by_text >= 0) & (received - received[np.maximum(by_text, 0)] < repeat_horizon)
+    origin = np.maximum(by_text, 0)
+    recent = (by_text >= 0) & (received - received[origin] < repeat_horizon)
     redelivery = by_id >= 0
     repeat_of = np.where(redelivery, by_id, np.where(recent, by_text, -1))
+    index = REPEAT_KINDS.index
     label_kind = np.array(
-        [REPEAT_KINDS.index(v) if v in ("resend", "legit") else 3 for v in labels.vocabulary] + [3],
+        [index(LABELS[v]) if v in LABELS else -1 for v in labels.vocabulary] + [-1],
         dtype=np.int8,
     )
-    kind = np.where(redelivery, 0, np.where(recent, label_kind[labels.codes], -1))
-    return repeat_of, Codes.of(kind, REPEAT_KINDS)
+    if answered_at is None:
+        inferred = np.full(len(received), index("unknown"), dtype=np.int8)
+    else:
+        replied = np.asarray(answered_at, dtype=np.int64)[origin]
+        after_reply = (replied >= 0) & (replied <= received)
+        inferred = np.where(after_reply, index("repeat_after_reply"), index("resend"))
+    labelled = label_kind[labels.codes]
+    content_kind = np.where(labelled >= 0, labelled, inferred)
+    kind = np.where(
+        redelivery, index("redelivery"), np.where(recent, content_kind, index("distinct"))
+    )
+    return repeat_of, Codes.of(kind.astype(np.int8), REPEAT_KINDS)
 
 
 def _previous(keys: IntArray) -> IntArray:

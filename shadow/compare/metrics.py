@@ -39,7 +39,7 @@ def arm_metrics(frame: pd.DataFrame, lock_disagreement_s: float = 0.0) -> dict[s
     fates = frame["fate"].value_counts()
     answered = frame["fate"] == "answered"
     latency = frame.loc[answered, "reply_latency"].to_numpy(dtype=float)
-    legit = frame["repeat_kind"] == "legit"
+    legit = frame["repeat_kind"] == "repeat_after_reply"
     metrics: dict[str, float] = {
         "messages": float(len(frame)),
         "answered_rate": float(answered.sum()) / total,

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from shadow.common import KINDS, SEVERITIES
-from shadow.compare.frame import REPEATS
+from shadow.compare.frame import MEANT, REPEATS
 
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 REPLY_WINDOW_RULES = frozenset({"response_manager.duplicate_window", "unified.response_window"})
@@ -67,7 +67,7 @@ def _kind_masks(
     b_sup = (b["fate"] == "duplicate_suppressed").to_numpy(dtype=bool, na_value=False)
     kind = b["repeat_kind"].fillna("")
     is_repeat = kind.isin(REPEATS).to_numpy(dtype=bool)
-    is_legit = (kind == "legit").to_numpy(dtype=bool)
+    is_meant = kind.isin(MEANT).to_numpy(dtype=bool)
     b_pc = b["processing_count"].fillna(0).to_numpy(dtype=np.int64)
     c_pc = c["processing_count"].fillna(0).to_numpy(dtype=np.int64)
     b_rc = b["reply_count"].fillna(0).to_numpy(dtype=np.int64)
@@ -90,9 +90,11 @@ def _kind_masks(
     full = np.full
     return {
         "lost_reply": (b_ans & ~c_ans & ~c_sup, full(n, reg)),
+        # a message the user meant, dropped as a copy of another: lost whatever the baseline did
+        "lost_message": (c_sup & ~b_sup & is_meant, full(n, reg)),
         "suppressed_as_duplicate": (
             b_ans & c_sup,
-            np.where(is_legit, reg, np.where(is_repeat, imp, chg)),
+            np.where(is_meant, reg, np.where(is_repeat, imp, chg)),
         ),
         "recovered_reply": (
             c_ans & ~b_ans,

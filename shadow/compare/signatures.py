@@ -58,7 +58,10 @@ def divergence_chunks(
 
 
 def signatures_summary(lines: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Divergences grouped by signature: count, first and last seq, the 5 lowest seqs."""
+    """Divergences grouped by signature and arm pair: count, first and last seq, the 5 lowest
+    seqs. A signature id stays the same across pairs and stages (waivers name it), but every
+    group belongs to one pair (``baseline``, ``candidate``): its count and examples are that
+    pair's, so every example diverges in the pair the group names."""
     groups = SignatureGroups()
     for line in lines:
         groups.add(line)
@@ -69,7 +72,7 @@ class SignatureGroups:
     """``signatures_summary`` built one divergence line at a time."""
 
     def __init__(self) -> None:
-        self._groups: dict[str, dict[str, Any]] = {}
+        self._groups: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def add(self, line: Mapping[str, Any]) -> None:
         attribution = line["attribution"]
@@ -96,23 +99,26 @@ class SignatureGroups:
         candidate_cause: str | None,
     ) -> None:
         """``add`` from a divergence's fields."""
-        group = self._groups.get(sig)
+        key = (sig, baseline, candidate)
+        pair = f"{baseline} vs {candidate}"
+        group = self._groups.get(key)
         if group is None:
-            group = self._groups[sig] = {
+            group = self._groups[key] = {
                 "signature": sig,
+                "baseline": baseline,
+                "candidate": candidate,
                 "baseline_family": family(baseline),
                 "candidate_family": family(candidate),
                 "kinds": kinds,
                 "severity": severity,
                 "baseline_cause": baseline_cause,
                 "candidate_cause": candidate_cause,
-                "pairs": {},
+                "pairs": {pair: 0},  # one pair: the group's own
                 "count": 0,
                 "seqs": [],
             }
         group["count"] += 1
-        pair = f"{baseline} vs {candidate}"
-        group["pairs"][pair] = group["pairs"].get(pair, 0) + 1
+        group["pairs"][pair] += 1
         group["seqs"].append(seq)
 
     def summary(self) -> list[dict[str, Any]]:
@@ -122,5 +128,13 @@ class SignatureGroups:
             group["first_seq"], group["last_seq"] = seqs[0], seqs[-1]
             group["examples"] = seqs[:5]
             summary.append(group)
-        summary.sort(key=lambda g: (_RANK[g["severity"]], -g["count"], g["signature"]))
+        summary.sort(
+            key=lambda g: (
+                _RANK[g["severity"]],
+                -g["count"],
+                g["signature"],
+                g["baseline"],
+                g["candidate"],
+            )
+        )
         return summary

@@ -157,13 +157,21 @@ class EffectiveConfig:
                 hash_text=c.hash_text,
                 batching_enabled=c.batching.enabled,
                 max_batch=c.batching.max_batch,
+                collect_delay=c.batching.collect_delay,
                 max_queue_size=c.max_queue_size,
                 overflow=c.overflow,
                 emergency_flush_queues=c.emergency_flush_queues,
+                emergency_flush=c.emergency_flush,
                 cleanup_every=c.cleanup_every,
             ),
             response_manager=ResponseManagerSettings(**(dict(r) | {"backoff": tuple(r.backoff)})),
         )
+
+    def flip_downtime(self) -> int | None:
+        """The rollout arms' downtime at ``--flip-at`` (``rollout.flip_mode: restart``), or None
+        for the hot, in-process flip of [A19]."""
+        rollout = self.model.rollout
+        return None if rollout.flip_mode == "hot" else rollout.flip_downtime
 
     def unified_settings(self) -> UnifiedSettings:
         u = self.model.unified
@@ -194,6 +202,8 @@ class EffectiveConfig:
                 outages=tuple(Outage(o.start, o.end, o.failure_rate) for o in sender.outages),
             ),
             restarts=tuple(Restart(r.at, r.downtime) for r in env.restarts),
+            redelivery=env.redelivery,
+            users=env.users,
         )
 
 

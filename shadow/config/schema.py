@@ -98,6 +98,10 @@ class OrchestratorConfig(Section):
     queue_limit: Threshold | None = Field(
         _O.queue_limit, description="O7: per-contact queue limit; null = unbounded"
     )
+    emptied_queues: Literal["keep", "delete"] = Field(
+        _switch(_O.emptied_queues),
+        description="O7: an emptied queue stays in the map (seed: no cleanup), or is deleted",
+    )
 
 
 class BatchingConfig(Section):
@@ -105,6 +109,10 @@ class BatchingConfig(Section):
         _C.batching_enabled, description="C4 [A5]: the loop takes several waiting messages"
     )
     max_batch: Count = Field(_C.max_batch, description="C4 [A5]: most messages per agent call")
+    collect_delay: Duration = Field(
+        _C.collect_delay,
+        description="C4: a loop waits this long before taking each batch (0: take what is waiting)",
+    )
 
 
 class CoordinatorConfig(Section):
@@ -126,7 +134,11 @@ class CoordinatorConfig(Section):
     )
     emergency_flush_queues: Threshold = Field(
         _C.emergency_flush_queues,
-        description="C6 [A7]: more non-empty queues than this discards every waiting message",
+        description="C6 [A7]: more non-empty queues than this flushes every waiting message",
+    )
+    emergency_flush: Literal["discard", "process"] = Field(
+        _switch(_C.emergency_flush),
+        description="C6 [A7]: a flush drops the waiting messages, or processes them at once",
     )
     cleanup_every: PositiveDuration = Field(
         _C.cleanup_every, description="C7: sweep of old hashes and empty queues"
@@ -295,6 +307,16 @@ class EnvironmentConfig(Section):
         default_factory=list,
         description="[{at, downtime}] from the stream start, in order, not overlapping",
     )
+    users: Literal["open", "reactive"] = Field(
+        _switch(_E.users),
+        description="open: every message as given; reactive: a resend this arm already "
+        "answered before it arrived is not sent (models.md, Users)",
+    )
+    redelivery: Literal["cloud_api", "evolution", "burst", "none"] = Field(
+        _switch(_E.redelivery),
+        description="webhooks reaching a bot that is down: the gateway's retry schedule "
+        "(models.md, Restart redelivery), all at once when it is back (burst), or lost (none)",
+    )
 
     @model_validator(mode="after")
     def _restarts_in_order(self) -> EnvironmentConfig:
@@ -330,6 +352,14 @@ class RolloutConfig(Section):
         None,
         description="unleash: murmur3; launchdarkly: sha1; flagd: v2 or v1; "
         "null = the provider's first",
+    )
+    flip_mode: Literal["restart", "hot"] = Field(
+        "restart",
+        description="--flip-at: the flag is an environment variable, so the flip restarts the "
+        "process (in-flight work and caches lost, webhooks redelivered), or hot [A19]",
+    )
+    flip_downtime: Duration = Field(
+        30 * S, description="--flip-mode restart: how long the process is down at the flip"
     )
 
     @model_validator(mode="after")

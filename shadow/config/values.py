@@ -130,8 +130,10 @@ SenderLatency = Annotated[
 
 # --- divergence severities (contracts.md "Divergences") ------------------------------------
 
-#: ``none`` keys the messages whose ``repeat_kind`` is null (not a repeat).
-REPEAT_KINDS = ("redelivery", "resend", "legit", "unknown", "none")
+#: The repeat classes (docs/divergences.md); ``legit`` and ``none`` are earlier names of
+#: ``repeat_after_reply`` and ``distinct``, still read.
+REPEAT_KINDS = ("redelivery", "resend", "repeat_after_reply", "distinct", "unknown")
+REPEAT_ALIASES = {"legit": "repeat_after_reply", "none": "distinct"}
 
 SeverityRule = str | dict[str, str]
 
@@ -147,7 +149,8 @@ def _severity_map(value: object) -> dict[str, SeverityRule]:
             )
         if isinstance(rule, Mapping):
             by_repeat: dict[str, str] = {}
-            for repeat_kind, severity in rule.items():
+            for named, severity in rule.items():
+                repeat_kind = REPEAT_ALIASES.get(str(named), named)
                 if repeat_kind not in REPEAT_KINDS:
                     raise ConfigValueError(
                         f"unknown repeat_kind; one of {', '.join(REPEAT_KINDS)}",

@@ -103,6 +103,7 @@ def open_run(path: Path) -> RunFolder:
         config.run.gauge_interval,
         tuple(stages),
         manifest.get("flip_at"),
+        config.flip_downtime(),
     )
     outcomes = pd.read_parquet(path / "outcomes.parquet")
     return RunFolder(path, manifest, stream, outcomes, plan, config.compare.repeat_horizon)
@@ -130,7 +131,9 @@ def rerun(
     wanted = list(arms) if arms else [s.name for s in run.plan.arms]
     stream = run.stream
     received = stream.received_at
-    repeat_of, repeat_kind = stream_repeats(stream, run.repeat_horizon)
+    repeat_of, repeat_kind = stream_repeats(
+        stream, run.repeat_horizon, _stored_answers(run.outcomes, len(stream))
+    )
     unknown = [a for a in wanted if a not in {s.name for s in run.plan.arms}]
     if unknown:
         raise UsageError(f"--arms: {', '.join(unknown)} not in this run ({run.manifest['arms']})")
@@ -149,6 +152,17 @@ def rerun(
         events = sorted(result.events, key=lambda e: e.at)
         timelines.append(Timeline(spec.name, events, _records(frame, seqs)))
     return timelines
+
+
+def _stored_answers(outcomes: pd.DataFrame, size: int) -> np.ndarray | None:
+    """The comparator's repeat baseline (``recorded``, else ``legacy``) read back from the
+    stored outcomes: first reply per seq in µs, -1 when never."""
+    for name in ("recorded", "legacy"):
+        stored = outcomes[outcomes["arm"] == name]
+        if len(stored) == size:
+            seconds = stored.sort_values("seq")["first_reply_at"].to_numpy(dtype=float)
+            return np.where(np.isnan(seconds), -1, np.round(seconds * 1e6)).astype(np.int64)
+    return None
 
 
 def _verify(arm: str, rerun_frame: pd.DataFrame, stored: pd.DataFrame) -> None:

@@ -4,7 +4,7 @@ The verdict (``verdict.evaluate``) is a pure function of its input; ``files`` re
 """
 
 from shadow.gate.files import load_gate_input, load_policy, read_previous
-from shadow.gate.verdict import GateOptions, GateVerdict, evaluate
+from shadow.gate.verdict import GateOptions, GateVerdict, evaluate, result_line
 
 __all__ = [
     "GateOptions",
@@ -13,4 +13,5 @@ __all__ = [
     "load_gate_input",
     "load_policy",
     "read_previous",
+    "result_line",
 ]

@@ -30,10 +30,11 @@ from shadow.gate.stats import (
 from shadow.gate.waivers import WaiverOutcome
 
 Mask = npt.NDArray[np.bool_]
-FAILURE_KINDS = ("lost_reply", "suppressed_as_duplicate")
+FAILURE_KINDS = ("lost_reply", "lost_message", "suppressed_as_duplicate")
 #: The improvement reported beside each regression kind (never netted against it).
 MIRROR = {
     "lost_reply": "recovered_reply",
+    "lost_message": "recovered_reply",
     "suppressed_as_duplicate": "recovered_reply",
     "processing_added": "processing_removed",
     "extra_replies": "fewer_replies",
@@ -94,6 +95,16 @@ class Measure:
         if self.key == "max_count":
             return (
                 f"{self.scope}: {self.count} of {self.n} messages vs max_count {self.threshold:g}"
+            )
+        if self.key == "min_fidelity":
+            return (
+                f"{self.scope}: {self.count} of {self.n} messages agree ({_pct(self.observed)}) "
+                f"vs min_fidelity {_pct(self.threshold)}"
+            )
+        if self.key == "baseline_count":
+            return (
+                f"{self.scope}: {self.count} of {self.n} messages vs {self.threshold:g} in the "
+                "baseline"
             )
         return (
             f"{self.scope} {self.unit}: {self.count} of {self.n} ({_pct(self.observed)}), "

@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shadow.common import InputError, UsageError
+from shadow.compare import HARM_COLUMNS
 from shadow.gate.input import OUTCOME_COLUMNS, ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver, parse_policy, parse_waivers
 from shadow.runfolder import verify_folder
@@ -85,6 +87,19 @@ def read_outcomes(path: Path) -> dict[str, ArmOutcomes]:
     return result
 
 
+def read_harm_frames(path: Path) -> dict[str, pd.DataFrame]:
+    """Per arm, the outcome columns ``shadow.compare.arm_harms`` needs ({} without them)."""
+    try:
+        names = pq.read_schema(path).names
+        if any(name not in names for name in ("arm", *HARM_COLUMNS)):
+            return {}
+        frame = pq.read_table(path, columns=["arm", *HARM_COLUMNS]).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(str(path), None, f"cannot read parquet: {exc}") from None
+    arms = frame["arm"].astype(str)
+    return {arm: frame[arms == arm].reset_index(drop=True) for arm in sorted(set(arms))}
+
+
 def load_gate_input(run_dir: Path, run_ref: str) -> GateInput:
     """The verified run folder as a GateInput (exit 3 on any mismatch)."""
     run, paths = verify_run_folder(run_dir)
@@ -93,6 +108,7 @@ def load_gate_input(run_dir: Path, run_ref: str) -> GateInput:
         divergences=read_divergences(paths["divergences"]),
         outcomes=read_outcomes(paths["outcomes"]),
         run_ref=run_ref,
+        harm_frames=read_harm_frames(paths["outcomes"]),
     )
 
 

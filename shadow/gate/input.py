@@ -31,11 +31,12 @@ The gate needs only records (architecture.md). ``files.load_gate_input`` builds 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 OUTCOME_COLUMNS = ("seq", "contact_id", "fate", "reply_latency", "system")
 
@@ -84,3 +85,6 @@ class GateInput:
     divergences: Sequence[Mapping[str, Any]]
     outcomes: Mapping[str, ArmOutcomes]
     run_ref: str = "RUN_DIR"
+    #: per arm, the outcome columns the absolute harms need (``shadow.compare.HARM_COLUMNS``);
+    #: empty when the run folder's outcomes lack them (then no harm is judged)
+    harm_frames: Mapping[str, pd.DataFrame] = field(default_factory=dict)

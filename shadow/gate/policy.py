@@ -23,6 +23,7 @@ from shadow.gate.stats import min_n_to_pass, upper_bound
 
 Kind = Literal[
     "lost_reply",
+    "lost_message",
     "suppressed_as_duplicate",
     "recovered_reply",
     "processing_removed",
@@ -37,6 +38,15 @@ Kind = Literal[
     "reply_text_changed",
     "handover",
     "harness_error",
+]
+
+#: The absolute harms (``shadow.compare.HARMS``; tests/unit/test_harms.py keeps them equal).
+Harm = Literal[
+    "redeliveries_answered",
+    "meant_suppressed",
+    "never_answered",
+    "duplicate_replies",
+    "stranded",
 ]
 
 
@@ -150,6 +160,25 @@ class Policy(_Strict):
     changes: Literal["report", "require_waiver"] = "report"
     checks: list[Check] = Field(min_length=1)
     waivers: str | list[Waiver] | None = None
+    #: the most of each harm the candidate arm may show (docs/divergences.md, "Harms")
+    harms: dict[Harm, int] = Field(default_factory=dict)
+    duplicate_reply_window: float = 60.0  # seconds
+    #: the share of messages on which ``legacy`` must agree with ``recorded`` (production)
+    #: for the verdict to rest on the models; below it the gate is inconclusive
+    min_fidelity: float = Field(default=0.9, ge=0, le=1)
+
+    @field_validator("duplicate_reply_window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        return parse_duration_s(value)
+
+    @field_validator("harms")
+    @classmethod
+    def _counts(cls, value: dict[str, int]) -> dict[str, int]:
+        negative = sorted(name for name, count in value.items() if count < 0)
+        if negative:
+            raise ValueError(f"harm counts are at least 0: {', '.join(negative)}")
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Policy:

@@ -38,6 +38,7 @@ from shadow.gate.checks import (
     new_failures_check,
     worst,
 )
+from shadow.gate.harms import fidelity_check, harm_checks, harm_counts
 from shadow.gate.input import ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver
 from shadow.gate.waivers import WaiverOutcome, apply_waivers
@@ -55,6 +56,7 @@ class GateVerdict(ShadowError):
     """A gate that did not pass, as an exit: 1 fail, 2 inconclusive (contracts.md)."""
 
     def __init__(self, stage: int, verdict: str, reasons: Sequence[str]) -> None:
+        # reasons come failing checks first (``deciding_checks``): the first one decides
         first = f": {reasons[0]}" if reasons else ""
         super().__init__(f"gate stage {stage}: {verdict}{first}")
         self.exit_code = EXIT_STATUS[verdict]
@@ -250,6 +252,13 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
                 checks.append(new_failures_check(check, view, policy))
             else:
                 checks.append(latency_check(check, view, policy, seed))
+        harms = harm_counts(inp, policy)
+        messages = len(inp.outcomes[candidate].seq)
+        checks.extend(harm_checks(harms, policy, baseline, candidate, messages))
+        document["harms"] = harms
+        check_of_fidelity, document["fidelity"] = fidelity_check(inp, policy)
+        if check_of_fidelity is not None:
+            checks.append(check_of_fidelity)
         document["cohort"] = view.cohort_summary()
         document["waivers"] = [status.to_dict() for status in waived.statuses]
         document["waived"] = waived.waived_by_signature
@@ -257,6 +266,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         if baseline != "legacy" and "legacy" in inp.outcomes:
             document["versus_legacy"] = _versus_legacy(inp, policy, candidate)
     verdict = worst(check.verdict for check in checks)
+    deciding = deciding_checks(checks)
     document.update(
         {
             "schema_version": SCHEMA_VERSION,
@@ -271,16 +281,31 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
             "fingerprint": run_fingerprint(inp.run),
             "previous": _previous_summary(options.previous),
             "checks": [check.to_dict() for check in checks],
-            "reasons": [
-                f"{check.name}: {check.reason}" for check in checks if check.verdict != "pass"
-            ],
+            "deciding": [check.name for check in deciding],
+            "reasons": [f"{check.name}: {check.reason}" for check in deciding],
             "assumptions": [ASSUMPTION],
         }
     )
     document.setdefault("cohort", None)
+    document.setdefault("harms", {})
+    document.setdefault("fidelity", None)
     document.setdefault("waivers", [])
     document.setdefault("waived", [])
     return GateReport(verdict=verdict, document=document)
+
+
+def deciding_checks(checks: Sequence[CheckResult]) -> list[CheckResult]:
+    """The checks that decide the verdict: failing ones first, then inconclusive ones, each
+    group in check order (a failing check is never named after an inconclusive one)."""
+    failing = [check for check in checks if check.verdict == "fail"]
+    return failing + [check for check in checks if check.verdict == "inconclusive"]
+
+
+def result_line(document: Mapping[str, Any]) -> str:
+    """``gate stage P: VERDICT``, then the deciding checks' names, failing ones first."""
+    line = f"gate stage {document['stage']}: {document['verdict']}"
+    deciding = [str(name) for name in document.get("deciding") or []]
+    return f"{line} ({'; '.join(deciding)})" if deciding else line
 
 
 def _previous_summary(previous: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -308,4 +333,13 @@ def _versus_legacy(inp: GateInput, policy: Policy, candidate: str) -> dict[str, 
     return view.new_failure_summary()
 
 
-__all__ = ["ArmOutcomes", "GateInput", "GateOptions", "GateReport", "evaluate", "explain_command"]
+__all__ = [
+    "ArmOutcomes",
+    "GateInput",
+    "GateOptions",
+    "GateReport",
+    "deciding_checks",
+    "evaluate",
+    "explain_command",
+    "result_line",
+]

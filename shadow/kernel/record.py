@@ -119,6 +119,8 @@ class Recorder:
         self.system = [""] * size
         self._open: dict[int, None] = {}
         self._capture = frozenset(capture)
+        #: whether any seq's events are captured: models skip building timeline-only details
+        self.capturing = bool(self._capture)
         self.events: list[DecisionEvent] = []
         self.system_name = ""
 

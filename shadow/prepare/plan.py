@@ -35,8 +35,11 @@ def plan_for(
     gauge_interval: int,
     stages: Sequence[int],
     flip_at: int | None,
+    flip_downtime: int | None = None,
 ) -> RunPlan:
-    return RunPlan(tuple(specs), models, drain, gauge_interval, tuple(stages), flip_at)
+    return RunPlan(
+        tuple(specs), models, drain, gauge_interval, tuple(stages), flip_at, flip_downtime
+    )
 
 
 def run_plan(

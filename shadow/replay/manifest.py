@@ -159,6 +159,8 @@ def write_run(
                 k: s[k]
                 for k in (
                     "signature",
+                    "baseline",
+                    "candidate",
                     "count",
                     "severity",
                     "kinds",

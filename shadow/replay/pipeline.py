@@ -126,7 +126,13 @@ def replay_loaded(
     environment = translate_texts(environment, prepared.text_names)
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
     plan = plan_for(
-        specs, models, config.run.drain, config.run.gauge_interval, stages, options.flip_at
+        specs,
+        models,
+        config.run.drain,
+        config.run.gauge_interval,
+        stages,
+        options.flip_at,
+        config.flip_downtime(),
     )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")

@@ -12,10 +12,13 @@ from shadow.runfolder.folder import (
     write_lines,
     write_parquet,
 )
+from shadow.runfolder.memory import StructureMemory, memory_rows
 
 __all__ = [
     "SCHEMA_VERSION",
+    "StructureMemory",
     "file_hashes",
+    "memory_rows",
     "prepare_folder",
     "sha256_file",
     "verify_folder",

@@ -178,6 +178,8 @@ class RunPlan:
     gauge_interval: int
     stages: tuple[int, ...] = ()
     flip_at: int | None = None
+    #: ``--flip-mode restart``: the rollout arms restart at ``flip_at`` for this long (None: hot)
+    flip_downtime: int | None = None
 
 
 @dataclass(slots=True)
@@ -230,6 +232,20 @@ class ArmResult:
 _SHARED: dict[str, Any] = {}
 
 
+def _with_flip_restart(restarts: list[Restart], flip: Restart) -> list[Restart]:
+    """The configured restarts plus the flip's (a configured restart overlapping the flip's
+    downtime is merged into it: one process cannot restart twice at once)."""
+    merged: list[Restart] = []
+    for restart in sorted([*restarts, flip], key=lambda r: r.at):
+        if merged and restart.at < merged[-1].at + merged[-1].downtime:
+            last = merged[-1]
+            end = max(last.at + last.downtime, restart.at + restart.downtime)
+            merged[-1] = Restart(last.at, end - last.at)
+        else:
+            merged.append(restart)
+    return merged
+
+
 def previous_stage(stages: Sequence[int], stage: int) -> int:
     """The stage before ``stage`` in the run (0: nobody on the unified coordinator)."""
     earlier = [s for s in stages if s < stage]
@@ -266,13 +282,16 @@ def run_arm(
                 return members[message.seq]
 
     factory = factory_for(spec, plan.settings, in_cohort)
+    restarts = [Restart(r.at, r.downtime) for r in env_settings.restarts]
+    if spec.stage is not None and plan.flip_at is not None and plan.flip_downtime is not None:
+        restarts = _with_flip_restart(restarts, Restart(plan.flip_at, plan.flip_downtime))
     with _collector_at_ease():
         run = simulate(
             factory,
             stream.messages(),
             environment,
             len(stream),
-            restarts=tuple(Restart(r.at, r.downtime) for r in env_settings.restarts),
+            restarts=tuple(restarts),
             drain=plan.drain,
             gauge_interval=plan.gauge_interval,
             capture=capture,

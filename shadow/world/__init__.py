@@ -7,6 +7,7 @@ they are about, so two arms meet the same world.
 
 from shadow.world.arm_loop import ModelFactory, Router, simulate
 from shadow.world.environment import (
+    REDELIVERY,
     AgentCall,
     AgentError,
     AgentSettings,
@@ -16,6 +17,7 @@ from shadow.world.environment import (
     Message,
     Outage,
     Restart,
+    RetrySchedule,
     ScriptEntry,
     SenderSettings,
     message_block,
@@ -24,6 +26,7 @@ from shadow.world.environment import (
 )
 
 __all__ = [
+    "REDELIVERY",
     "AgentCall",
     "AgentError",
     "AgentSettings",
@@ -34,6 +37,7 @@ __all__ = [
     "ModelFactory",
     "Outage",
     "Restart",
+    "RetrySchedule",
     "Router",
     "ScriptEntry",
     "SenderSettings",

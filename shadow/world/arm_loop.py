@@ -11,9 +11,19 @@ Guarantees:
    instances at T + D; messages arriving in ``[T, T + D]`` (both ends: an arrival precedes
    same-instant timers) are delivered at T + D in arrival order, after the fresh instances
    exist, keeping their original ``received_at`` for latency.
-3. The run stops ``drain`` µs after the last arrival (or the last restart's end, if later);
-   work still pending then is ``stranded``.
+3. The run stops ``drain`` µs after the last arrival (or the last restart's end, or the last
+   redelivery attempt, if later); work still pending then is ``stranded``.
+5. Guarantee 2's burst is ``environment.redelivery: burst``. With a gateway's retry schedule
+   (``cloud_api``, the default, or ``evolution``) a message arriving in a down window is
+   delivered at the schedule's first attempt (counted from its ``received_at``) that finds the
+   arm up; an attempt at the instant the arm comes back fails. With ``none``, or when the
+   gateway gives up first, the message is ``lost`` (event rule ``environment.redelivery``).
 4. The result is a pure function of the messages, the factory's settings and the environment.
+6. ``environment.users: reactive`` (default ``open``: every message is delivered as given):
+   a message marked ``resend`` is withheld (fate ``dropped``, rule ``environment.users``,
+   listed in ``ArmRun.withheld``) when this arm had already replied to the contact's previous
+   sent message with the same text by the resend's arrival: the user saw the reply and did
+   not resend. The filter runs as the arm advances, on the arm's own replies.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from functools import partial
 from typing import Protocol
 
 from shadow.kernel import Gauges, GaugeSource, Group, Kernel, Recorder
-from shadow.world.environment import Environment, Message, Restart
+from shadow.world.environment import REDELIVERY, Environment, Message, Restart
 
 
 class Model(Protocol):
@@ -50,6 +60,8 @@ class ArmRun:
     stats: dict[str, int | float] = field(default_factory=dict)
     stopped_at: int = 0
     restarts: int = 0
+    #: ``environment.users: reactive``: the resends this arm's users did not send
+    withheld: list[int] = field(default_factory=list)
 
 
 class Router:
@@ -83,6 +95,7 @@ def simulate(
     totals: dict[str, int | float] = {}
     down = [False]
     buffered: list[Message] = []
+    withheld: list[int] = []
 
     def start_instances() -> None:
         groups.clear()
@@ -99,11 +112,64 @@ def simulate(
         instances[system].on_message(message)
 
     windows = [(r.at, r.at + r.downtime) for r in restarts]
+    redelivery = environment.settings.redelivery
+    schedule = REDELIVERY[redelivery]
+    latest_attempt = [0]
+
+    def down_until(now: int) -> int | None:
+        """When the arm is back, if it is down at ``now`` (or within a planned window)."""
+        for start, end in windows:
+            if start <= now < end:
+                return end
+        return None
+
+    def retry(message: Message, after: int) -> None:
+        """Guarantee 5: the gateway's next attempt at ``after`` or later, or the message is
+        lost when the gateway gives up first (or never retries)."""
+        at = None if schedule is None else schedule.attempt_at_or_after(message.received_at, after)
+        if at is None:
+            system = router.route(message)
+            recorder.system_name = system
+            recorder.event("arrived", message.seq, "", system)
+            recorder.event("lost", message.seq, "environment.redelivery")
+            return
+        latest_attempt[0] = max(latest_attempt[0], at)
+        kernel.call_at(at, partial(attempt, message))
+
+    def attempt(message: Message) -> None:
+        now = kernel.now
+        end = down_until(now)
+        if end is not None:
+            retry(message, end)
+        elif down[0]:  # the bot comes back at this very instant: this attempt fails
+            retry(message, now + 1)
+        else:
+            deliver(message)
+
+    reactive = environment.settings.users == "reactive"
+    last_sent: dict[tuple[str, str], int] = {}
 
     def on_arrival(message: Message) -> None:
+        if reactive:  # guarantee 6: the user would not resend what this arm already answered
+            key = (message.contact_id, message.text_hash)
+            if message.repeat_kind == "resend":
+                origin = last_sent.get(key)
+                if origin is not None and recorder.first_reply_at[origin] >= 0:
+                    recorder.event("dropped", message.seq, "environment.users", "users")
+                    withheld.append(message.seq)
+                    return
+            last_sent[key] = message.seq
         # Buffer while the arm is down, and for the whole [T, T + D) window even before the
         # restart's timer ran (an arrival due at T precedes same-instant timers).
         now = kernel.now
+        if redelivery != "burst":
+            end = down_until(now)
+            if end is not None:
+                retry(message, end)
+                return
+            if not down[0]:
+                deliver(message)
+                return
         if down[0] or any(start <= now < end for start, end in windows):
             buffered.append(message)
         else:
@@ -144,7 +210,11 @@ def simulate(
 
     kernel.run(None, arrivals(), on_arrival)
     restarts_end = max((r.at + r.downtime for r in restarts), default=0)
-    kernel.run(max(last_arrival[0], restarts_end) + drain)
+    stop = max(last_arrival[0], restarts_end, latest_attempt[0]) + drain
+    kernel.run(stop)
+    while latest_attempt[0] + drain > stop:  # a redelivery scheduled during the drain
+        stop = latest_attempt[0] + drain
+        kernel.run(stop)
     if on_progress is not None:
         on_progress(size, kernel.now)
     stats = dict(totals)
@@ -152,4 +222,6 @@ def simulate(
         for key, value in instance.stats().items():
             full = f"{name}.{key}" if name else key
             stats[full] = stats.get(full, 0) + value
-    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts))
+    if reactive:
+        stats["users.withheld"] = len(withheld)
+    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts), withheld)

@@ -199,11 +199,49 @@ class Restart:
 
 
 @dataclass(frozen=True, slots=True)
+class RetrySchedule:
+    """A gateway's webhook redelivery: attempts at 0, ``first``, then waits growing by
+    ``factor`` up to ``max_delay``, while the attempt is at most ``horizon`` after the first."""
+
+    first: int
+    factor: float
+    max_delay: int
+    horizon: int
+
+    def attempt_at_or_after(self, sent_at: int, after: int) -> int | None:
+        """The first attempt at ``after`` or later for a webhook first sent at ``sent_at``;
+        None when the gateway gives up before then."""
+        at, wait = sent_at, self.first
+        while at < after:
+            at += wait
+            if at - sent_at > self.horizon:
+                return None
+            wait = min(int(wait * self.factor), self.max_delay)
+        return at
+
+
+#: ``environment.redelivery``: what the gateway does with webhooks that reach a bot that is
+#: down (docs/models.md, "Restart redelivery"). ``burst`` (the harness before issue 19) delivers
+#: them all when the bot is back; ``none`` loses them.
+REDELIVERY: dict[str, RetrySchedule | None] = {
+    # Meta publishes no schedule: "increasing delays up to a certain timeout (typically 24
+    # hours)" (On-Premises API webhooks page); 30 s doubling to 1 h is a declared assumption
+    "cloud_api": RetrySchedule(30 * SECOND, 2.0, 3600 * SECOND, 24 * 3600 * SECOND),
+    # Evolution API >= 2.2.1 defaults: 10 attempts, 5 s doubling to 300 s (jitter left out)
+    "evolution": RetrySchedule(5 * SECOND, 2.0, 300 * SECOND, 1215 * SECOND),
+    "burst": None,
+    "none": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
 class EnvironmentSettings:
     seed: int = 1
     agent: AgentSettings = field(default_factory=AgentSettings)
     sender: SenderSettings = field(default_factory=SenderSettings)
     restarts: tuple[Restart, ...] = ()
+    redelivery: str = "cloud_api"
+    users: str = "open"
 
 
 _OUTCOME_RANK = {"ok": 0, "error": 1, "hang": 2}

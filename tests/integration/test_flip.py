@@ -59,6 +59,7 @@ def test_a_resend_across_the_flip_is_a_handover_divergence(tmp_path: Path) -> No
             inputs=[str(capture)],
             stages=[10, 50],
             flip_at=2_000_000,  # virtual time runs from the first message (58 s): flip at 60 s
+            sets=["rollout.flip_mode=hot"],  # [A19]: both coordinators alive, no restart
             out=out,
             reports=False,
         )
@@ -90,3 +91,35 @@ def test_without_a_flip_a_stage_keeps_its_cohort_on_unified_throughout(tmp_path:
     assert rows["system"].tolist() == ["unified", "unified"]
     lines = [json.loads(x) for x in (out / "divergences.jsonl").read_text().splitlines()]
     assert not any("handover" in d["kinds"] for d in lines)
+
+
+def test_flip_mode_restart_loses_in_flight_work_and_redelivers_the_downtime(tmp_path: Path) -> None:
+    """``--flip-mode restart`` (the default): the rollout arm's process restarts at the flip
+    (60 s) for ``rollout.flip_downtime`` (30 s); the arms without a stage do not restart."""
+    moved = contact_entering_between(10, 50)
+    stays = contact_entering_between(50, 101)
+    capture = tmp_path / "flip.jsonl"
+    write_capture(
+        capture,
+        [(58, moved, "Oi"), (62, moved, "Oi"), (58, stays, "Oi"), (62, stays, "Oi")],
+    )
+    out = tmp_path / "run"
+    replay(
+        ReplayOptions(inputs=[str(capture)], stages=[50], flip_at=2_000_000, out=out, reports=False)
+    )
+    outcomes = pd.read_parquet(out / "outcomes.parquet")
+    stream = pd.read_parquet(out / "stream.parquet")
+    flipped = outcomes[outcomes["arm"] == "rollout@50"].set_index("seq")
+    legacy = outcomes[outcomes["arm"] == "legacy"].set_index("seq")
+    fates = flipped["fate"].to_dict()
+    # the two messages of 58 s were in the agent at the flip: lost; those of 62 s arrived while
+    # the process was down and were redelivered by the Cloud API 30 s later, then answered
+    assert sorted(fates.values()) == ["answered", "answered", "lost", "lost"]
+    assert "lost" not in set(legacy["fate"])  # only the rollout arm restarts
+    answered = flipped[flipped["fate"] == "answered"]
+    assert answered["reply_latency"].tolist() == [35.3, 35.3]  # 30 s + agent 5 s + send 0.3 s
+    moved_seqs = stream.index[stream["bucket"] <= 50].tolist()
+    assert flipped.loc[moved_seqs[1], "system"] == "unified"
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["config"]["rollout"]["flip_mode"] == "restart"
+    assert manifest["config"]["rollout"]["flip_downtime"] == "30s"

@@ -172,6 +172,7 @@ def test_replay_json_prints_one_document_and_explain_reproduces(tmp_path: Path) 
     assert "reply_blocked" in explained.stdout
     assert "response_manager.duplicate_window" in explained.stdout
     assert "duplicate_suppressed" in explained.stdout
+    assert "accepted" in explained.stdout  # the coordinator's C2 window check (issue 19)
 
 
 def test_explain_refuses_an_altered_run_folder(tmp_path: Path) -> None:
@@ -218,7 +219,14 @@ def test_a_redacted_capture_replays_to_the_same_fates_and_holds_no_phone_number(
 
 @pytest.mark.parametrize(
     "bad",
-    [["--flip-at", "soon"], ["--arms", "legacy,teleport"], ["--stage", "150"], ["--on-error", "x"]],
+    [
+        ["--flip-at", "soon"],
+        ["--arms", "legacy,teleport"],
+        ["--stage", "150"],
+        ["--on-error", "x"],
+        ["--flip-mode", "warm"],
+        ["--users", "closed"],
+    ],
 )
 def test_bad_replay_options_exit_3_with_one_line(
     tmp_path: Path, sample: Path, bad: list[str]
@@ -239,3 +247,17 @@ def test_bench_reports_throughput_memory_and_which_core_ran() -> None:
     assert document["messages_per_s"] > 0 and document["peak_rss_mb"] > 0
     assert {"normalize", "simulate", "write"} <= set(document["phases"])
     assert document["compiled"] is False  # the editable install is pure Python (setup.py)
+
+
+def test_memory_reports_bytes_per_structure_and_refuses_a_missing_folder(tmp_path: Path) -> None:
+    out = tmp_path / "c2"
+    replay(ReplayOptions(inputs=["scenario:conflict-2-oi"], out=out, reports=False))
+    result = run_shadow("memory", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["structures"]
+    hashes = next(
+        r for r in rows if r["arm"] == "legacy" and r["structure"] == "coordinator.hashes"
+    )
+    assert hashes["peak_entries"] == 1 and hashes["peak_bytes"] == 4 * 28 + 80 + 16
+    missing = run_shadow("memory", str(tmp_path / "nope"))
+    assert missing.returncode == 3 and "Traceback" not in missing.stderr

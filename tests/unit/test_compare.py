@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadow.compare.frame import order_violations, repeat_facts
+from shadow.compare.frame import content_identity, order_violations, repeat_facts
 from shadow.compare.pairs import CompareSettings, _distinct_rows, compare_pair, signature
 from shadow.compare.signatures import signatures_summary
 from shadow.simulation.runner import Codes
+from shadow.world import text_token
 
 
 def frame(arm: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -60,7 +61,8 @@ def test_lost_reply_is_a_regression() -> None:
 @pytest.mark.parametrize(
     ("repeat_kind", "severity"),
     [
-        ("legit", "regression"),
+        ("repeat_after_reply", "regression"),
+        ("distinct", "regression"),
         ("resend", "improvement"),
         ("redelivery", "improvement"),
         ("unknown", "change"),
@@ -72,7 +74,19 @@ def test_suppressed_as_duplicate_severity_follows_the_repeat_kind(
     suppressed = {"fate": "duplicate_suppressed", **NOT_PROCESSED}
     found = kinds_of([{"repeat_kind": repeat_kind}], [{**suppressed, "repeat_kind": repeat_kind}])
     # processing_removed needs equal answered states, so it does not apply here
-    assert found == [(0, ["suppressed_as_duplicate"], severity)]
+    lost = ["lost_message"] if repeat_kind in ("repeat_after_reply", "distinct") else []
+    assert found == [(0, [*lost, "suppressed_as_duplicate"], severity)]
+
+
+@pytest.mark.parametrize("repeat_kind", ["distinct", "repeat_after_reply"])
+def test_suppressing_a_meant_message_is_lost_even_when_the_baseline_did_not_answer(
+    repeat_kind: str,
+) -> None:
+    idle = {"fate": "unanswered", "rule": "x", **NOT_PROCESSED, "repeat_kind": repeat_kind}
+    suppressed = {"fate": "duplicate_suppressed", **NOT_PROCESSED, "repeat_kind": repeat_kind}
+    assert kinds_of([idle], [suppressed]) == [(0, ["lost_message"], "regression")]
+    # suppressed by both: no divergence (an absolute harm of each arm, not a difference)
+    assert kinds_of([suppressed], [suppressed]) == []
 
 
 def test_recovered_reply_of_a_blocked_resend_is_a_regression() -> None:
@@ -126,11 +140,11 @@ def test_latency_needs_both_the_absolute_and_the_relative_gap() -> None:
 def test_severity_overrides_by_kind_and_by_repeat_kind() -> None:
     lost = {"fate": "unanswered", "rule": "x", "reply_count": 0}
     assert kinds_of([{}], [lost], severity={"lost_reply": "change"})[0][2] == "change"
-    suppressed = {"fate": "duplicate_suppressed", **NOT_PROCESSED, "repeat_kind": "legit"}
+    suppressed = {"fate": "duplicate_suppressed", **NOT_PROCESSED, "repeat_kind": "resend"}
     found = kinds_of(
-        [{"repeat_kind": "legit"}],
+        [{"repeat_kind": "resend"}],
         [suppressed],
-        severity={"suppressed_as_duplicate": {"legit": "change"}, "processing_removed": "change"},
+        severity={"suppressed_as_duplicate": {"resend": "change"}, "processing_removed": "change"},
     )
     assert found[0][2] == "change"
 
@@ -167,15 +181,20 @@ def stream_facts(
     received_at: list[int],
     labels: list[str],
     repeat_horizon: int,
+    types: list[str] | None = None,
+    answered_at: list[int] | None = None,
 ) -> tuple[list[int | None], list[str | None]]:
     """``repeat_facts`` on plain lists, ``None`` where a seq repeats nothing."""
+    texts = ["" if t == "" else text_token(t) for t in text_hash]
+    content = content_identity(Codes.encode(types or ["text"] * len(texts)), Codes.encode(texts))
     repeat_of, repeat_kind = repeat_facts(
         Codes.encode(contact_id).codes,
         Codes.encode(message_id).codes,
-        Codes.encode(text_hash).codes,
+        content,
         np.asarray(received_at, dtype=np.int64),
         Codes.encode(labels),
         repeat_horizon,
+        None if answered_at is None else np.asarray(answered_at, dtype=np.int64),
     )
     return [None if s < 0 else s for s in repeat_of.tolist()], repeat_kind.tolist()
 
@@ -190,7 +209,50 @@ def test_stream_facts_find_redeliveries_and_repeats_within_the_horizon() -> None
         60_000_000,
     )
     assert repeat_of == [None, 0, 0, None, None]
-    assert repeat_kind == [None, "resend", "redelivery", None, None]
+    assert repeat_kind == ["distinct", "resend", "redelivery", "distinct", "distinct"]
+
+
+def test_media_without_caption_is_never_a_copy_of_another_message() -> None:
+    """A location after a voice note, two uncaptioned images: distinct; a redelivery of the
+    voice note (same message id) is still a redelivery."""
+    repeat_of, repeat_kind = stream_facts(
+        ["a", "a", "a", "a", "a", "a"],
+        ["v", "l", "i1", "i2", "v", "t1"],
+        ["", "", "", "", "", ""],
+        [0, 1, 2, 3, 4, 5],
+        [""] * 6,
+        60_000_000,
+        types=["audio", "location", "image", "image", "audio", "text"],
+        answered_at=[-1] * 6,
+    )
+    assert repeat_kind == ["distinct"] * 4 + ["redelivery", "distinct"]
+    assert repeat_of == [None, None, None, None, 0, None]
+
+
+def test_unlabelled_repeats_are_resends_before_the_reply_and_repeats_after_it() -> None:
+    """Same content: before the baseline answered the first one, a resend; after, a repeat
+    after a reply; without a baseline, unknown. A caption counts as text."""
+
+    def classes(answered_at: list[int] | None) -> list[str | None]:
+        return stream_facts(
+            ["a", "a", "a", "b", "b"],
+            ["m1", "m2", "m3", "m4", "m5"],
+            ["oi", "oi", "oi", "look", "look"],
+            [0, 1_000_000, 9_000_000, 0, 1],
+            [""] * 5,
+            60_000_000,
+            types=["text", "text", "text", "image", "image"],
+            answered_at=answered_at,
+        )[1]
+
+    assert classes([5_000_000, -1, -1, -1, -1]) == [
+        "distinct", "resend", "resend", "distinct", "resend",
+    ]  # fmt: skip
+    assert classes(None) == ["distinct", "unknown", "unknown", "distinct", "unknown"]
+    # the third repeats the second (the latest), answered at 2 s, before it came at 9 s
+    assert classes([500_000, 2_000_000, -1, -1, -1]) == [
+        "distinct", "repeat_after_reply", "repeat_after_reply", "distinct", "resend",
+    ]  # fmt: skip
 
 
 def test_order_violations_per_contact() -> None:

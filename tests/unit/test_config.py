@@ -126,9 +126,35 @@ def test_builders_give_the_dataclass_defaults_field_by_field() -> None:
     ],
 )
 def test_every_settings_field_has_a_config_key(section: str, settings: type) -> None:
-    renamed = {"batching_enabled": "batching.enabled", "max_batch": "batching.max_batch"}
+    renamed = {
+        "batching_enabled": "batching.enabled",
+        "max_batch": "batching.max_batch",
+        "collect_delay": "batching.collect_delay",
+    }
     expected = {f"{section}.{renamed.get(f.name, f.name)}" for f in dataclasses.fields(settings)}
     assert {key for key in LEAF_KEYS if key.startswith(section + ".")} == expected
+
+
+def test_issue_19_switches_reach_the_models() -> None:
+    legacy = load_config(
+        None,
+        [
+            "coordinator.emergency_flush=process",
+            "coordinator.batching.collect_delay=2s",
+            "orchestrator.emptied_queues=delete",
+        ],
+    ).legacy_settings()
+    assert legacy.coordinator.emergency_flush == "process"
+    assert legacy.coordinator.collect_delay == 2 * SECOND
+    assert legacy.orchestrator.emptied_queues == "delete"
+    defaults = load_config(None, []).legacy_settings()
+    assert (defaults.coordinator.emergency_flush, defaults.coordinator.collect_delay) == (
+        "discard",
+        0,
+    )
+    assert defaults.orchestrator.emptied_queues == "keep"
+    with pytest.raises(UsageError, match=r"coordinator\.emergency_flush"):
+        load_config(None, ["coordinator.emergency_flush=maybe"])
 
 
 def test_contracts_defaults_outside_the_models() -> None:

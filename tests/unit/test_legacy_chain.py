@@ -42,15 +42,19 @@ def test_conflict_2_oi_twice_processed_twice_one_reply() -> None:
     result = run(chain(), messages, world(agent=5))
     assert timeline(result) == [
         (0.0, "arrived", (0,)),
+        (0.0, "accepted", (0,)),
         (0.0, "processing_started", (0,)),
         (4.0, "arrived", (1,)),
         (4.0, "lock_wait", (1,)),
         (5.0, "send_attempt", (0,)),
         (5.3, "reply_sent", (0,)),
         (5.3, "lock_acquired", (1,)),
+        (5.3, "accepted", (1,)),  # the crux: the 3 s window is checked at 5.3 s, not at 4 s
         (5.3, "processing_started", (1,)),
         (10.3, "reply_blocked", (1,)),
     ]
+    check = events(result, "accepted")[1]
+    assert check.detail == "earlier hash accepted 5.3 s ago, not < window 3 s"
     assert fates(result) == [("answered", ""), ("unanswered", "response_manager.duplicate_window")]
     assert result.recorder.processing_count == [1, 1]  # processed twice in all
     assert sum(result.recorder.reply_count) == 1  # one reply sent, not 0 as the seed says
@@ -64,7 +68,7 @@ def test_conflict_1_two_lock_systems_cascade() -> None:
     the coordinator batches seqs 1 and 2, which the orchestrator meant to serialize."""
     messages = texts("c", [0, 16, 32])
     result = run(chain(), messages, world(script={"m0": latency(40)}))
-    assert [t for t in timeline(result) if t[1] != "arrived"] == [
+    assert [t for t in timeline(result) if t[1] not in ("arrived", "accepted")] == [
         (0.0, "processing_started", (0,)),
         (15.0, "processing_timeout", (0,)),
         (16.0, "queued", (1,)),  # inside the coordinator: seq 0's loop still runs
@@ -182,7 +186,8 @@ def test_chain_restart_loses_open_work() -> None:
     messages = texts("c", [0, 2.5])
     result = run(chain(), messages, world(agent=5), restarts=[Restart(2 * S, 1 * S)])
     assert fates(result) == [("lost", "environment.restarts"), ("answered", "")]
-    assert first_reply(result, 1) == 8.3  # delivered at 3 s, agent 5 s, send 0.3 s
+    # the Cloud API's next attempt after 2.5 s is at 32.5 s (agent 5 s, send 0.3 s)
+    assert first_reply(result, 1) == 37.8
     gauge = result.gauges.get("orchestrator.locks")
     assert gauge is not None and gauge.value == 0
 

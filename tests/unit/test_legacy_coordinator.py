@@ -185,3 +185,45 @@ def test_coordinator_arm_gauges_for_every_map() -> None:
     ):
         assert result.gauges.get(name) is not None
     assert peak(result, "coordinator.queued_messages") == 1
+
+
+def test_C6_A7_flush_process_switch_runs_waiting_messages_now() -> None:
+    result = run(coordinator(emergency_flush="process"), surge(), world(agent=10))
+    flush = events(result, "emergency_flush")
+    assert [(e.at / S, e.seqs, e.rule) for e in flush] == [
+        (2.0, tuple(range(51, 102)), "coordinator.emergency_flush")
+    ]
+    assert all(fate == "answered" for fate, _ in fates(result))  # nothing discarded
+    # each flushed message starts at the flush (2 s), beside its contact's running loop
+    assert {started(result, seq) for seq in range(51, 102)} == {2.0}
+    assert result.recorder.processing_count == [1] * 102
+    assert result.stats["coordinator.flushed"] == 51
+    assert result.stats["coordinator.dropped"] == 0
+
+
+def test_C4_collect_delay_default_zero_takes_what_is_waiting() -> None:
+    messages = texts("c", [0, 0.5, 1.0])
+    result = run(coordinator(), messages, world(agent=2))
+    assert calls(result)[0] == (0.0, (0,))
+
+
+def test_C4_collect_delay_switch_waits_and_batches_the_arrivals() -> None:
+    messages = texts("c", [0, 0.5, 1.0, 1.6])
+    result = run(coordinator(collect_delay=1_500_000), messages, world(agent=2))
+    # the loop waits 1.5 s before each take: seqs 0-2 arrived by then; seq 3 waits for the
+    # first batch (reply at 3.8 s) and then another 1.5 s
+    assert calls(result) == [(1.5, (0, 1, 2)), (5.3, (3,))]
+    assert wait(result, 1, 0) == 1.5
+    assert all(fate == "answered" for fate, _ in fates(result))
+
+
+def test_C2_accepted_events_show_the_window_check() -> None:
+    messages = [msg(0, "c", 0.0, "oi"), msg(1, "c", 2.0, "oi"), msg(2, "c", 4.0, "oi")]
+    result = run(coordinator(), messages, world(agent=0.1, send=0.1))
+    accepted = events(result, "accepted")
+    assert [(e.at / S, e.seqs, e.rule) for e in accepted] == [
+        (0.0, (0,), "coordinator.duplicate_window"),
+        (4.0, (2,), "coordinator.duplicate_window"),
+    ]
+    assert accepted[0].detail == "no earlier hash; window 3 s"
+    assert accepted[1].detail == "earlier hash accepted 4 s ago, not < window 3 s"

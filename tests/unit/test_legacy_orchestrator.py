@@ -179,6 +179,14 @@ def test_O7_queue_is_unbounded_and_never_cleaned() -> None:
     assert gauge is not None and gauge.value == 1  # the empty queue stays in the map
 
 
+def test_O7_emptied_queue_deleted_switch() -> None:
+    messages = texts("c", [0] + [0.1 * i for i in range(1, 13)])
+    result = run(orchestrator(emptied_queues="delete"), messages, world(script={"m0": latency(14)}))
+    assert all(fate == "answered" for fate, _ in fates(result))
+    gauge = result.gauges.get("orchestrator.queues")
+    assert gauge is not None and gauge.peak == 1 and gauge.value == 0  # gone once emptied
+
+
 def test_O7_queue_limit_drops_beyond() -> None:
     messages = texts("c", [0] + [0.1 * i for i in range(1, 13)])
     result = run(orchestrator(queue_limit=10), messages, world(script={"m0": latency(14)}))

@@ -33,6 +33,7 @@ BUILTINS = [
     "legit-repeats",
     "load-100-per-min",
     "many-contacts-surge",
+    "media-and-redeliveries",
     "memory-soak",
     "restart-mid-traffic",
     "send-failures",

@@ -9,7 +9,7 @@ import pytest
 
 from shadow.kernel import FATES, GaugeSource, Group, Kernel, Recorder
 from shadow.world.arm_loop import simulate
-from shadow.world.environment import Environment, EnvironmentSettings, Message, Restart
+from shadow.world.environment import REDELIVERY, Environment, EnvironmentSettings, Message, Restart
 
 
 class SlowEcho:
@@ -55,7 +55,7 @@ def test_a_restart_loses_work_in_flight_and_delays_arrivals_to_its_end() -> None
     run = simulate(
         SlowEcho,
         messages,
-        Environment(EnvironmentSettings()),
+        Environment(EnvironmentSettings(redelivery="burst")),
         len(messages),
         restarts=[Restart(25_000_000, 15_000_000)],
     )
@@ -71,12 +71,50 @@ def test_an_arrival_exactly_at_the_restart_waits_for_the_new_instance() -> None:
     run = simulate(
         SlowEcho,
         [message(0, 5)],
-        Environment(EnvironmentSettings()),
+        Environment(EnvironmentSettings(redelivery="burst")),
         1,
         restarts=[Restart(5_000_000, 1_000_000)],
     )
     assert fates(run) == ["answered"]
     assert SlowEcho.instances[1].seen == [(6_000_000, 0)]
+
+
+def test_downtime_arrivals_follow_the_cloud_api_retry_schedule_not_one_burst() -> None:
+    """Guarantee 5: attempts at +0, +30 s, +90 s, +210 s ... from each webhook's first send."""
+    messages = [message(0, 0), message(1, 22), message(2, 30), message(3, 40), message(4, 41)]
+    run = simulate(
+        SlowEcho,
+        messages,
+        Environment(EnvironmentSettings()),  # cloud_api is the default
+        len(messages),
+        restarts=[Restart(25_000_000, 100_000_000)],  # down 25 s .. 125 s
+    )
+    assert fates(run) == ["answered", "lost", "answered", "answered", "answered"]
+    second = SlowEcho.instances[1]
+    # seq 2 (30 s): attempts 30, 60, 120 (down), 240 s; seq 3 (40 s): 40, 70, 130 s;
+    # seq 4 (41 s): 41, 71, 131 s: three deliveries spread out, not one burst at 125 s
+    assert second.seen == [(130_000_000, 3), (131_000_000, 4), (240_000_000, 2)]
+
+
+def test_redelivery_none_loses_downtime_arrivals_and_evolution_gives_up_after_1215_s() -> None:
+    messages = [message(0, 10)]
+    restarts = [Restart(5_000_000, 30_000_000)]
+    none = simulate(
+        SlowEcho,
+        messages,
+        Environment(EnvironmentSettings(redelivery="none")),
+        1,
+        restarts=restarts,
+    )
+    assert fates(none) == ["lost"]
+    assert none.recorder.fates()[1] == ["environment.restarts"]
+    evolution = REDELIVERY["evolution"]
+    assert evolution is not None
+    s = 1_000_000
+    attempts = [evolution.attempt_at_or_after(0, t * s) for t in (1, 6, 16, 36, 76, 156, 316, 616)]
+    assert attempts == [t * s for t in (5, 15, 35, 75, 155, 315, 615, 915)]
+    assert evolution.attempt_at_or_after(0, 1215 * s) == 1215 * s
+    assert evolution.attempt_at_or_after(0, 1216 * s) is None
 
 
 def test_the_run_drains_then_strands_what_is_pending() -> None:
