@@ -10,7 +10,8 @@ Guarantees:
    ``t0000001``... and ``text_norm_hash`` ``n0000001``... in order of first appearance (inbound
    then outbound), or ``t``/``n`` + 16 hex digits of a keyed HMAC with ``SHADOW_REDACT_KEY``
    (stable across runs). Equal texts share a class, different texts never do, so every
-   equality a model keys on survives; ``keep_raw`` does not change them.
+   equality a model keys on survives; ``keep_raw`` does not change them. The empty text (media
+   without a caption) is ``""`` in both columns.
 2. ``received_at`` and ``sent_at`` stay int64 µs since the epoch, UTC; ``seq`` is the 0-based
    position in the sorted stream.
 3. ``bucket`` is the record's own (a redacted capture's) or ``bucket_of(real contact id)``.
@@ -108,11 +109,11 @@ class Pseudonyms:
 
     def texts(self, tokens: Any) -> Any:
         """The classes of an arrow column of exact-text tokens (``text_hash``)."""
-        return self._texts.encode(tokens)
+        return _classes(self._texts, tokens)
 
     def norms(self, tokens: Any) -> Any:
         """The classes of an arrow column of normalized-text tokens (``text_norm_hash``)."""
-        return self._norms.encode(tokens)
+        return _classes(self._norms, tokens)
 
     def texts_named(self, exact: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """The classes of texts a configuration names, for those seen in the run: ``exact``
@@ -132,6 +133,18 @@ class Pseudonyms:
     def messages_named(self, raw_ids: Iterable[str]) -> dict[str, str]:
         """Raw message id -> pseudonym for those of ``raw_ids`` seen so far."""
         return self._messages.known(raw_ids)
+
+
+_EMPTY_TOKEN = text_token("")
+
+
+def _classes(names: _Names, tokens: Any) -> Any:
+    """Guarantee 1a's classes; the empty text's is ``""`` (it reveals nothing, and a model or
+    the comparator tells media without a caption by it)."""
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    empty = pc.equal(tokens, _EMPTY_TOKEN)
+    return names.encode(pc.if_else(empty, None, tokens)).fill_null("")
 
 
 class _Names:

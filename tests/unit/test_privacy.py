@@ -8,12 +8,15 @@ import hmac
 import json
 from urllib.parse import urlencode
 
+import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shadow.cli.app import crash_report
 from shadow.common import SECRET_NAMES, describe_value, is_secret_name, scrub_secrets
+from shadow.streams import Pseudonyms
 from shadow.streams.rejection import GATEWAY_FIELDS, skeleton, stored_rejection
+from shadow.world import text_token
 
 ISSUE_NAMES = (
     "Authorization",
@@ -149,3 +152,14 @@ def test_a_crash_report_has_frames_and_types_never_values() -> None:
     assert "ValueError(a text of 25 characters)" in report
     assert "KeyError(a text of 13 characters)" in report
     assert "in fail" in report
+
+
+def test_text_classes_keep_equality_and_the_empty_text_stays_empty() -> None:
+    tokens = pa.array([text_token(t) for t in ("oi", "", "Oi ", "oi", "")])
+    for key in (None, "k"):
+        names = Pseudonyms(key)
+        classes = names.texts(tokens).to_pylist()
+        assert classes[0] == classes[3] != classes[2] and classes[1] == classes[4] == ""
+        assert all(text_token("oi") not in c for c in classes)
+    dense = Pseudonyms(None).texts(tokens).to_pylist()
+    assert dense == ["t0000001", "", "t0000002", "t0000001", ""]
