@@ -44,14 +44,21 @@ BUILDS = {"bdist_wheel", "build", "build_ext", "install"}
 ext_modules = []
 options = {}
 building = bool(BUILDS.intersection(sys.argv))
+build_base = tempfile.mkdtemp(prefix="shadow-build-") if building else ""
 if building:
     # a fresh build folder: a module dropped from COMPILED must not linger as a stale extension
-    options["build"] = {"build_base": tempfile.mkdtemp(prefix="shadow-build-")}
+    options["build"] = {"build_base": build_base}
 if os.environ.get("SHADOW_COMPILE") == "1" and building:
     from mypyc.build import mypycify
 
     # --config-file= : the project's mypy settings name plugins the build does not install
-    ext_modules = mypycify(["--config-file=", *COMPILED], group_name="shadow_core")
+    # mypyc's generated C goes to the temporary build folder too, never to ./build/shadow/,
+    # where run folders live (a capture named kernel.jsonl would collide)
+    ext_modules = mypycify(
+        ["--config-file=", *COMPILED],
+        group_name="shadow_core",
+        target_dir=os.path.join(build_base, "mypyc"),
+    )
     for extension in ext_modules:
         # no fused multiply-add: a*b + c must round twice, as in Python, on every CPU
         extension.extra_compile_args.append("-ffp-contract=off")

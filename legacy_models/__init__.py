@@ -1,4 +1,4 @@
-"""The three legacy coordination layers and the chain they form in production (models.md).
+"""The three legacy coordination layers and the chain they form in production (docs/models.md).
 
 Arms (each built as ``functools.partial(Class, settings=...)`` and driven by
 ``shadow.simulate.simulate``): ``LegacyChain`` (the ``legacy`` arm), and each layer alone:

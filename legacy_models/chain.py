@@ -3,7 +3,7 @@
 ``Orchestrator.processMessage(contact, msg, p1)`` with ``p1 = Coordinator.enqueueMessage(
 contact, msg, p2)`` and ``p2(batch)`` = the agent call on the batch, then
 ``ResponseManager.sendResponse(contact, reply)``. Nothing is shared between the layers; what
-each sees of the next is the settle table of models.md (``Coordinator.enqueue``'s event).
+each sees of the next is the settle table of docs/models.md (``Coordinator.enqueue``'s event).
 
 Guarantees:
 

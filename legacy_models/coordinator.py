@@ -1,9 +1,9 @@
 """MessageCoordinator (``src/handlers/MessageCoordinator.js``): loops, dedupe, batching, C1-C8.
 
 The coordinator's "lock" is a promise per contact: its processing loop. ``enqueueMessage``
-returns a promise per message that settles as the settle table of models.md says.
+returns a promise per message that settles as the settle table of docs/models.md says.
 
-Guarantees (models.md, Legacy 2):
+Guarantees (docs/models.md, Legacy 2):
 
 1. C1: with ``loop``, at most one loop runs per contact; it takes batches from the head of the
    contact's queue until the queue is empty. With ``naive_await``, each caller awaits the

@@ -3,7 +3,7 @@
 The orchestrator serializes each contact with a lock object ``{processId, startTime}``. It calls
 its processor with the lock (and a concurrency slot) held and races it against a 15 s timer.
 
-Guarantees (models.md, Legacy 1):
+Guarantees (docs/models.md, Legacy 1):
 
 1. O1: the processing timer starts at the processor call; if it wins, ``processing_timeout``
    is emitted and the lock released at once; the processor is never cancelled.

@@ -1,6 +1,6 @@
 """ResponseManager (``src/handlers/response_manager.js``): reply de-duplication and retry, R1-R5.
 
-Guarantees (models.md, Legacy 3):
+Guarantees (docs/models.md, Legacy 3):
 
 1. R1 [A8]: a reply whose ``(contact, reply text)`` hash was recorded less than
    ``duplicate_window`` ago is ``reply_blocked`` (fate ``unanswered``); a blocked reply neither

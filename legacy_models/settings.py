@@ -1,7 +1,7 @@
 """Settings of the three legacy layers: every documented behaviour, the seed's figure as default.
 
 Durations are integer microseconds. ``shadow.config`` builds these from the validated YAML; the
-``[A#]`` tags name the interpretations of models.md that a switch selects.
+``[A#]`` tags name the interpretations of docs/models.md that a switch selects.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A *processor* is what a layer calls with the lock held. Every processor here reports its end
 through a ``done(resolved)`` callback: ``True`` when it resolved and ``False`` when it rejected:
 an agent ``error``, or a ``hang`` once ``client_timeout`` ends it (the settle table of
-models.md). Rejections are values, not exceptions, so a batch's failure costs no traceback.
+docs/models.md). Rejections are values, not exceptions, so a batch's failure costs no traceback.
 
 The steps are plain callbacks on the kernel's events, not generator processes: each callback
 is registered exactly where the process would have waited on the same event, so it runs as the

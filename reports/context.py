@@ -84,6 +84,14 @@ def explain_command(seq: int, arms: tuple[str, str] | list[str]) -> str:
     return f"shadow explain RUN_DIR --seq {seq} --arms {','.join(arms)}"
 
 
+def repro_command(signature: str, arms: list[str]) -> str:
+    """``shadow repro`` of a signature (as shadow.repro spells it); none for pairs it cannot
+    replay from a scenario (``recorded``, ``legacy~N``)."""
+    if any(arm == "recorded" or arm.startswith("legacy~") for arm in arms):
+        return ""
+    return f"shadow repro RUN_DIR {signature} --pair {','.join(arms)}"
+
+
 def build_context(data: RunData) -> dict[str, Any]:
     """The whole report as data (guarantee 1)."""
     latency_rows, curves = latency_summary(data)
@@ -326,6 +334,7 @@ def top_signatures(data: RunData) -> list[dict[str, Any]]:
                 "candidate_cause": sig.get("candidate_cause") or "-",
                 "examples": examples,
                 "command": explain_command(examples[0], arms) if examples else "",
+                "repro": repro_command(str(sig["signature"]), arms),
                 "text": data.text_of(examples[0]) if examples else None,
                 "contact": data.contact_of(examples[0]) if examples else "",
             }

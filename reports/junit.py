@@ -1,4 +1,4 @@
-"""JUnit XML of a gate verdict: one test case per check (rollout_gate.md, "Outputs").
+"""JUnit XML of a gate verdict: one test case per check (docs/gate.md, "Outputs").
 
 Guarantees:
 

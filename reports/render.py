@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shadow.common import UsageError
+from shadow.common import UsageError, staged_file
 
 
 def render_run(
@@ -27,8 +27,12 @@ def render_run(
         data = load_run(run_dir, show_text=True)
     context = build_context(data)
     context["title"] = title(data.manifest)
-    (md or run_dir / "report.md").write_text(render_markdown(context), encoding="utf-8")
-    (html or run_dir / "report.html").write_text(render_html(context), encoding="utf-8")
+    for target, render in (
+        (md or run_dir / "report.md", render_markdown),
+        (html or run_dir / "report.html", render_html),
+    ):
+        with staged_file(target) as staging:  # whole or not at all, even on Ctrl-C
+            staging.write_text(render(context), encoding="utf-8")
 
 
 def title(manifest: dict[str, Any]) -> str:

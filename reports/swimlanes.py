@@ -1,6 +1,6 @@
 """Contact timelines for the top signatures: both arms' decision events as swimlanes (SVG).
 
-Decision events are not stored (contracts.md): they come from re-running the run's arms with
+Decision events are not stored (docs/reference.md): they come from re-running the run's arms with
 ``shadow.explain``, which checks the re-run reproduces ``outcomes.parquet``.
 
 Guarantees:

@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("shadow.explain",),
     ("reports",),
     ("shadow.replay",),
-    ("shadow.live",),
+    ("shadow.live", "shadow.repro"),
     ("shadow.sweep",),
     ("shadow.bench",),
     ("shadow.cli",),

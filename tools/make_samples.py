@@ -3,7 +3,7 @@
     .venv/bin/python tools/make_samples.py
 
 Writes, from one generated traffic mix (conversations with resends, legit repeats and
-webhook redeliveries), with field names exactly as formats.md gives them:
+webhook redeliveries), with field names exactly as docs/capture.md gives them:
 
 - ``sample-cloud-api.jsonl``: WhatsApp Cloud API webhook POST bodies, one a line; about a
   third inside the receiver's ``{received_at, headers, body}`` wrapper (every redelivery among

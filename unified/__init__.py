@@ -1,4 +1,4 @@
-"""The UnifiedMessageCoordinator model (models.md U1-U10) and its settings."""
+"""The UnifiedMessageCoordinator model (docs/models.md U1-U10) and its settings."""
 
 from unified.coordinator import UnifiedCoordinator
 from unified.settings import UnifiedSettings

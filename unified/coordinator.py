@@ -1,4 +1,4 @@
-"""UnifiedMessageCoordinator, the seed's proposed replacement, as designed (models.md U1-U10).
+"""UnifiedMessageCoordinator, the seed's proposed replacement, as designed (docs/models.md U1-U10).
 
 One entry per contact holds its lock and FIFO queue; a duplicate check runs at arrival, before
 the lock; reply tracking, send retries, memory caps, the processing timeout, the lock watchdog

@@ -1,4 +1,5 @@
-"""Settings of the UnifiedMessageCoordinator (models.md U1-U10), the seed's figures as defaults.
+"""Settings of the UnifiedMessageCoordinator (docs/models.md U1-U10), the seed's figures as
+defaults.
 
 Durations are integer microseconds; ``[A#]`` tags name the interpretation a switch selects.
 """

@@ -1,4 +1,4 @@
-"""The kernel benchmark of architecture.md: per-contact lock + agent delay + send.
+"""The kernel benchmark of docs/architecture.md: per-contact lock + agent delay + send.
 
 A workload on the bare kernel (no models), to measure the scheduler itself: each message
 waits for its contact's lock (a FIFO of events), holds it through an agent delay and a send,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
 
 import shadow.cli.bench as bench
 import shadow.cli.captures as captures
@@ -23,12 +25,31 @@ import shadow.cli.gate as gate
 import shadow.cli.memory as memory
 import shadow.cli.replay as replay
 import shadow.cli.report as report
+import shadow.cli.repro as repro
 import shadow.cli.rollout as rollout
 import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
 import shadow.cli.watch as watch
-from shadow.cli.output import err
-from shadow.common import ShadowError, describe_value
+from shadow.cli.output import err, out
+from shadow.common import Interrupted, ShadowError, describe_value, install_handlers
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+# typer 0.2x labels every flag ``<bool>`` in --help, as if it took a value: a flag has no type.
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"shadow {version('coordinator-shadow')}", markup=False)
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="shadow",
@@ -41,6 +62,18 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Replay WhatsApp traffic through the legacy coordinators and the unified one, compare
+    them message by message, and gate each rollout stage."""
+
+
 config_app.command("show")(config.config_show)
 app.command("validate")(captures.validate_command)
 app.command("redact")(captures.redact_command)
@@ -48,6 +81,7 @@ app.command("scenarios")(captures.scenarios_command)
 app.command("generate")(captures.generate_command)
 app.command()(replay.replay)
 app.command()(explain.explain)
+app.command()(repro.repro)
 app.command()(report.report)
 app.command()(memory.memory)
 app.command()(bench.bench)
@@ -59,9 +93,23 @@ app.command()(serve.serve)
 
 
 def main() -> None:
-    """Console entry point: maps errors to exit statuses; never prints a traceback."""
+    """Console entry point: maps errors to exit statuses; never prints a traceback.
+
+    SIGINT and SIGTERM stop the command: temporary output is removed on the way out, one line
+    says "interrupted", and the exit status is 130 or 143.
+    """
+    install_handlers()
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        if result == 130:  # click returns, not raises, on an interrupt when not standalone
+            err.print("interrupted", markup=False)
+            sys.exit(130)
+    except Interrupted as exc:
+        err.print("interrupted", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
     except ShadowError as exc:
         # a verdict (gate fail, validate's bad lines) is a result, not an error
         label = "error" if exc.exit_code >= 3 else "result"
@@ -70,7 +118,7 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err.print("aborted")
+        err.print("interrupted", markup=False)
         sys.exit(130)
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
         show = getattr(exc, "show", None)

@@ -24,6 +24,8 @@ def bench(
 
     if messages < 1 or contacts < 1:
         raise UsageError("--messages and --contacts must be at least 1")
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: must be at least 1 (got {workers})")
     result = run_bench(messages, contacts, workers)
     if json_:
         print_json(result)

@@ -71,3 +71,7 @@ def explain(
         cells[index] = escape(f"{layer}{event.kind} #{seqs_text}{rule}{detail}")
         events.add_row(f"{at / 1e6:.3f}s", *cells)
     out.print(events)
+    from shadow.repro import repro_commands
+
+    for command in repro_commands(run_dir, seqs):
+        out.print(f"smallest repro: {command}", markup=False)

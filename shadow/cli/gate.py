@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shadow.cli.output import JsonOption, err, out, print_json
-from shadow.common import ShadowError, UsageError
+from shadow.common import ShadowError, UsageError, staged_file
 
 
 def gate(
@@ -19,7 +19,11 @@ def gate(
     ] = None,
     previous: Annotated[
         Path | None,
-        typer.Option("--previous", help="The previous stage's gate-Q.json (flag fingerprint)."),
+        typer.Option(
+            "--previous",
+            help="The previous stage's gate-Q.json (flag fingerprint); looked up in the run "
+            "folder when not found as given.",
+        ),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -70,6 +74,8 @@ def gate(
         run_ref = str(run_dir)
     if run_ref.startswith(".."):
         run_ref = str(run_dir)
+    if previous is not None and not previous.exists() and (run_dir / previous).is_file():
+        previous = run_dir / previous
     loaded = load_policy(policy, stage)
     inputs = load_gate_input(run_dir, run_ref)
     options = GateOptions(
@@ -91,8 +97,8 @@ def gate(
         if target is None:
             continue
         try:
-            with target.open("w", encoding="utf-8", newline="\n") as handle:
-                handle.write(content)
+            with staged_file(target) as staging:
+                staging.write_text(content, encoding="utf-8", newline="\n")
         except OSError as exc:
             raise UsageError(f"cannot write {target}: {exc.strerror}") from None
     # the run's reports lead with the verdict: refresh them now that gate-P.json exists
@@ -109,6 +115,13 @@ def gate(
     else:
         for check in document["checks"]:
             out.print(f"{check['verdict']:<12} {check['name']}: {check['reason']}", markup=False)
+        for waiver in document.get("waivers", []):
+            status = waiver["status"].replace("_", " ")
+            out.print(
+                f"waiver {waiver['index']} {status}: {waiver['match']}, "
+                f"{waiver['matched']} matched (approved by {waiver['approver']})",
+                markup=False,
+            )
         out.print(result_line(document), markup=False)
     if report.exit_status:
         raise GateVerdict(stage, report.verdict, document["reasons"])

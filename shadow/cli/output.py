@@ -37,3 +37,17 @@ def print_json(document: Any) -> None:
     import json
 
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def plain_table(heads: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """Columns aligned with spaces, for logs and pipes (no box drawing, nothing cut);
+    the columns in ``right`` are right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(heads, *rows, strict=True)]
+    lines = []
+    for row in [heads, *rows]:
+        cells = [
+            cell.rjust(width) if index in (right or set()) else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -111,8 +111,11 @@ def replay(
         summary = _replay_with_bar(options, run_replay)
     if json_:
         print_json(summary)
-        return
-    render_replay_summary(summary, time.perf_counter() - started)
+    else:
+        render_replay_summary(summary, time.perf_counter() - started)
+    if summary.get("rejected"):
+        rejected = Path(summary["run_dir"]) / "rejected.jsonl"
+        err.print(f"skipped {summary['rejected']} bad lines (see {rejected})", markup=False)
 
 
 class _ReplayProgress:
@@ -161,7 +164,7 @@ def _replay_with_bar(options: Any, run_replay: Any) -> dict[str, Any]:
         MofNCompleteColumn(),
         TextColumn("{task.fields[virtual]}"),
     )
-    with Progress(*columns, console=err) as bar:
+    with Progress(*columns, console=err, transient=True) as bar:  # gone once the summary shows
         progress = _ReplayProgress(bar)
         return dict(run_replay(options, progress.note, progress.advance))
 
@@ -192,7 +195,7 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
     pairs.add_column("pair")
     for severity in ("regression", "change", "improvement"):
         pairs.add_column(severity, justify="right")
-    pairs.add_column("kinds")
+    pairs.add_column("kinds", overflow="fold")
     for pair, counts in summary["divergences"].items():
         kinds = ", ".join(f"{k} {n}" for k, n in counts["by_kind"].items())
         pairs.add_row(
@@ -203,16 +206,12 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
     out.print(pairs)
     if summary["top_signatures"]:
         top = Table(title="top signatures")
-        for column in (
-            "signature",
-            "pair",
-            "count",
-            "severity",
-            "kinds",
-            "baseline cause",
-            "candidate cause",
-        ):
-            top.add_column(column)
+        # a signature is an id: never wrapped or cut; the prose columns fold instead
+        top.add_column("signature", no_wrap=True, min_width=12)
+        top.add_column("pair", overflow="fold")
+        top.add_column("count", justify="right", no_wrap=True)
+        for column in ("severity", "kinds", "baseline cause", "candidate cause"):
+            top.add_column(column, overflow="fold")
         for sig in summary["top_signatures"][:8]:
             top.add_row(
                 sig["signature"],

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shadow.cli.output import out
+from shadow.cli.output import err, out
 from shadow.common import UsageError
 
 
@@ -34,5 +35,10 @@ def report(
         raise UsageError(f"{run_dir}: no such run folder")
     html_file = html or run_dir / "report.html"
     md_file = md or run_dir / "report.md"
-    render_run(run_dir, html=html_file, md=md_file, show_text=show_text)
+    # a transient spinner on a terminal (rendering a large run takes seconds); nothing in logs
+    showing: contextlib.AbstractContextManager[object] = (
+        err.status("rendering reports...") if err.is_terminal else contextlib.nullcontext()
+    )
+    with showing:
+        render_run(run_dir, html=html_file, md=md_file, show_text=show_text)
     out.print(f"wrote {md_file} and {html_file}", markup=False)

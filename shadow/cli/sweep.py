@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shadow.cli.output import JsonOption, err, out, print_json
+from shadow.cli.output import JsonOption, err, out, plain_table, print_json
 from shadow.common import UsageError
 
 
@@ -107,8 +107,7 @@ def render_sweep_summary(result: Any, seconds: float) -> None:
             table.add_row(*row)
         out.print(table)
     else:
-        out.print("\t".join(heads), markup=False)
-        for row in rows:
-            out.print("\t".join(row), markup=False)
+        right = {index for index in range(len(heads)) if not 0 < index <= len(result.keys)}
+        out.print(plain_table(heads, rows, right), markup=False)
     out.print(result.sentence, markup=False)
     out.print(f"sweep folder: {result.out}  ({seconds:.1f} s)", markup=False)

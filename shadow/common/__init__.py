@@ -10,6 +10,13 @@ from shadow.common.describe import describe_value
 from shadow.common.divergence_kinds import KINDS, SEVERITIES
 from shadow.common.durations import duration_value, format_duration, parse_duration
 from shadow.common.errors import CheckFailed, InputError, ShadowError, UsageError
+from shadow.common.interrupts import (
+    Interrupted,
+    install_handlers,
+    kill_workers,
+    staged_file,
+    stop_workers,
+)
 from shadow.common.jsonio import canonical_json, compact_json
 from shadow.common.secret_names import SECRET, SECRET_NAMES, is_secret_name, scrub_secrets
 from shadow.common.timing import Stopwatch
@@ -23,6 +30,7 @@ __all__ = [
     "STRUCTURES",
     "CheckFailed",
     "InputError",
+    "Interrupted",
     "ShadowError",
     "Stopwatch",
     "Structure",
@@ -33,7 +41,11 @@ __all__ = [
     "duration_value",
     "entries_for_bytes",
     "format_duration",
+    "install_handlers",
     "is_secret_name",
+    "kill_workers",
     "parse_duration",
     "scrub_secrets",
+    "staged_file",
+    "stop_workers",
 ]

@@ -1,4 +1,4 @@
-"""The divergence kinds and severities of contracts.md, in one place (stdlib only).
+"""The divergence kinds and severities of docs/reference.md, in one place (stdlib only).
 
 The comparator emits them, the configuration validates ``compare.severity`` against them, and
 the gate's policies name them.

@@ -1,10 +1,10 @@
-"""The errors a command may stop on, each with its exit status (contracts.md)."""
+"""The errors a command may stop on, each with its exit status (docs/reference.md)."""
 
 from __future__ import annotations
 
 
 class ShadowError(Exception):
-    """A stop with a clear one-line message; ``exit_code`` per contracts.md."""
+    """A stop with a clear one-line message; ``exit_code`` per docs/reference.md."""
 
     exit_code = 3
 

@@ -3,7 +3,7 @@
 With ``--flip-at T``, the contacts whose stage membership changes move at T from the previous
 stage's system to the new one; the old instance finishes what it holds, the new one knows
 none of its hashes, locks or queues. A moved contact's message is a ``handover`` divergence
-(contracts.md) when:
+(docs/reference.md) when:
 
 1. its ``repeat_of`` was handled by the other system and both were processed (the duplicate
    check could not see across the flip);

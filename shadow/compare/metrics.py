@@ -1,4 +1,5 @@
-"""The metrics of contracts.md over outcome frames: for policies, expect blocks, sweeps, reports.
+"""The metrics of docs/reference.md over outcome frames: for policies, expect blocks, sweeps,
+reports.
 
 Guarantees: every metric is a pure function of the outcome frame(s) it is given; rates are
 shares of the frame's rows; latency percentiles use linear interpolation over answered
@@ -34,7 +35,7 @@ def percentile(values: np.ndarray, q: float) -> float:
 
 
 def arm_metrics(frame: pd.DataFrame, lock_disagreement_s: float = 0.0) -> dict[str, float]:
-    """The single-arm metrics of contracts.md for one arm's outcome frame."""
+    """The single-arm metrics of docs/reference.md for one arm's outcome frame."""
     total = max(len(frame), 1)
     fates = frame["fate"].value_counts()
     answered = frame["fate"] == "answered"

@@ -8,7 +8,7 @@ counted as a match.
 Guarantees:
 
 1. Every stream seq has exactly one outcome row per arm (``outcome_frame``).
-2. A divergence lists every kind that applies (contracts.md), the pair's severity is the worst
+2. A divergence lists every kind that applies (docs/reference.md), the pair's severity is the worst
    of its kinds, and its signature depends only on the arm families, the sorted kinds and the
    causes on each side: the same cause keeps its signature across stages, runs and captures.
 3. Divergences are ordered by pair (in the order given), then by seq.

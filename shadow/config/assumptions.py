@@ -1,4 +1,4 @@
-"""The seed's interpretations [A1]-[A20] (models.md, rollout_gate.md): what a verdict rests on."""
+"""The seed's interpretations [A1]-[A20] (docs/models.md, docs/gate.md): what a verdict rests on."""
 
 from __future__ import annotations
 

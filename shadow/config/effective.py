@@ -19,11 +19,12 @@ Guarantees:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import hashlib
 import json
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,7 @@ def load_config(
     sets: list[str],
     scenario_env: Mapping[str, Any] | None = None,
     scenario_source: str = "scenario",
+    options: Sequence[tuple[str, str]] = (),
 ) -> EffectiveConfig:
     """The effective configuration of a command (guarantees 1-3).
 
@@ -228,6 +230,8 @@ def load_config(
     if config_file is not None:
         layers.append(file_layer(config_file))
     layers.extend(parse_set(item) for item in sets)
+    # a command's own options (``--provider foo``) are blamed on themselves, not on --set
+    layers.extend(dataclasses.replace(parse_set(item), label=label) for label, item in options)
     return _resolve(layers)
 
 

@@ -1,9 +1,9 @@
-"""The configuration tree as pydantic models: every key of models.md and contracts.md.
+"""The configuration tree as pydantic models: every key of docs/models.md and docs/reference.md.
 
 Guarantees:
 
 1. Every default is read from the frozen settings dataclasses (``LegacySettings``,
-   ``UnifiedSettings``, ``EnvironmentSettings``) or, outside the models, from contracts.md's
+   ``UnifiedSettings``, ``EnvironmentSettings``) or, outside the models, from docs/reference.md's
    table: the seed's figures have one home, and tests/unit/test_config.py checks the builders
    give back exactly the dataclass defaults.
 2. Unknown keys are refused at every level (``extra="forbid"``), scalars are strict (``yes`` is
@@ -310,12 +310,12 @@ class EnvironmentConfig(Section):
     users: Literal["open", "reactive"] = Field(
         _switch(_E.users),
         description="open: every message as given; reactive: a resend this arm already "
-        "answered before it arrived is not sent (models.md, Users)",
+        "answered before it arrived is not sent (docs/models.md, Users)",
     )
     redelivery: Literal["cloud_api", "evolution", "burst", "none"] = Field(
         _switch(_E.redelivery),
         description="webhooks reaching a bot that is down: the gateway's retry schedule "
-        "(models.md, Restart redelivery), all at once when it is back (burst), or lost (none)",
+        "(docs/models.md, Restart redelivery), all at once when it is back (burst), or lost (none)",
     )
 
     @model_validator(mode="after")
@@ -387,7 +387,7 @@ class CompareConfig(Section):
     severity: SeverityMap = Field(
         default_factory=dict,
         description="kind -> severity, or kind -> {repeat_kind: severity}; "
-        "{} = the contracts.md table",
+        "{} = the docs/reference.md table",
     )
 
 

@@ -128,7 +128,7 @@ SenderLatency = Annotated[
     PlainSerializer(format_latency, when_used="json"),
 ]
 
-# --- divergence severities (contracts.md "Divergences") ------------------------------------
+# --- divergence severities (docs/reference.md "Divergences") ------------------------------------
 
 #: The repeat classes (docs/divergences.md); ``legit`` and ``none`` are earlier names of
 #: ``repeat_after_reply`` and ``distinct``, still read.

@@ -154,6 +154,14 @@ def rerun(
     return timelines
 
 
+def describe_event(event: DecisionEvent) -> str:
+    """An event as ``shadow explain`` shows it: ``layer: kind #seqs [rule]``."""
+    seqs = ",".join(str(s) for s in event.seqs)
+    rule = f" [{event.rule}]" if event.rule else ""
+    layer = f"{event.layer}: " if event.layer else ""
+    return f"{layer}{event.kind} #{seqs}{rule}"
+
+
 def _stored_answers(outcomes: pd.DataFrame, size: int) -> np.ndarray | None:
     """The comparator's repeat baseline (``recorded``, else ``legacy``) read back from the
     stored outcomes: first reply per seq in µs, -1 when never."""

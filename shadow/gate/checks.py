@@ -1,4 +1,4 @@
-"""The gate's checks over one arm pair: new failures, kinds counts, latency (rollout_gate.md).
+"""The gate's checks over one arm pair: new failures, kinds counts, latency (docs/gate.md).
 
 ``PairView`` aligns the baseline and candidate outcomes by seq, splits them into the direct
 population (the candidate's ``unified`` messages: the cohort) and the indirect one (everyone

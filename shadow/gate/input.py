@@ -1,6 +1,6 @@
 """What the gate reads: the input contract between the comparator's run folder and the gate.
 
-The gate needs only records (architecture.md). ``files.load_gate_input`` builds a
+The gate needs only records (docs/architecture.md). ``files.load_gate_input`` builds a
 ``GateInput`` from a run folder; tests build one directly.
 
 **run.json** (a dict) — keys the gate reads:

@@ -1,4 +1,4 @@
-"""The gate policy and waivers: pydantic models of the YAML (rollout_gate.md), parsed from text.
+"""The gate policy and waivers: pydantic models of the YAML (docs/gate.md), parsed from text.
 
 Guarantees:
 
@@ -150,7 +150,7 @@ class Waiver(_Strict):
 
 
 class Policy(_Strict):
-    """The policy YAML of rollout_gate.md; ``waivers`` is a file name or an inline list."""
+    """The policy YAML of docs/gate.md; ``waivers`` is a file name or an inline list."""
 
     baseline: Literal["previous", "legacy"] = "previous"
     min_messages: int = Field(ge=1)

@@ -2,7 +2,7 @@
 
 Pure: records in (``GateInput``), a verdict document out; no file, no clock (``as_of`` is given).
 
-Guarantees (rollout_gate.md, contracts.md "Gate verdicts"):
+Guarantees (docs/gate.md, docs/reference.md "Gate verdicts"):
 
 1. The pair is ``rollout@P`` against the baseline (``legacy``, or with ``baseline: previous``
    the highest ``rollout@Q`` with Q < P in the run, else ``legacy``).
@@ -53,7 +53,7 @@ ASSUMPTION = (
 
 
 class GateVerdict(ShadowError):
-    """A gate that did not pass, as an exit: 1 fail, 2 inconclusive (contracts.md)."""
+    """A gate that did not pass, as an exit: 1 fail, 2 inconclusive (docs/reference.md)."""
 
     def __init__(self, stage: int, verdict: str, reasons: Sequence[str]) -> None:
         # reasons come failing checks first (``deciding_checks``): the first one decides
@@ -142,11 +142,13 @@ def _fingerprint_check(
     )
 
 
-def _cohort_check(view: PairView, policy: Policy) -> CheckResult:
+def _cohort_check(
+    view: PairView, policy: Policy, stage: int, flag: Mapping[str, Any] | None = None
+) -> CheckResult:
     messages, contacts = view.cohort_messages, view.cohort_contacts
     name = "cohort size"
     if messages == 0:
-        return _precondition(name, "fail", "empty cohort: no message went to the unified system")
+        return _precondition(name, "fail", _empty_cohort(stage, flag))
     short = []
     if messages < policy.min_messages:
         short.append(f"{messages} messages < min_messages {policy.min_messages}")
@@ -160,6 +162,20 @@ def _cohort_check(view: PairView, policy: Policy) -> CheckResult:
         )
         return result
     return _precondition(name, "pass", f"{messages} messages, {contacts} contacts")
+
+
+def _empty_cohort(stage: int, flag: Mapping[str, Any] | None) -> str:
+    """Why a cohort is usually empty: the flag's settings do not match production's."""
+    settings = dict(flag or {})
+    used = ", ".join(
+        f"{key} {settings.get(key)!r}" for key in ("flag", "provider", "salt") if key in settings
+    )
+    return (
+        f"empty cohort: no message went to the unified system at stage {stage}. Usually the "
+        f"flag settings differ from production's ({used or 'none recorded'}): check "
+        "--flag, --provider and rollout.salt, that --stage is the stage to gate, and that a "
+        "redacted capture was redacted with --flag"
+    )
 
 
 def _changes_check(view: PairView, waived: WaiverOutcome) -> CheckResult:
@@ -241,7 +257,7 @@ def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport
         harness_check.examples = view.examples(harness)
         checks.append(_precondition("stage arms", "pass", f"{candidate} against {baseline}"))
         checks.append(harness_check)
-        checks.append(_cohort_check(view, policy))
+        checks.append(_cohort_check(view, policy, options.stage, run_fingerprint(inp.run)))
         if policy.changes == "require_waiver":
             checks.append(_changes_check(view, waived))
         seed = int(inp.run.get("seed") or 1)

@@ -1,4 +1,4 @@
-"""Waivers applied to one arm pair's divergence lines (rollout_gate.md, "Waivers").
+"""Waivers applied to one arm pair's divergence lines (docs/gate.md, "Waivers").
 
 Guarantees:
 

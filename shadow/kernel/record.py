@@ -3,15 +3,15 @@
 Models never decide a message's fate directly: they emit decision events (``arrived``,
 ``duplicate_suppressed``, ``processing_started``, ``reply_sent``, ...), each naming the rule (a
 config key) behind it. The recorder folds them into per-seq columns and, at the end, applies the
-fate table of contracts.md (first row that applies). Events themselves are kept only for the
+fate table of docs/reference.md (first row that applies). Events themselves are kept only for the
 seqs being captured (``explain`` and the report timelines re-run an arm to get them).
 
 Guarantees:
 
 1. Outcome columns depend only on the sequence of events emitted, not on how many seqs are
    captured.
-2. ``fate`` follows contracts.md: answered > lost > duplicate_suppressed > dropped > timed_out >
-   unanswered > stranded.
+2. ``fate`` follows docs/reference.md: answered > lost > duplicate_suppressed > dropped >
+   timed_out > unanswered > stranded.
 3. ``cause`` is the fate's rule when it has one, else the rule of the latest event that delayed
    the message or changed its batch, else empty.
 4. A seq is *open* from ``arrived`` until an event closes it (suppressed, dropped, replied,

@@ -20,7 +20,7 @@ NOTHING_TO_REPLAY = "the capture holds no inbound message to replay"
 
 @dataclass
 class ReplayOptions:
-    """Everything ``shadow replay`` accepts (contracts.md), already parsed."""
+    """Everything ``shadow replay`` accepts (docs/reference.md), already parsed."""
 
     inputs: list[str]
     format: str = "auto"
@@ -101,8 +101,7 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
     warnings = list(capture.warnings)
     for label, shown in labels.items():
         warnings = [w.replace(label, shown) for w in warnings]
-    first = options.inputs[0]
-    stem = first.split(":", 1)[1] if first.startswith("scenario:") else Path(first).stem
+    stem = input_stem(options.inputs)
     accounting = capture.accounting.as_json()
     if capture.delivered:
         accounting["delivered"] = dict(sorted(capture.delivered.items()))
@@ -129,18 +128,44 @@ def _display_path(path: Path) -> str:
 def effective_config(
     options: ReplayOptions, scenario_env: dict[str, Any] | None
 ) -> EffectiveConfig:
-    sets = list(options.sets)
+    """Defaults, scenario, ``--config``, ``--set``, then the command's own options; an error
+    names the option it came from (``--provider``, not ``--set``)."""
+    own: list[tuple[str, str]] = []
     if options.seed is not None:
-        sets.append(f"environment.seed={options.seed}")
+        own.append(("--seed", f"environment.seed={options.seed}"))
     if options.flag:
-        sets.append(f"rollout.flag={options.flag}")
+        own.append(("--flag", f"rollout.flag={options.flag}"))
     if options.provider:
-        sets.append(f"rollout.provider={options.provider}")
-    return load_config(options.config_file, sets, scenario_env)
+        own.append(("--provider", f"rollout.provider={options.provider}"))
+    return load_config(options.config_file, list(options.sets), scenario_env, options=own)
+
+
+def check_options(options: ReplayOptions, default_out: Path) -> None:
+    """Every option, ``--set`` and config file checked before any capture line is read: a
+    mistake costs nothing however large the capture."""
+    from shadow.prepare import resolve_arms
+    from shadow.runfolder import check_target
+
+    if options.workers is not None and options.workers < 1:
+        raise UsageError(f"--workers: must be at least 1 (got {options.workers})")
+    if options.flip_at is not None and not options.stages:
+        raise UsageError("--flip-at: needs --stage (the flip turns a rollout stage on)")
+    for item in options.inputs:
+        if not item.startswith("scenario:") and not Path(item).is_file():
+            raise UsageError(f"{item}: no such capture file")
+    effective_config(options, None)
+    resolve_arms(options.arms, sorted(set(options.stages)), has_outbound=True)
+    check_target(options.out or default_out, options.force)
+
+
+def input_stem(inputs: Sequence[str]) -> str:
+    """The run folder's default name: the first capture's stem or the scenario's name."""
+    first = inputs[0]
+    return first.split(":", 1)[1] if first.startswith("scenario:") else Path(first).stem
 
 
 def cohorts_for(config: EffectiveConfig, stages: Sequence[int]) -> Cohorts:
-    """Stage membership by the production flag's own bucketing (rollout_gate.md).
+    """Stage membership by the production flag's own bucketing (docs/gate.md).
 
     The stream's ``bucket`` column stores each contact's *entry stage* (``rollout.entry_stage``):
     membership of stage P is ``entry <= P`` whatever the provider's native bucket unit.

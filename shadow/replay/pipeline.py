@@ -20,6 +20,7 @@ import pandas as pd
 
 from shadow.common import Stopwatch, UsageError
 from shadow.compare import compare_arms
+from shadow.config import EffectiveConfig
 from shadow.prepare import (
     plan_for,
     prepare_stream,
@@ -32,13 +33,15 @@ from shadow.replay.inputs import (
     NOTHING_TO_REPLAY,
     LoadedInputs,
     ReplayOptions,
+    check_options,
     cohorts_for,
     compare_settings,
     effective_config,
+    input_stem,
     load_inputs,
 )
 from shadow.replay.manifest import write_run, write_stream
-from shadow.runfolder import prepare_folder, write_json
+from shadow.runfolder import staged_folder, write_json
 from shadow.simulation import ArmProgress, ModelSettings, release_free_memory
 
 Progress = Callable[[str], None]
@@ -54,6 +57,7 @@ def replay(
     ``progress`` hears phase notes, ``arm_progress`` each arm's messages and virtual time.
     """
     watch = Stopwatch()
+    check_options(options, default_out(input_stem(options.inputs)))
     loaded = load_inputs(options)
     watch.phase("read")
     return replay_loaded(options, loaded, watch, progress, arm_progress)
@@ -97,8 +101,29 @@ def replay_loaded(
             raise UsageError(NOTHING_TO_REPLAY)
         note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
     config = effective_config(options, loaded.scenario_env)
-    out = options.out or Path("build/shadow") / loaded.stem
-    prepare_folder(out, options.force)
+    target = options.out or default_out(loaded.stem)
+    with staged_folder(target, options.force) as out:
+        summary = _replay_into(out, options, loaded, config, watch, note, arm_progress)
+    summary["run_dir"] = str(target)
+    summary["rejected"] = len(loaded.rejected)
+    return summary
+
+
+def default_out(stem: str) -> Path:
+    """Where a run goes without ``--out``."""
+    return Path("build/shadow") / stem
+
+
+def _replay_into(
+    out: Path,
+    options: ReplayOptions,
+    loaded: LoadedInputs,
+    config: EffectiveConfig,
+    watch: Stopwatch,
+    note: Progress,
+    arm_progress: ArmProgress | None,
+) -> dict[str, Any]:
+    """Everything a replay writes, into ``out`` (the staged folder)."""
     stages = sorted(set(options.stages))
     cohorts = cohorts_for(config, stages)
     environment = config.environment_settings()
@@ -171,7 +196,7 @@ def scenario_metrics(
 ) -> dict[str, dict[str, float]]:
     """Generate a scenario, replay every arm its ``expect`` block names, return the metrics.
 
-    ``{arm: {metric: value}}`` with the single-arm metrics of contracts.md; what the tests
+    ``{arm: {metric: value}}`` with the single-arm metrics of docs/reference.md; what the tests
     check each built-in scenario's ``expect`` block against.
     """
     import json

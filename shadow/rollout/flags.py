@@ -1,4 +1,4 @@
-"""Who is in a rollout stage: the production flag service's own bucketing (rollout_gate.md).
+"""Who is in a rollout stage: the production flag service's own bucketing (docs/gate.md).
 
 The seed names ``USE_UNIFIED_COORDINATOR`` as a boolean environment variable; a per-contact
 percentage needs a flag service evaluated per message with the contact as the stickiness key.
@@ -47,7 +47,7 @@ Bucket = int | float
 
 @dataclass(frozen=True, slots=True)
 class RolloutSettings:
-    """The ``rollout.*`` config keys (contracts.md). Invalid combinations raise UsageError.
+    """The ``rollout.*`` config keys (docs/reference.md). Invalid combinations raise UsageError.
 
     ``group_id`` (Unleash) defaults to the flag name; ``salt`` (LaunchDarkly) is the flag's own
     salt and is required there, since a guessed salt buckets different people than production;
@@ -266,7 +266,7 @@ def cohorts_of_entries(
 
 
 def buckets_csv(rows: Iterable[tuple[str, Bucket]]) -> str:
-    """CSV text ``contact_id,bucket`` with ``\\n`` line ends (contracts.md ``--buckets``)."""
+    """CSV text ``contact_id,bucket`` with ``\\n`` line ends (docs/reference.md ``--buckets``)."""
     lines = ["contact_id,bucket"]
     for contact_id, value in rows:
         needs_quotes = any(ch in contact_id for ch in ',"\n\r')
@@ -278,7 +278,7 @@ def buckets_csv(rows: Iterable[tuple[str, Bucket]]) -> str:
 def rollout_summary(
     contact_ids: Iterable[str], stages: Sequence[int], settings: RolloutSettings
 ) -> dict[str, Any]:
-    """The ``shadow rollout --json`` document (contracts.md)."""
+    """The ``shadow rollout --json`` document (docs/reference.md)."""
     return {
         "provider": settings.provider,
         "fingerprint": fingerprint(settings),

@@ -4,7 +4,6 @@ its readers against ``run.json``'s hashes."""
 from shadow.runfolder.folder import (
     SCHEMA_VERSION,
     file_hashes,
-    prepare_folder,
     sha256_file,
     verify_folder,
     write_json,
@@ -13,14 +12,17 @@ from shadow.runfolder.folder import (
     write_parquet,
 )
 from shadow.runfolder.memory import StructureMemory, memory_rows
+from shadow.runfolder.staging import check_target, partial_path, staged_folder
 
 __all__ = [
     "SCHEMA_VERSION",
     "StructureMemory",
+    "check_target",
     "file_hashes",
     "memory_rows",
-    "prepare_folder",
+    "partial_path",
     "sha256_file",
+    "staged_folder",
     "verify_folder",
     "write_json",
     "write_jsonl",

@@ -7,15 +7,14 @@ Guarantees:
    absolute path, no wall-clock time.
 2. ``run.json`` lists the sha256 of each data file it describes (``files``); a reader can
    check the folder has not been altered (the gate does).
-3. An existing folder is refused unless ``force``; with ``force`` its previous contents are
-   replaced, never mixed with the new run's.
+3. Writers write into a staged folder (``shadow.runfolder.staging``): a run folder appears
+   whole or not at all, and replaces a previous one only with ``force``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shadow.common import InputError, UsageError, canonical_json, compact_json
+from shadow.common import InputError, canonical_json, compact_json
 
 SCHEMA_VERSION = 1
 DATA_FILES = {
@@ -36,17 +35,6 @@ DATA_FILES = {
     "gauges": "gauges.parquet",
     "rejected": "rejected.jsonl",
 }
-
-
-def prepare_folder(path: Path, force: bool) -> None:
-    """Create an empty run folder (guarantee 3)."""
-    if path.exists():
-        if not force:
-            raise UsageError(f"{path} exists; pass --force to replace it")
-        if not (path / "run.json").exists() and any(path.iterdir()):
-            raise UsageError(f"{path} is not a run folder (no run.json); refusing to replace it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
 
 
 def write_json(path: Path, document: Any) -> None:

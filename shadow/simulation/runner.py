@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from shadow.common import stop_workers
 from shadow.kernel import LAYERS, DecisionEvent
 from shadow.simulation.arms import ArmSpec, ModelSettings, environment_for, factory_for
 from shadow.world import Environment, Message, Restart, message_block, simulate
@@ -389,7 +390,7 @@ def run_arms(
         context = multiprocessing.get_context("fork")
         queue = context.Queue() if on_progress is not None else None
         _SHARED["queue"] = queue
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with stop_workers(ProcessPoolExecutor(max_workers=workers, mp_context=context)) as pool:
             futures = [pool.submit(_run_shared, index) for index in indices]
             while queue is not None and on_progress is not None:
                 _relay(queue, on_progress)

@@ -1,4 +1,4 @@
-"""Capture readers and the normalized stream (formats.md).
+"""Capture readers and the normalized stream (docs/capture.md).
 
 ``read_captures`` reads capture files of any known format into a ``Capture``: inbound and
 outbound records sorted by time, the line accounting, rejected lines and warnings.
@@ -7,6 +7,7 @@ outbound records sorted by time, the line accounting, rejected lines and warning
 from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, ReadOptions
 from shadow.streams.expect import parse_expectation
 from shadow.streams.fields import iso_utc
+from shadow.streams.generate import contact_id as pool_contact
 from shadow.streams.generate import generate_to_file
 from shadow.streams.keys import APP_SECRET_ENV, REDACT_KEY_ENV, TWILIO_TOKEN_ENV
 from shadow.streams.loadgen import steady_load
@@ -48,6 +49,7 @@ __all__ = [
     "load_scenario",
     "outbound_columns",
     "parse_expectation",
+    "pool_contact",
     "read_captures",
     "record_columns",
     "rejection_groups",

@@ -85,7 +85,7 @@ class Counts:
         return any(self.events.values())
 
     def document(self) -> dict[str, Any]:
-        """The counts of contracts.md's ``validate --json`` (without the rejected list)."""
+        """The counts of docs/reference.md's ``validate --json`` (without the rejected list)."""
         kinds = LINE_KINDS if self.has_events else CLASSIC_LINE_KINDS
         document: dict[str, Any] = {
             "lines": self.lines,

@@ -2,7 +2,7 @@
 
 Guarantees:
 
-1. ``classify_object`` looks at field names only (formats.md) and never raises; it returns the
+1. ``classify_object`` looks at field names only (docs/capture.md) and never raises; it returns the
    family or None (a record it cannot place, left to the reader to accept or reject).
 2. ``detect_format`` decides on the first placeable record among the first ``SAMPLE`` non-blank
    lines; the readers then check every later record, so a file mixing formats stops with the

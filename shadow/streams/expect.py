@@ -66,7 +66,7 @@ class ExpectResult(NamedTuple):
 
 
 def is_arm(name: str) -> bool:
-    """Whether ``name`` is an arm name of contracts.md."""
+    """Whether ``name`` is an arm name of docs/reference.md."""
     return _ARM.match(name) is not None
 
 

@@ -27,12 +27,14 @@ from typing import Any
 
 import yaml
 
+from shadow.common import staged_file
 from shadow.kernel import KeyedRandom
 from shadow.streams.quantities import MS, Distribution
 from shadow.streams.scenarios import (
     Burst,
     Conversations,
     LegitRepeat,
+    Messages,
     Redelivery,
     Resend,
     Scenario,
@@ -205,6 +207,20 @@ def _surges(element: _Element, spec: Surge) -> None:
                     element.add(_ms(at), contact_id(c), entry)
 
 
+def _listed(element: _Element, spec: Messages) -> None:
+    """Listed messages in list order; ``id`` and ``topic`` as given, else numbered."""
+    for message in spec.list_:
+        entry = Entry(text=message.text, type=message.type)
+        element.add(message.at, contact_id(message.contact - 1), entry)
+        row = element.rows[-1]
+        element.rows[-1] = replace(
+            row,
+            message_id=message.id if message.id is not None else row.message_id,
+            topic=message.topic if message.topic is not None else row.topic,
+            repeat_kind=message.repeat_kind,
+        )
+
+
 def _repeats(
     element: _Element,
     spec: Resend | LegitRepeat | Redelivery,
@@ -254,6 +270,8 @@ def generate_rows(scenario: Scenario, seed: int = 1) -> list[Row]:
             _bursts(element, spec)
         elif isinstance(spec, Surge):
             _surges(element, spec)
+        elif isinstance(spec, Messages):
+            _listed(element, spec)
         else:
             chosen = spec.of if spec.of is not None else range(index)
             redelivery = isinstance(spec, Redelivery)
@@ -277,7 +295,7 @@ def iso_ms(start: datetime, at: int) -> str:
 
 
 def row_dict(row: Row, start: datetime) -> dict[str, str]:
-    """A shadow JSONL object (formats.md): ``repeat_kind`` only when set."""
+    """A shadow JSONL object (docs/capture.md): ``repeat_kind`` only when set."""
     document = {
         "received_at": iso_ms(start, row.at),
         "contact_id": row.contact_id,
@@ -317,7 +335,10 @@ def load_scenario_from(scenario: Scenario, sets: Iterable[str] | Mapping[str, ob
 def write_stream(rows: Iterable[Mapping[str, str]], path: str | Path) -> int:
     """Write shadow JSONL (UTF-8, ``\\n`` line ends); returns the number of rows."""
     count = 0
-    with Path(path).open("w", encoding="utf-8", newline="\n") as handle:
+    with (
+        staged_file(Path(path)) as staging,
+        staging.open("w", encoding="utf-8", newline="\n") as handle,
+    ):
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
@@ -335,7 +356,8 @@ def write_environment(environment: Mapping[str, Any], path: str | Path) -> Path:
     text = yaml.safe_dump(
         dict(environment), sort_keys=True, allow_unicode=True, default_flow_style=False
     )
-    target.write_text(text, encoding="utf-8", newline="\n")
+    with staged_file(target) as staging:
+        staging.write_text(text, encoding="utf-8", newline="\n")
     return target
 
 

@@ -2,7 +2,7 @@
 
 Guarantees:
 
-1. Privacy by default (contracts.md): contact ids and message ids are pseudonyms, keyed HMAC
+1. Privacy by default (docs/reference.md): contact ids and message ids are pseudonyms, keyed HMAC
    (``shadow redact``'s scheme) when ``SHADOW_REDACT_KEY`` is set, else ``c000001``... and
    ``m0000001``... in order of first appearance in the stream. Raw ids and a ``text`` column
    only with ``keep_raw``.
@@ -287,7 +287,7 @@ def outbound_columns(
     pseudonyms: Pseudonyms | None = None,
     inbound: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``outbound.parquet``: each recorded reply and the seq it answers (formats.md): the one
+    """``outbound.parquet``: each recorded reply and the seq it answers (docs/capture.md): the one
     named by ``reply_to`` (its latest delivery not after the reply), else the contact's latest
     inbound message not after it; null when none. Pass the ``stream_columns`` pseudonyms, and
     the inbound ``record_columns`` unless ``capture`` is a whole capture."""

@@ -1,4 +1,4 @@
-"""The normalized records every capture reader produces (formats.md).
+"""The normalized records every capture reader produces (docs/capture.md).
 
 Guarantees:
 
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from shadow.world import normalize_text, text_token
 
-#: The canonical message types (formats.md); each reader maps its gateway's names onto these.
+#: The canonical message types (docs/capture.md); each reader maps its gateway's names onto these.
 KNOWN_TYPES: tuple[str, ...] = (
     "text",
     "image",

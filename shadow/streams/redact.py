@@ -9,7 +9,7 @@ Guarantees:
    inputs give equal outputs, so redeliveries, resends (exact text) and normalized repeats are
    recognized in the redacted capture as in the original (record.py rule 3). Empty texts (media
    without caption) stay empty: they carry nothing and keep their shared hash [F11].
-3. The output is shadow JSONL (formats.md), in stream order, inbound and outbound lines merged
+3. The output is shadow JSONL (docs/capture.md), in stream order, inbound and outbound lines merged
    by time (inbound first on ties). No name, phone number, raw id or raw text is written.
 4. ``--flag NAME`` writes each inbound contact's Unleash bucket, computed from the REAL id, and
    the rollout fingerprint in a first ``{"shadow_header": {...}}`` line, so stage cohorts
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from shadow.common import UsageError
+from shadow.common import UsageError, staged_file
 from shadow.rollout import RolloutSettings, bucket, fingerprint
 from shadow.streams.fields import iso_utc
 from shadow.streams.keys import REDACT_KEY_ENV
@@ -129,7 +129,7 @@ def _dump(document: dict[str, Any]) -> str:
 def write_redacted(capture: Capture, out: Path, key: str, flag: str | None = None) -> int:
     """Write the redacted capture to ``out`` with ``\\n`` line ends; returns the lines written."""
     written = 0
-    with out.open("w", encoding="utf-8", newline="\n") as handle:
+    with staged_file(out) as staging, staging.open("w", encoding="utf-8", newline="\n") as handle:
         for line in redacted_lines(capture, key, flag):
             handle.write(line + "\n")
             written += 1

@@ -1,10 +1,10 @@
-"""Scenario files: the YAML model, the built-ins, ``--set`` overrides (scenarios.md).
+"""Scenario files: the YAML model, the built-ins, ``--set`` overrides (docs/scenarios.md).
 
 A scenario names a ``duration``, a pool of ``contacts``, a ``traffic`` list (each element a
 one-key mapping: ``conversations``, ``burst``, ``surge`` make original messages; ``resend``,
 ``legit_repeat``, ``redelivery`` derive repeats from the elements above them), an
-``environment`` block (passed through as a plain mapping: shadow.config validates it) and an
-``expect`` block checked with contracts.md metrics (shadow.streams.expect).
+``environment`` block (passed through as a plain mapping: shadow/config/ validates it) and an
+``expect`` block checked with docs/reference.md metrics (shadow.streams.expect).
 
 Guarantees:
 
@@ -44,7 +44,7 @@ from shadow.streams.quantities import SECOND, Distribution, Duration, Rate
 from shadow.streams.vocabulary import list_vocabularies
 
 DEFAULT_START = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
-SOURCE_KINDS = ("conversations", "burst", "surge")
+SOURCE_KINDS = ("conversations", "burst", "surge", "messages")
 REPEAT_KINDS = ("resend", "legit_repeat", "redelivery")
 
 
@@ -108,6 +108,35 @@ class Surge(_Spec):
     texts: Texts = "pt_br_support"
 
 
+class ListedMessage(_Spec):
+    """One message of a ``messages`` element, written out: a repro's stream (docs/scenarios.md)."""
+
+    at: Duration
+    contact: int = Field(ge=1, description="the pool's contact number, 1 = 5511900000001")
+    text: str = ""
+    type: str = "text"
+    id: str | None = Field(None, min_length=1, description="default wamid.<name>.<element>.<n>")
+    topic: str | None = Field(None, description="default t<element>.<n>")
+    repeat_kind: str = Field("", pattern=r"^(|resend|legit)$")
+
+    @field_validator("at")
+    @classmethod
+    def _whole_ms(cls, value: int) -> int:
+        if value % 1000:
+            raise ValueError("a message's time is a whole number of milliseconds")
+        return value
+
+
+def _as_messages(value: object) -> object:
+    return {"list": value} if isinstance(value, list) else value
+
+
+class Messages(_Spec):
+    """Messages listed one by one (``messages: [{at, contact, text, ...}]``), in any order."""
+
+    list_: list[ListedMessage] = Field(alias="list", min_length=1)
+
+
 class _Repeat(_Spec):
     probability: float = Field(ge=0.0, le=1.0)
     of: list[int] | None = Field(None, description="traffic indices to repeat (default: above)")
@@ -132,7 +161,7 @@ class Redelivery(_Repeat):
     delay: Distribution = Distribution(min=SECOND, max=7200 * SECOND, log=True)
 
 
-Spec = Conversations | Burst | Surge | Resend | LegitRepeat | Redelivery
+Spec = Conversations | Burst | Surge | Messages | Resend | LegitRepeat | Redelivery
 
 
 class TrafficElement(_Spec):
@@ -141,6 +170,7 @@ class TrafficElement(_Spec):
     conversations: Conversations | None = None
     burst: Burst | None = None
     surge: Surge | None = None
+    messages: Annotated[Messages | None, BeforeValidator(_as_messages)] = None
     resend: Resend | None = None
     legit_repeat: LegitRepeat | None = None
     redelivery: Redelivery | None = None
@@ -205,6 +235,13 @@ class Scenario(BaseModel):
                         raise ValueError(f"traffic.{index}.of: {source} is not an element above")
             if isinstance(spec, Surge) and spec.contacts > self.contacts:
                 raise ValueError(f"traffic.{index}: surge of {spec.contacts} > {self.contacts}")
+            if isinstance(spec, Messages):
+                for position, message in enumerate(spec.list_):
+                    where = f"traffic.{index}.messages.{position}"
+                    if message.contact > self.contacts:
+                        raise ValueError(f"{where}: contact {message.contact} > {self.contacts}")
+                    if message.at >= self.duration:
+                        raise ValueError(f"{where}: at is not inside the duration")
         return self
 
     @property
@@ -336,6 +373,8 @@ def scenario_from_text(
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [part for part in first["loc"] if not isinstance(part, str) or "[" not in part]
+        # a ``messages`` element is written as a bare list: its model's ``list`` is not a key
+        loc = [p for i, p in enumerate(loc) if not (p == "list" and loc[i - 1] == "messages")]
         where = ".".join(str(part) for part in loc)
         message = str(first["msg"]).removeprefix("Value error, ")
         reason = f"{where}: {message}" if where else message

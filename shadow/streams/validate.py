@@ -1,10 +1,11 @@
-"""``shadow validate``: the capture's accounting as contracts.md's document, and its bad lines
-grouped by reason.
+"""``shadow validate``: the capture's accounting as docs/reference.md's document, and its bad
+lines grouped by reason.
 
 Guarantees:
 
-1. ``validate_document`` is exactly contracts.md's ``validate --json`` document: ``lines`` equals
-   the sum of ``line_kinds``; item counts are apart; every rejected line with file, line, reason.
+1. ``validate_document`` is exactly docs/reference.md's ``validate --json`` document:
+   ``lines`` equals the sum of ``line_kinds``; item counts are apart; every rejected line with
+   file, line, reason.
 2. The CLI's table renders these same numbers per file and in total, never other ones.
 3. ``rejection_groups`` groups the rejected lines by reason, in order of first appearance, with
    the count and the first ``FIRST_LINES`` places (``file:line``) of each: what ``validate``'s

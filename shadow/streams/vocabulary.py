@@ -2,7 +2,7 @@
 
 A vocabulary is a YAML file in ``replay_data/vocabularies/`` (found with importlib.resources):
 ``categories`` of entries (a text, or ``{type, text}`` for media placeholders: media without a
-caption has empty text, formats.md) and ``turns`` weights per position in a conversation
+caption has empty text, docs/capture.md) and ``turns`` weights per position in a conversation
 (``opening``, ``middle``, ``closing``).
 
 Guarantees:
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from shadow.common import InputError, UsageError
 from shadow.streams.record import KNOWN_TYPES
 
-MESSAGE_TYPES = KNOWN_TYPES  # the normalized types of formats.md
+MESSAGE_TYPES = KNOWN_TYPES  # the normalized types of docs/capture.md
 Position = Literal["opening", "middle", "closing"]
 
 

@@ -22,7 +22,6 @@ import itertools
 import math
 import multiprocessing
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from shadow.common import UsageError, canonical_json
+from shadow.common import UsageError, canonical_json, stop_workers
 from shadow.compare import Comparison, arm_metrics, run_and_compare
 from shadow.config import load_config
 from shadow.prepare import (
@@ -51,7 +50,7 @@ from shadow.replay import (
     effective_config,
     load_inputs,
 )
-from shadow.runfolder import write_parquet
+from shadow.runfolder import check_target, staged_folder, write_parquet
 from shadow.simulation import ModelSettings
 from shadow.sweep.report import render_sweep
 from shadow.sweep.result import SweepInput, SweepResult
@@ -117,13 +116,7 @@ def validate_vary(
 
 def prepare_out(out: Path, force: bool) -> None:
     """Refuse an existing folder without ``force``; never replace a folder that is no sweep."""
-    if not out.exists():
-        return
-    if not force:
-        raise UsageError(f"{out} exists; pass --force to replace it")
-    if not (out / "sweep.json").exists() and any(out.iterdir()):
-        raise UsageError(f"{out} is not a sweep folder (no sweep.json); refusing to replace it")
-    shutil.rmtree(out)
+    check_target(out, force, marker="sweep.json")
 
 
 # The loaded streams and the job list reach forked workers through this global (no pickling).
@@ -148,7 +141,7 @@ def pair_row(comparison: Comparison) -> dict[str, float]:
         for kind in listed:
             kinds[kind] += 1
     row.update({f"kind.{kind}": float(n) for kind, n in kinds.items()})
-    # new_failures (contracts.md Metrics): answered by legacy, not by unified, unless the
+    # new_failures (docs/reference.md Metrics): answered by legacy, not by unified, unless the
     # divergence is an improvement (a suppressed resend); sweeps have no waivers
     lost = (b["fate"] == "answered").to_numpy() & (c["fate"] != "answered").to_numpy()
     improvement = np.zeros(len(b), dtype=bool)
@@ -269,7 +262,7 @@ def run_sweep(
                 note(f"replay {index + 1}/{len(jobs)} done")
         else:
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            with stop_workers(ProcessPoolExecutor(max_workers=count, mp_context=context)) as pool:
                 for index, row in enumerate(pool.map(_run_shared, range(len(jobs)))):
                     results.append(row)
                     note(f"replay {index + 1}/{len(jobs)} done")
@@ -283,9 +276,39 @@ def run_sweep(
     means = [result.means(index) for index in range(len(combos))]
     result.ranking = ranking_rule.rank(means)
     result.sentence = best_sentence(result)
-    result.document = {"out": str(target), "rows": json_rows(rows, keys)}
+    result.document = {
+        "out": str(target),
+        "rows": json_rows(rows, keys),
+        **ranking_document(result, means),
+    }
     write_sweep(result)
     return result
+
+
+def ranking_document(result: SweepResult, means: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The objective, every combination best first with its objective means, and the chosen
+    setting (the first): what the Markdown's sentence says, as data."""
+    columns = [column for _, column in result.objective.terms]
+
+    def setting_of(index: int) -> dict[str, str]:
+        return dict(zip(result.keys, result.combos[index], strict=True))
+
+    ranking = [
+        {
+            "rank": place + 1,
+            "setting": setting_of(index),
+            "means": {
+                column: None if math.isnan(means[index][column]) else means[index][column]
+                for column in columns
+            },
+        }
+        for place, index in enumerate(result.ranking)
+    ]
+    return {
+        "objective": result.objective.text,
+        "ranking": ranking,
+        "chosen": setting_of(result.ranking[0]) if result.ranking else None,
+    }
 
 
 def rows_frame(
@@ -387,8 +410,11 @@ def setting(keys: Sequence[str], combo: Sequence[str]) -> str:
 
 def write_sweep(result: SweepResult) -> None:
     """Every file of the sweep folder, and one trade-off chart SVG per varied key."""
-    out = result.out
-    out.mkdir(parents=True, exist_ok=True)
+    with staged_folder(result.out, force=True, marker="sweep.json") as out:
+        _write_sweep_files(result, out)
+
+
+def _write_sweep_files(result: SweepResult, out: Path) -> None:
     result.rows.to_csv(out / "sweep.csv", index=False, lineterminator="\n")
     write_parquet(out / "sweep.parquet", result.rows)
     result.summary.to_csv(out / "summary.csv", index=False, lineterminator="\n")

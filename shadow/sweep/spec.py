@@ -25,7 +25,7 @@ from shadow.common import KINDS, UsageError
 BASELINE = "legacy"
 CANDIDATE = "unified"
 ARMS = (BASELINE, CANDIDATE)
-#: The key outcome rates of contracts.md a sweep tabulates per arm, plus ``resends_processed``:
+#: The key outcome rates of docs/reference.md a sweep tabulates per arm, plus ``resends_processed``:
 #: ``duplicate_processing`` restricted to ``repeat_kind`` resend or redelivery (the part of it
 #: a duplicate window is meant to remove; a processed legitimate repeat is no fault).
 ARM_METRICS = (

@@ -268,7 +268,7 @@ def text_token(text: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """NFC, casefold, trimmed, inner whitespace collapsed (formats.md)."""
+    """NFC, casefold, trimmed, inner whitespace collapsed (docs/capture.md)."""
     import unicodedata
 
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())

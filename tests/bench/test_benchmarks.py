@@ -37,7 +37,7 @@ def world() -> dict[str, Any]:
 
 @pytest.mark.parametrize("keyed_draws", [False, True], ids=["scheduler", "with-keyed-draws"])
 def test_kernel_pipeline_200k(benchmark: Any, keyed_draws: bool) -> None:
-    """architecture.md's kernel benchmark: per-contact lock + agent delay + send."""
+    """docs/architecture.md's kernel benchmark: per-contact lock + agent delay + send."""
     sent = benchmark.pedantic(
         pipeline, args=(200_000,), kwargs={"keyed_draws": keyed_draws}, rounds=3, iterations=1
     )

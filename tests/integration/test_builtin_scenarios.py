@@ -1,8 +1,8 @@
-"""Every built-in scenario replayed, and its ``expect`` block checked (scenarios.md).
+"""Every built-in scenario replayed, and its ``expect`` block checked (docs/scenarios.md).
 
 ``shadow.pipeline.scenario_metrics(name, seed, sets=...)`` generates the scenario (with its
 environment), replays every arm its expect block names and returns ``{arm: {metric: value}}``
-with the metrics of contracts.md.
+with the metrics of docs/reference.md.
 
 Heavy scenarios are shortened with ``--set`` overrides (``SHORTEN``): memory-soak's 24 h
 becomes 2 h, which exercises the same rules (its expectations do not depend on the length).

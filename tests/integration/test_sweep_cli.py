@@ -30,6 +30,13 @@ def test_sweep_json_prints_one_document_with_every_row(tmp_path: Path) -> None:
         ({"unified.duplicate_window": "5s"}, 2),
     ]
     assert [r["unified.duplicate_processing"] for r in document["rows"]] == [1, 1, 0, 0]
+    assert document["objective"] == "min:regressions,duplicate_processing"
+    assert document["chosen"] == {"unified.duplicate_window": "5s"}
+    assert [(r["rank"], r["setting"]) for r in document["ranking"]] == [
+        (1, {"unified.duplicate_window": "5s"}),
+        (2, {"unified.duplicate_window": "3s"}),
+    ]
+    assert [r["means"]["unified.duplicate_processing"] for r in document["ranking"]] == [0, 1]
     assert document == json.loads((out / "sweep.json").read_text(encoding="utf-8"))
 
 

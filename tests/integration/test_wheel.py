@@ -88,8 +88,20 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
+def _generated_c() -> dict[Path, int]:
+    """C sources and objects under ./build, with their modification times."""
+    return {
+        path: path.stat().st_mtime_ns
+        for path in (ROOT / "build").rglob("*")
+        if path.suffix in (".c", ".h", ".o")
+    }
+
+
 def test_the_compiled_build_writes_the_same_bytes(tmp_path: Path) -> None:
+    before = _generated_c()
     bin_dir = install_wheel(tmp_path, compiled=True)
+    # mypyc's intermediate C stays in the build's temporary folder, not beside run folders
+    assert _generated_c() == before
     core = run(
         bin_dir / "python", "-c", "import shadow.kernel.core as c; print(c.__file__)", cwd=tmp_path
     )

@@ -1,6 +1,6 @@
 """Differential state machine: the legacy chain and the unified model driven by the same
 actions (arrivals, agent outcomes, clock advances), each model's invariants checked after
-every step (Hypothesis' ``RuleBasedStateMachine``, as architecture.md suggests).
+every step (Hypothesis' ``RuleBasedStateMachine``, as docs/architecture.md suggests).
 
 The two models run in separate kernels, as arms do, advanced in lockstep.
 """

@@ -1,5 +1,5 @@
 """Fuzz every reader: no input, however broken, raises anything but a clean InputError, and no
-physical line leaves the accounting (each gets exactly one kind; formats.md)."""
+physical line leaves the accounting (each gets exactly one kind; docs/capture.md)."""
 
 from __future__ import annotations
 

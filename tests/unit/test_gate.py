@@ -1,4 +1,4 @@
-"""The gate end to end on small run folders: fail closed, waivers, verdicts (rollout_gate.md)."""
+"""The gate end to end on small run folders: fail closed, waivers, verdicts (docs/gate.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from gate_run_folder import SETTINGS, contact_of, healthy_run, line, outcome_rows, write_run
 
 from shadow.common.errors import InputError, UsageError
@@ -106,6 +107,10 @@ def test_empty_cohort_fails(tmp_path: Path) -> None:
     report = gate(write_run(tmp_path, rows, []))
     assert report.verdict == "fail"
     assert check(report, "cohort size")["verdict"] == "fail"
+    reason = check(report, "cohort size")["reason"]
+    # what usually empties a cohort: the flag's name, provider, salt, the stage
+    assert "stage 10" in reason and "USE_UNIFIED" in reason
+    assert all(word in reason for word in ("--flag", "--provider", "rollout.salt", "--stage"))
 
 
 def test_missing_stage_arm_fails(tmp_path: Path) -> None:
@@ -379,3 +384,34 @@ def test_inline_waivers_in_the_policy() -> None:
     assert isinstance(parsed.waivers, list) and parsed.waivers[0].max_count == 1
     with pytest.raises(InputError, match="waivers"):
         policy(POLICY + "waivers:\n  - {signature: aaaaaaaaaaaa}\n")
+
+
+def test_the_terminal_lists_waivers_used_and_unused(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shadow.cli.app import app
+
+    folder = failing_run(tmp_path / "run", cohort_contacts()[:6])
+    used = waiver().model_dump(mode="json", exclude_none=True)
+    unused = {**used, "signature": "bbbbbbbbbbbb", "approver": "bia"}
+    document = {**yaml.safe_load(POLICY), "waivers": [used, unused]}
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(
+        app,
+        [
+            "gate",
+            str(folder),
+            "--stage",
+            "10",
+            "--policy",
+            str(tmp_path / "policy.yaml"),
+            "--as-of",
+            AS_OF.isoformat(),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("waiver ")]
+    assert lines == [
+        "waiver 1 used: signature aaaaaaaaaaaa, 36 matched (approved by ana)",
+        "waiver 2 unused: signature bbbbbbbbbbbb, 0 matched (approved by bia)",
+    ]

@@ -1,4 +1,4 @@
-"""The gate's statistics against known values (rollout_gate.md, "Statistics")."""
+"""The gate's statistics against known values (docs/gate.md, "Statistics")."""
 
 from __future__ import annotations
 

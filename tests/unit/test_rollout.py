@@ -1,4 +1,4 @@
-"""Bucketing: the providers' published test vectors, nesting, fingerprints (rollout_gate.md)."""
+"""Bucketing: the providers' published test vectors, nesting, fingerprints (docs/gate.md)."""
 
 from __future__ import annotations
 

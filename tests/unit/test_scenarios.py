@@ -1,4 +1,5 @@
-"""Scenario files, the generator and the expect evaluator (scenarios.md, contracts.md metrics)."""
+"""Scenario files, the generator and the expect evaluator (docs/scenarios.md, the metrics of
+docs/reference.md)."""
 
 from __future__ import annotations
 

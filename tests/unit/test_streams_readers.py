@@ -1,4 +1,5 @@
-"""Capture readers: every format of formats.md on fixtures written from the documented fields."""
+"""Capture readers: every format of docs/capture.md on fixtures written from the documented
+fields."""
 
 from __future__ import annotations
 

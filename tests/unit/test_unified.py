@@ -1,4 +1,5 @@
-"""The unified model row by row (models.md U1-U10), its [A#] switches, the acceptance checks."""
+"""The unified model row by row (docs/models.md U1-U10), its [A#] switches, the acceptance
+checks."""
 
 from __future__ import annotations
 
