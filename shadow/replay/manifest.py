@@ -147,7 +147,7 @@ def write_run(
     return {
         "run_dir": str(out),
         "messages": len(stream),
-        "rejected": [
+        "rejected_reasons": [
             {"reason": group.reason, "lines": group.count, "first": group.first}
             for group in rejection_groups(loaded.rejected)
         ],

@@ -58,6 +58,7 @@ def test_the_edited_body_is_the_one_rejected_and_replay_says_so(
     )
     assert result.returncode == 0, result.stderr
     assert f"X-Hub-Signature-256 does not verify: 1 ({signed.name}:{EDITED})" in result.stdout
+    assert "skipped 1 bad lines" in result.stderr
     rejected = (out / "rejected.jsonl").read_text(encoding="utf-8").splitlines()
     assert [(json.loads(x)["line"], json.loads(x)["reason"]) for x in rejected] == [
         (EDITED, "X-Hub-Signature-256 does not verify")
