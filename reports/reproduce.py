@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
-import yaml
-
 from reports.data import RunData
-from shadow.common import format_duration
-from shadow.config import load_config, render_value
+from shadow.common import ShadowError, format_duration
+from shadow.config import load_config, render_value, scenario_environment
 from shadow.simulation import default_arms
 
 SEED_KEY = "environment.seed"
@@ -37,20 +34,17 @@ class ConfigDiff:
 
 
 def _scenario_environment(data: RunData) -> tuple[dict[str, Any] | None, str]:
+    from shadow.streams import load_scenario
+
     for item in data.manifest.get("inputs", []):
         if "scenario" in item:
             name = str(item["scenario"])
             try:
-                text = (
-                    resources.files("replay_data")
-                    .joinpath("scenarios", f"{name}.yaml")
-                    .read_text(encoding="utf-8")
-                )
-                document = yaml.safe_load(text) or {}
-            except (OSError, yaml.YAMLError):
+                scenario = load_scenario(name)
+            except (ShadowError, OSError):
                 return None, "defaults"
-            environment = document.get("environment") or {}
-            return {"environment": environment} if environment else None, f"scenario {name}"
+            environment = scenario_environment(scenario.environment, scenario.traffic_kinds())
+            return {"environment": environment}, f"scenario {name}"
     return None, "defaults"
 
 

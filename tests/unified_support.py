@@ -127,6 +127,7 @@ def run(
     environment: Environment | None = None,
     restarts: Sequence[Restart] = (),
     drain: int = 120 * S,
+    reference_replies: Mapping[int, int] | None = None,
 ) -> Run:
     """Simulate the unified arm over ``messages`` with every seq captured."""
     result = Run(arm=None)  # type: ignore[arg-type]
@@ -147,5 +148,6 @@ def run(
         restarts=restarts,
         drain=drain,
         capture=range(size),
+        reference_replies=reference_replies,
     )
     return result

@@ -17,6 +17,9 @@ Guarantees (the unit and property tests check them):
    naming the cap (U2, U5).
 6. Every message ends in one decision that closes it (suppressed, dropped, replied, blocked,
    send failed, agent error), or stays open for a restart (lost) or the drain (stranded).
+7. When events are captured, a message that passes the U2 check gets an ``accepted`` event
+   (rule ``unified.duplicate_window``) whose detail says what the check saw, in the legacy
+   coordinator's words; a message let through by an eviction gets ``duplicate_missed`` instead.
 """
 
 from __future__ import annotations
@@ -334,6 +337,15 @@ class UnifiedCoordinator:
             return
         if hashes.missed(key, now):
             self._missed(seq, RULE_MAX_HASHES, "message hash evicted")
+        elif rec.capturing:  # the U2 check, for timelines (Conflict #2 turns on it)
+            earlier = hashes.entries.get(key)
+            rec.event(
+                "accepted",
+                seq,
+                RULE_DUPLICATE,
+                LAYER,
+                _window_check(None if earlier is None else earlier[0], now, hashes.window),
+            )
         hashes.record(key, now)
         self.counts["accepted"] += 1
         self._admit(message, now)
@@ -512,3 +524,11 @@ _COUNTERS = (
     "lock_evictions",
     "lock_table_waits",
 )
+
+
+def _window_check(accepted_at: int | None, now: int, window: int | None) -> str:
+    """The ``accepted`` event's detail: what the U2 check saw (the legacy C2 wording)."""
+    span = "none" if window is None else f"{window / 1_000_000:g} s"
+    if accepted_at is None:
+        return f"no earlier hash; window {span}"
+    return f"earlier hash accepted {(now - accepted_at) / 1_000_000:g} s ago, not < window {span}"

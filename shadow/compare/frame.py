@@ -148,12 +148,23 @@ def _previous(keys: IntArray) -> IntArray:
 
 
 def order_violations(
-    contact_id: Sequence[str] | IntArray, first_reply_at: np.ndarray
+    contact_id: Sequence[str] | IntArray,
+    first_reply_at: np.ndarray,
+    sent_at: np.ndarray | None = None,
 ) -> np.ndarray:
     """True where a seq's first reply came after the first reply to a later seq of its contact.
 
-    ``contact_id`` may be the contacts themselves or any integer codes of them.
+    ``contact_id`` may be the contacts themselves or any integer codes of them. With
+    ``sent_at`` (reactive users, whose arm got the messages in its own order), "later" means
+    sent later to this arm (ties in seq order).
     """
+    if sent_at is not None:
+        order = np.argsort(np.asarray(sent_at), kind="stable")
+        codes_in_order = np.asarray(contact_id)[order]
+        found = order_violations(codes_in_order, np.asarray(first_reply_at)[order])
+        result = np.empty(len(order), dtype=bool)
+        result[order] = found
+        return result
     codes = np.asarray(contact_id)
     if not np.issubdtype(codes.dtype, np.integer):
         codes = pd.factorize(np.asarray(contact_id, dtype=object))[0]
@@ -192,6 +203,10 @@ def outcome_frame(
         array = np.asarray(values, dtype=np.int64)
         return pd.Series(np.where(array >= 0, array * seconds, np.nan), dtype="float64")
 
+    sent = np.asarray(received_at, dtype=np.int64)
+    if result.sent_at:  # reactive users sent some messages to this arm at other times
+        sent = sent.copy()
+        sent[np.fromiter(result.sent_at, np.int64)] = np.fromiter(result.sent_at.values(), np.int64)
     batch = np.asarray(result.batch_size, dtype=np.int64)
     fates = pa.array(FATES, pa.string()).take(np.asarray(result.fate, dtype=np.int32))
     origins = np.asarray(repeat_of, dtype=np.int64)
@@ -207,11 +222,13 @@ def outcome_frame(
             "reply_count": pd.array(result.reply_count, dtype="Int64"),
             "first_reply_at": optional_seconds(result.first_reply_at),
             "reply_latency": pd.Series(
-                np.where(answered, (first - received_at) * seconds, np.nan), dtype="float64"
+                np.where(answered, (first - sent) * seconds, np.nan), dtype="float64"
             ),
             "batch_size": pd.arrays.IntegerArray(batch, mask=batch <= 0),
             "reply_text_hash": strings(result.reply_text_hash),
-            "order_violation": order_violations(contact_id.codes, first),
+            "order_violation": order_violations(
+                contact_id.codes, first, sent if result.sent_at else None
+            ),
             **{
                 f"wait_{layer}": optional_seconds(result.waits[index])
                 for index, layer in enumerate(LAYERS)
@@ -222,6 +239,8 @@ def outcome_frame(
         },
         copy=False,  # every column is built here for this frame alone
     )
+    if result.sent_at:  # which messages this arm's users sent, when (reactive users)
+        frame["sent_at"] = pd.Series(sent * seconds, dtype="float64")
     return frame
 
 

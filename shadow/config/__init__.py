@@ -2,6 +2,19 @@
 validated into one ``EffectiveConfig``; the model assumptions in force; the config doc."""
 
 from shadow.config.assumptions import assumptions_in_force
-from shadow.config.effective import EffectiveConfig, load_config, render_value
+from shadow.config.effective import (
+    SCENARIO_DEFAULTS,
+    EffectiveConfig,
+    load_config,
+    render_value,
+    scenario_environment,
+)
 
-__all__ = ["EffectiveConfig", "assumptions_in_force", "load_config", "render_value"]
+__all__ = [
+    "SCENARIO_DEFAULTS",
+    "EffectiveConfig",
+    "assumptions_in_force",
+    "load_config",
+    "render_value",
+    "scenario_environment",
+]

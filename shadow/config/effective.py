@@ -24,7 +24,7 @@ import difflib
 import hashlib
 import json
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,7 +205,31 @@ class EffectiveConfig:
             restarts=tuple(Restart(r.at, r.downtime) for r in env.restarts),
             redelivery=env.redelivery,
             users=env.users,
+            pacing_max=env.pacing_max,
         )
+
+
+#: What a scenario's environment holds unless it says otherwise: simulated users react to each
+#: arm's replies (docs/models.md, Users). Captures keep the schema defaults.
+SCENARIO_DEFAULTS: dict[str, Any] = {"users": "reactive"}
+#: Traffic whose users do not wait for replies (a burst, a surge): a scenario with any of
+#: them keeps open users unless its environment says otherwise.
+UNPACED_TRAFFIC = ("burst", "surge")
+
+
+def scenario_environment(
+    environment: Mapping[str, Any] | None, traffic_kinds: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A scenario's ``environment:`` block with ``SCENARIO_DEFAULTS`` under what it sets (a
+    full config mapping gets them in its ``environment`` section); ``users: open`` instead
+    when its traffic has a kind in ``UNPACED_TRAFFIC``."""
+    defaults = dict(SCENARIO_DEFAULTS)
+    if any(kind in UNPACED_TRAFFIC for kind in traffic_kinds):
+        defaults["users"] = "open"
+    data = dict(environment or {})
+    if data and all(key in ROOT_KEYS for key in data):
+        return {**data, "environment": {**defaults, **(data.get("environment") or {})}}
+    return {**defaults, **data}
 
 
 def load_config(

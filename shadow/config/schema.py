@@ -309,8 +309,16 @@ class EnvironmentConfig(Section):
     )
     users: Literal["open", "reactive"] = Field(
         _switch(_E.users),
-        description="open: every message as given; reactive: a resend this arm already "
-        "answered before it arrived is not sent (docs/models.md, Users)",
+        description="open: every message as given; reactive: each arm's users react to its "
+        "replies: answered resends are not sent, later messages keep their delay after "
+        "this arm's reply (docs/models.md, Users); default reactive for scenarios",
+    )
+    pacing_max: PositiveDuration = Field(
+        _E.pacing_max,
+        description="reactive users: a message sent at most this long after the reply to "
+        "the contact's previous message keeps its delay after each arm's reply; a later one "
+        "starts a new conversation and keeps its time; also the longest a user waits for a "
+        "reply before writing anyway",
     )
     redelivery: Literal["cloud_api", "evolution", "burst", "none"] = Field(
         _switch(_E.redelivery),

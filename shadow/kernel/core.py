@@ -15,7 +15,7 @@ Guarantees (tests cite them by number):
 4. Timers due at the same instant fire in the order they were created.
 5. Arrivals fed to ``Kernel.run`` count as created when the run began: an arrival due at the
    same instant as a timer is delivered first; arrivals keep their given order. (An idle
-   Node ≥ 20 loop runs the poll phase's I/O callbacks before due timers: docs/models.md,
+   Node ≥ 20 loop runs the poll phase's I/O callbacks before due timers: docs/architecture.md,
    "Same-instant order".)
 6. ``spawn`` runs a process synchronously up to its first ``yield``, as calling an async
    function runs up to its first ``await``.

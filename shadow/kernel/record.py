@@ -20,7 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple
 
 from shadow.kernel.core import Kernel
@@ -123,6 +123,8 @@ class Recorder:
         self.capturing = bool(self._capture)
         self.events: list[DecisionEvent] = []
         self.system_name = ""
+        #: called with a seq when it gets its first reply (reactive users watch their replies)
+        self.on_first_reply: Callable[[int], None] | None = None
 
     # -- the one entry point models use --------------------------------------------------------
     def event(
@@ -224,6 +226,8 @@ class Recorder:
             if self.first_reply_at[seq] < 0:
                 self.first_reply_at[seq] = now
                 self.reply_text_hash[seq] = detail
+                if self.on_first_reply is not None:
+                    self.on_first_reply(seq)
             self.reply_count[seq] += 1
             self._open.pop(seq, None)
 

@@ -155,12 +155,14 @@ def stream_from_columns(
         stream.cohorts[stage] = known & (entry <= stage) & (stage > 0)
     if outbound and len(outbound["reply_seq"]):
         seen: set[int] = set()
+        stream.reference_replies = {}
         sent = column("sent_at", OUTBOUND_SCHEMA).to_pylist()
         replies = column("reply_seq", OUTBOUND_SCHEMA).to_pylist()
         for seq, sent_at in zip(replies, sent, strict=True):
             if seq is None or seq in seen:
                 continue
             seen.add(seq)
+            stream.reference_replies[seq] = sent_at - t0
             latency = sent_at - t0 - int(received[seq]) - send_latency
             stream.recorded_latency[seq] = max(0, latency)
     return stream

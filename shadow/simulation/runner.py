@@ -124,6 +124,9 @@ class Stream:
     repeat_kind: Codes
     cohorts: dict[int, BoolArray] = field(default_factory=dict)
     recorded_latency: dict[int, int] = field(default_factory=dict)
+    #: seq -> the recorded first reply (µs from the first message), when the capture has replies:
+    #: reactive users' reference (arm_loop guarantee 7)
+    reference_replies: dict[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self.received_at)
@@ -217,6 +220,8 @@ class ArmResult:
     stopped_at: int
     events: list[DecisionEvent]
     recorded_fallbacks: int = 0
+    #: reactive users: seq -> when this arm's user sent it, where not at ``received_at``
+    sent_at: dict[int, int] = field(default_factory=dict)
 
     def drop_outcomes(self) -> None:
         """Let go of the per-seq columns but ``fate``, once the arm's outcome frame holds them
@@ -296,6 +301,7 @@ def run_arm(
             drain=plan.drain,
             gauge_interval=plan.gauge_interval,
             capture=capture,
+            reference_replies=stream.reference_replies,
             on_progress=(
                 None
                 if on_progress is None
@@ -334,6 +340,7 @@ def run_arm(
         stopped_at=run.stopped_at,
         events=recorder.events,
         recorded_fallbacks=environment.recorded_fallbacks,
+        sent_at=run.sent_at,
     )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from shadow.common import staged_file
+from shadow.config import scenario_environment
 from shadow.kernel import KeyedRandom
 from shadow.streams.quantities import MS, Distribution
 from shadow.streams.scenarios import (
@@ -350,11 +351,18 @@ def env_path(path: str | Path) -> Path:
     return Path(f"{path}.env.yaml")
 
 
-def write_environment(environment: Mapping[str, Any], path: str | Path) -> Path:
-    """Write the scenario's ``environment`` mapping beside ``path`` (YAML, sorted keys)."""
+def write_environment(
+    environment: Mapping[str, Any], path: str | Path, traffic_kinds: Iterable[str] = ()
+) -> Path:
+    """Write the scenario's ``environment`` mapping beside ``path`` (YAML, sorted keys), with
+    the scenario defaults under it (``users: reactive`` unless its traffic has bursts or
+    surges: a generated stream replays as its scenario does)."""
     target = env_path(path)
     text = yaml.safe_dump(
-        dict(environment), sort_keys=True, allow_unicode=True, default_flow_style=False
+        scenario_environment(environment, traffic_kinds),
+        sort_keys=True,
+        allow_unicode=True,
+        default_flow_style=False,
     )
     with staged_file(target) as staging:
         staging.write_text(text, encoding="utf-8", newline="\n")
@@ -373,4 +381,4 @@ def generate_to_file(
         loaded = load_scenario_from(scenario, sets)
     rows = [row_dict(row, loaded.start) for row in generate_rows(loaded, seed)]
     count = write_stream(rows, path)
-    return count, write_environment(loaded.environment, path)
+    return count, write_environment(loaded.environment, path, loaded.traffic_kinds())

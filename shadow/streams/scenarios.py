@@ -244,6 +244,16 @@ class Scenario(BaseModel):
                         raise ValueError(f"{where}: at is not inside the duration")
         return self
 
+    def traffic_kinds(self) -> list[str]:
+        """The kinds of its traffic elements; a burst or surge of one message each is
+        ``single`` (nobody types on without waiting: shadow.config.scenario_environment)."""
+        kinds = []
+        for element in self.traffic:
+            spec = element.spec
+            single = isinstance(spec, Burst | Surge) and spec.messages == 1
+            kinds.append("single" if single else element.kind)
+        return kinds
+
     @property
     def raw(self) -> dict[str, Any]:
         """The mapping this scenario was validated from (after ``--set``)."""

@@ -14,6 +14,9 @@ Guarantees:
    key or value raises ``UsageError`` (exit 3). ``environment.seed`` cannot be varied (the
    sweep owns it: ``--seeds``).
 4. Nothing here prints; the command line renders ``SweepResult``.
+5. A varied key ``scenario.KEY`` edits the scenario (``KEY`` as ``shadow generate --set``
+   takes it, e.g. ``scenario.traffic.1.resend.delay``): the stream of each seed is generated
+   once per value, validated before anything runs; a capture cannot vary it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import yaml
 
 from shadow.common import UsageError, canonical_json, stop_workers
 from shadow.compare import Comparison, arm_metrics, run_and_compare
-from shadow.config import load_config
+from shadow.config import load_config, scenario_environment
 from shadow.prepare import (
     plan_for,
     prepare_stream,
@@ -91,7 +94,8 @@ def resolve_input(text: str, scenario_sets: Sequence[str] = ()) -> SweepInput:
         )
     scenario = load_scenario(name, list(scenario_sets))
     stem = Path(name).stem if name.endswith((".yaml", ".yml")) else name
-    return SweepInput(text, name, None, stem, dict(scenario.environment or {}))
+    kinds = scenario.traffic_kinds()
+    return SweepInput(text, name, None, stem, scenario_environment(scenario.environment, kinds))
 
 
 def validate_vary(
@@ -100,6 +104,9 @@ def validate_vary(
     """Guarantee 3: every key exists and every value is valid for it, before any replay."""
     seen: list[str] = []
     for key, values in vary:
+        if key.startswith(SCENARIO_PREFIX):  # checked by validate_scenario_vary
+            seen.append(key)
+            continue
         if key == "environment.seed":
             raise UsageError("--vary environment.seed: the sweep sets the seed; use --seeds N")
         if key in seen:
@@ -112,6 +119,28 @@ def validate_vary(
                 load_config(None, [*sets, f"{key}={value}"], environment)
             except UsageError as exc:
                 raise UsageError(exc.message.replace("(from --set)", "(from --vary)")) from None
+
+
+SCENARIO_PREFIX = "scenario."
+
+
+def validate_scenario_vary(
+    source: SweepInput, vary: Sequence[tuple[str, Sequence[str]]], scenario_sets: Sequence[str]
+) -> None:
+    """Guarantee 5: each ``scenario.KEY=VALUE`` loads; a capture cannot vary its scenario."""
+    from shadow.streams import load_scenario
+
+    for key, values in vary:
+        if not key.startswith(SCENARIO_PREFIX):
+            continue
+        if source.scenario is None:
+            raise UsageError(f"--vary {key}: scenario keys apply to scenarios, not to captures")
+        for value in values:
+            field = key.removeprefix(SCENARIO_PREFIX)
+            try:
+                load_scenario(source.scenario, [*scenario_sets, f"{field}={value}"])
+            except UsageError as exc:
+                raise UsageError(f"--vary {key}={value}: {exc.message}") from None
 
 
 def prepare_out(out: Path, force: bool) -> None:
@@ -194,8 +223,8 @@ def replay_job(loaded: LoadedInputs, sets: Sequence[str], seed: int) -> dict[str
 
 
 def _run_shared(index: int) -> dict[str, float]:
-    sets, seed = _SHARED["jobs"][index]
-    return replay_job(_SHARED["loaded"][seed], sets, seed)
+    sets, seed, stream = _SHARED["jobs"][index]
+    return replay_job(_SHARED["loaded"][(stream, seed)], sets, seed)
 
 
 def _load_streams(
@@ -240,17 +269,44 @@ def run_sweep(
     ranking_rule = parse_objective(objective)
     source = resolve_input(input, scenario_sets)
     validate_vary(vary, sets, source.environment)
+    validate_scenario_vary(source, vary, scenario_sets)
     target = out or Path("build/shadow") / f"sweep-{source.stem}"
     prepare_out(target, force)
     keys = [key for key, _ in vary]
     combos = [tuple(c) for c in itertools.product(*(list(values) for _, values in vary))]
-    jobs = [
-        ([*sets, *(f"{k}={v}" for k, v in zip(keys, combo, strict=True))], seed)
+    # the scenario edits of each combination, as generate --set takes them (guarantee 5)
+    edits = [
+        tuple(
+            f"{k.removeprefix(SCENARIO_PREFIX)}={v}"
+            for k, v in zip(keys, combo, strict=True)
+            if k.startswith(SCENARIO_PREFIX)
+        )
         for combo in combos
+    ]
+    variants = list(dict.fromkeys(edits))
+    jobs = [
+        (
+            [
+                *sets,
+                *(
+                    f"{k}={v}"
+                    for k, v in zip(keys, combo, strict=True)
+                    if not k.startswith(SCENARIO_PREFIX)
+                ),
+            ],
+            seed,
+            variants.index(edit),
+        )
+        for combo, edit in zip(combos, edits, strict=True)
         for seed in range(1, seeds + 1)
     ]
+    loaded: dict[tuple[int, int], LoadedInputs] = {}
     with tempfile.TemporaryDirectory(prefix="shadow-sweep-") as folder:
-        loaded = _load_streams(source, seeds, scenario_sets, Path(folder))
+        for index, edit in enumerate(variants):
+            place = Path(folder) / str(index)
+            place.mkdir()
+            streams = _load_streams(source, seeds, [*scenario_sets, *edit], place)
+            loaded.update({(index, seed): inputs for seed, inputs in streams.items()})
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     note(f"{len(combos)} combination(s) x {seeds} seed(s) = {len(jobs)} replays, {count} worker(s)")
     _SHARED.update(jobs=jobs, loaded=loaded)

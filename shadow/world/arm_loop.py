@@ -24,11 +24,23 @@ Guarantees:
    listed in ``ArmRun.withheld``) when this arm had already replied to the contact's previous
    sent message with the same text by the resend's arrival: the user saw the reply and did
    not resend. The filter runs as the arm advances, on the arm's own replies.
+7. Reactive pacing (docs/models.md, Users). Each contact's message that is not a resend has as its
+   anchor the contact's previous such message; its gap is its stream time minus the
+   reference reply to the anchor (``reference_replies``, the capture's recorded reply, or the
+   anchor's own time when there is none: a generated user's think time counts from the
+   reply). With ``0 <= gap <= pacing_max`` the user sends it ``gap`` after this arm's first
+   reply to the anchor (never earlier than its stream time: a faster arm's users are not
+   pulled ahead), waiting for that reply at most until ``pacing_max`` after its stream time,
+   then sending anyway. A negative gap (written before the reply) keeps its delay after the
+   anchor's sending; a gap above ``pacing_max`` is a new conversation and keeps its time. A
+   resend keeps its delay after its original's sending. Messages sent at another time than
+   the stream's are listed in ``ArmRun.sent_at`` and reach the model with that
+   ``received_at``; the same inputs give the same derived stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -62,6 +74,9 @@ class ArmRun:
     restarts: int = 0
     #: ``environment.users: reactive``: the resends this arm's users did not send
     withheld: list[int] = field(default_factory=list)
+    #: ``environment.users: reactive``: seq -> when this arm's user sent it, where that
+    #: differs from the stream's ``received_at`` (guarantee 7)
+    sent_at: dict[int, int] = field(default_factory=dict)
 
 
 class Router:
@@ -84,6 +99,7 @@ def simulate(
     capture: Iterable[int] = (),
     on_progress: Callable[[int, int], object] | None = None,
     progress_every: int = 5_000,
+    reference_replies: Mapping[int, int] | None = None,
 ) -> ArmRun:
     """Run one arm over ``messages`` (sorted by ``received_at``) and return its record."""
     kernel = Kernel()
@@ -147,9 +163,97 @@ def simulate(
             deliver(message)
 
     reactive = environment.settings.users == "reactive"
+    pacing_max = environment.settings.pacing_max
     last_sent: dict[tuple[str, str], int] = {}
+    # guarantee 7: what each contact's user last wrote, each message's shift, who waits
+    anchors: dict[str, Message] = {}
+    planned: dict[tuple[str, str], int] = {}
+    shift: dict[int, int] = {}
+    unsent: dict[int, list[tuple[Message, int]]] = {}  # seq not sent yet -> its resends
+    waiting: dict[int, list[tuple[Message, int]]] = {}  # anchor seq -> (message, gap)
+    sent_at: dict[int, int] = {}
 
-    def on_arrival(message: Message) -> None:
+    def send(message: Message, at: int) -> None:
+        """The user sends ``message`` at ``at`` (not before now)."""
+        seq = message.seq
+        at = max(at, kernel.now)
+        shift[seq] = at - message.received_at
+        if at != message.received_at:
+            sent_at[seq] = at
+            message = Message(
+                seq,
+                message.message_id,
+                message.contact_id,
+                at,
+                message.text_hash,
+                message.text_norm_hash,
+                message.type,
+                message.topic,
+                message.repeat_kind,
+            )
+        if at <= kernel.now:
+            admit(message)
+        else:
+            latest_attempt[0] = max(latest_attempt[0], at)
+            kernel.call_at(at, partial(admit, message))
+        for resend, delay in unsent.pop(seq, ()):
+            send(resend, at + delay)
+
+    def on_first_reply(seq: int) -> None:
+        now = kernel.now
+        for message, gap in waiting.pop(seq, ()):
+            send(message, now + gap)
+
+    def give_up(anchor: int, message: Message) -> None:
+        """The user waited ``pacing_max`` past the stream time for the reply, and writes."""
+        pending = waiting.get(anchor)
+        if pending is None:
+            return
+        for index, (queued, _) in enumerate(pending):
+            if queued is message:
+                del pending[index]
+                send(message, kernel.now)
+                return
+
+    def plan(message: Message) -> None:
+        """Guarantee 7: when this arm's user sends ``message`` (seen at its stream time)."""
+        contact = message.contact_id
+        key = (contact, message.text_hash)
+        if message.repeat_kind == "resend":
+            origin = planned.get(key)
+            if origin is None:
+                send(message, message.received_at)
+            elif origin in shift:
+                send(message, message.received_at + shift[origin])
+            else:  # the original is not sent yet: the resend keeps its delay after it
+                unsent.setdefault(origin, []).append((message, 0))
+            return
+        planned[key] = message.seq
+        anchor = anchors.get(contact)
+        anchors[contact] = message
+        if anchor is None:
+            send(message, message.received_at)
+            return
+        reference = (
+            anchor.received_at if reference_replies is None else reference_replies.get(anchor.seq)
+        )
+        gap = None if reference is None else message.received_at - reference
+        if gap is not None and gap > pacing_max:  # a new conversation
+            send(message, message.received_at)
+        elif gap is None or gap < 0:  # written before the reply: paced by the anchor's sending
+            if anchor.seq in shift:
+                send(message, message.received_at + shift[anchor.seq])
+            else:
+                unsent.setdefault(anchor.seq, []).append((message, 0))
+        elif recorder.first_reply_at[anchor.seq] >= 0:
+            send(message, recorder.first_reply_at[anchor.seq] + gap)
+        else:
+            waiting.setdefault(anchor.seq, []).append((message, gap))
+            until = message.received_at + pacing_max
+            latest_attempt[0] = max(latest_attempt[0], until)
+            kernel.call_at(until, partial(give_up, anchor.seq, message))
+
+    def admit(message: Message) -> None:
         if reactive:  # guarantee 6: the user would not resend what this arm already answered
             key = (message.contact_id, message.text_hash)
             if message.repeat_kind == "resend":
@@ -196,8 +300,10 @@ def simulate(
             deliver(message)
 
     start_instances()
-    for planned in restarts:
-        kernel.call_at(planned.at, partial(restart, planned.downtime))
+    for planned_restart in restarts:
+        kernel.call_at(planned_restart.at, partial(restart, planned_restart.downtime))
+    if reactive:
+        recorder.on_first_reply = on_first_reply
 
     last_arrival = [0]
 
@@ -208,7 +314,7 @@ def simulate(
                 on_progress(count, kernel.now)
             yield message.received_at, message
 
-    kernel.run(None, arrivals(), on_arrival)
+    kernel.run(None, arrivals(), plan if reactive else admit)
     restarts_end = max((r.at + r.downtime for r in restarts), default=0)
     stop = max(last_arrival[0], restarts_end, latest_attempt[0]) + drain
     kernel.run(stop)
@@ -224,4 +330,5 @@ def simulate(
             stats[full] = stats.get(full, 0) + value
     if reactive:
         stats["users.withheld"] = len(withheld)
-    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts), withheld)
+        stats["users.paced"] = len(sent_at)
+    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts), withheld, sent_at)

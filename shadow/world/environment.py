@@ -242,6 +242,8 @@ class EnvironmentSettings:
     restarts: tuple[Restart, ...] = ()
     redelivery: str = "cloud_api"
     users: str = "open"
+    #: reactive users: the longest delay after a reply that is still conversation pacing
+    pacing_max: int = 300 * SECOND
 
 
 _OUTCOME_RANK = {"ok": 0, "error": 1, "hang": 2}

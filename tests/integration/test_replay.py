@@ -261,3 +261,15 @@ def test_memory_reports_bytes_per_structure_and_refuses_a_missing_folder(tmp_pat
     assert hashes["peak_entries"] == 1 and hashes["peak_bytes"] == 4 * 28 + 80 + 16
     missing = run_shadow("memory", str(tmp_path / "nope"))
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
+
+
+def test_explain_shows_the_unified_accepted_window_check(tmp_path: Path) -> None:
+    out = tmp_path / "c2"
+    replay(ReplayOptions(inputs=["scenario:conflict-2-oi"], out=out, reports=False))
+    explained = run_shadow(
+        "explain", str(out), "--seq", "0", "--arms", "unified", env={"COLUMNS": "400"}
+    )
+    assert explained.returncode == 0, explained.stderr
+    text = " ".join(explained.stdout.split())
+    # the U2 check the first "Oi" passed (issue 19), in the legacy coordinator's words
+    assert "unified: accepted #0 [unified.duplicate_window]: no earlier hash; window 10 s" in text

@@ -147,8 +147,10 @@ def test_per_contact_agent_calls_start_in_arrival_order(case: Case) -> None:
     started: dict[str, list[int]] = defaultdict(list)
     for seq in result.starts():
         started[contacts[seq]].append(seq)
+    arrived = result.rec.arrived_at
     for seqs in started.values():
-        assert seqs == sorted(seqs)
+        # arrival as delivered: a message redelivered after a restart arrives late
+        assert seqs == sorted(seqs, key=lambda seq: (arrived[seq], seq))
 
 
 @given(cases())

@@ -306,3 +306,15 @@ def test_distinct_rows_is_numpys_unique_over_rows(rows: list[list[int]], wide: b
     assert len(combos) == len(expected)
     assert sorted(map(tuple, combos.tolist())) == sorted(map(tuple, expected.tolist()))
     assert (combos[np.asarray(which).reshape(-1)] == keys).all()
+
+
+def test_order_violations_follow_the_order_the_arm_was_sent_in() -> None:
+    # reactive users sent seq 1 before seq 0 to this arm; replies follow that order
+    contacts = np.array([0, 0, 1])
+    replies = np.array([12, 6, 3])
+    assert order_violations(contacts, replies).tolist() == [True, False, False]
+    sent = np.array([10, 5, 1])
+    assert order_violations(contacts, replies, sent).tolist() == [False, False, False]
+    # answered out of the sent order: the earlier-sent seq 1 is answered after seq 0
+    late = np.array([6, 12, 3])
+    assert order_violations(contacts, late, sent).tolist() == [False, True, False]

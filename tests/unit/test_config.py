@@ -386,3 +386,14 @@ def test_docs_list_every_key_with_its_default() -> None:
     for key in LEAF_KEYS:
         assert f"| `{key}` |" in table
     assert all(not row.endswith("|  |") for row in table.splitlines()), "a key lacks a meaning"
+
+
+def test_scenario_defaults_reactive_users_unless_bursts_or_surges() -> None:
+    from shadow.config import scenario_environment
+
+    assert scenario_environment({}, ["conversations", "resend"]) == {"users": "reactive"}
+    # a burst's or surge's users type on without waiting for replies
+    assert scenario_environment(None, ["conversations", "burst"]) == {"users": "open"}
+    assert scenario_environment({"users": "reactive"}, ["surge"]) == {"users": "reactive"}
+    full = scenario_environment({"environment": {"seed": 3}, "unified": {}}, [])
+    assert full == {"environment": {"users": "reactive", "seed": 3}, "unified": {}}

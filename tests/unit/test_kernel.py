@@ -58,7 +58,7 @@ def test_rule4_same_instant_timers_fire_in_creation_order() -> None:
 def test_rule5_arrivals_precede_timers_due_at_the_same_instant() -> None:
     """Rule 5 (kept, issue 19): an arrival runs before a timer due at the same instant, even
     a timer created before the arrival came in: an idle Node 20 loop waits in the poll phase,
-    runs the request's callback there and the due timers only after it (docs/models.md,
+    runs the request's callback there and the due timers only after it (docs/architecture.md,
     "Same-instant order")."""
     kernel = Kernel()
     log: list[str] = []

@@ -301,7 +301,8 @@ def test_cli_scenarios_json_and_generate(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert lines == generate("load-100-per-min", 3, ["duration=10m", "contacts=50"])
     assert len({line["contact_id"] for line in lines}) <= 50
-    assert yaml.safe_load(Path(f"{target}.env.yaml").read_text()) == {}
+    # the scenario defaults: a generated stream replays as its scenario does
+    assert yaml.safe_load(Path(f"{target}.env.yaml").read_text()) == {"users": "reactive"}
 
 
 def test_shadow_generate_as_a_subprocess(tmp_path: Path) -> None:

@@ -246,3 +246,43 @@ def test_bad_arguments_stop_before_any_replay(
     with pytest.raises(UsageError, match=reason):
         run_sweep(**arguments)  # type: ignore[arg-type]
     assert not (tmp_path / "s").exists()
+
+
+def test_a_scenario_key_is_varied_by_regenerating_the_stream(tmp_path: Path) -> None:
+    # conflict-2-oi: the resend's delay (the user's patience) against the 10 s window
+    result = run_sweep(
+        "conflict-2-oi",
+        [("scenario.traffic.1.resend.delay", ["4s", "12s"])],
+        seeds=1,
+        workers=1,
+        out=tmp_path / "s",
+    )
+    # at 4 s unified suppresses the resend; at 12 s, after unified's reply (5.3 s), the
+    # reactive user does not resend at all: nothing is processed twice either way
+    assert result.rows["unified.duplicate_processing"].tolist() == [0, 0]
+    # legacy answers at 5.3 s too: at 12 s its user does not resend either, at 4 s it does
+    assert result.rows["legacy.duplicate_processing"].tolist() == [1, 0]
+    assert "--vary scenario.traffic.1.resend.delay=4s,12s" in result.command()
+
+
+@pytest.mark.parametrize(
+    ("input_", "vary", "reason"),
+    [
+        ("conflict-2-oi", [("scenario.traffic.9.resend.delay", ["4s"])], "scenario"),
+        ("oi.jsonl", [("scenario.duration", ["1m"])], "not to captures"),
+    ],
+)
+def test_bad_scenario_keys_stop_before_any_replay(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    input_: str,
+    vary: list[tuple[str, list[str]]],
+    reason: str,
+) -> None:
+    from shadow.streams.generate import generate_to_file
+
+    generate_to_file("conflict-2-oi", tmp_path / "oi.jsonl", 1)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match=reason):
+        run_sweep(input_, vary, seeds=1, workers=1, out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()

@@ -49,7 +49,7 @@ def test_U1_one_entry_per_contact_serializes_its_messages_fifo() -> None:
     assert result.at(2, "processing_started") == 1 * S  # the other contact does not wait
     assert result.at(1, "processing_started") == 5300 * MS  # after the holder's send
     assert result.at(3, "processing_started") == 10600 * MS
-    assert result.kinds(1)[:3] == ["arrived", "queued", "lock_acquired"]
+    assert result.kinds(1)[:4] == ["arrived", "accepted", "queued", "lock_acquired"]
     assert result.events(1, "queued")[0].rule == "unified.lock"
     assert result.rec.waits[1][1] == 4300 * MS  # wait_coordinator
     assert result.rec.waits[1][2] == 0  # the other contact took its lock at once
@@ -488,3 +488,16 @@ def test_weakness_a_late_redelivery_is_answered_again_without_id_dedupe() -> Non
     result = run(messages)
     assert result.rec.processing_count == [1, 1]
     assert result.rec.reply_count == [1, 1]  # past both windows: the user gets two replies
+
+
+def test_U2_accepted_events_show_the_window_check() -> None:
+    result = run([msg(0, 0), msg(1, 4), msg(2, 12)], drain=5 * S)
+    accepted = result.events(kind="accepted")
+    # 4 s is inside the 10 s window (suppressed, no accepted event); 12 s is not
+    assert [(e.at / S, e.seqs, e.rule) for e in accepted] == [
+        (0.0, (0,), "unified.duplicate_window"),
+        (12.0, (2,), "unified.duplicate_window"),
+    ]
+    assert accepted[0].detail == "no earlier hash; window 10 s"
+    assert accepted[1].detail == "earlier hash accepted 12 s ago, not < window 10 s"
+    assert result.fate(1) == "duplicate_suppressed"
