@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from reports.data import RunData
+from shadow.common import ShadowError
 
 NEIGHBOURS = 2
 WINDOW_S = 120.0  # neighbours further than this from the example would squash the lanes
@@ -158,8 +159,10 @@ def contact_timelines(
     arms = [arm for arm in data.arms if arm in wanted]
     try:
         timelines = fetch_timelines(data.path, seqs, arms)
-    except Exception as exc:  # guarantee 3: the report still renders
-        return [], f"{type(exc).__name__}: {exc}"
+    except ShadowError as exc:  # guarantee 3: the report still renders
+        return [], f"{type(exc).__name__}: {exc.message}"
+    except Exception as exc:  # an unexpected error's message might quote anything: its type
+        return [], type(exc).__name__
     by_arm = {str(t.arm): t for t in timelines}
     for example in examples:
         shown = set(example.seqs)

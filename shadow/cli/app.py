@@ -3,7 +3,8 @@
 The only package that prints with rich or picks an exit status. Each command (one module per
 command family, registered here in ``--help`` order) parses its options, calls one library
 function, and renders the result. Exit statuses: 0 ok, 1 check failed, 2 needs a human, 3 bad
-usage or input, 4 internal error (traceback to ``crash.txt``, never to the terminal).
+usage or input, 4 internal error (traceback to ``crash.txt``, never to the terminal; neither
+holds a value, only frames and the exception's type: ``crash_report``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import shadow.cli.serve as serve
 import shadow.cli.sweep as sweep
 import shadow.cli.watch as watch
 from shadow.cli.output import err, out
-from shadow.common import Interrupted, ShadowError, install_handlers
+from shadow.common import Interrupted, ShadowError, describe_value, install_handlers
 
 
 def _flag_type(self: TyperOption, ctx: Any) -> str | None:
@@ -130,15 +131,38 @@ def main() -> None:
         _crash(exc)
 
 
+def crash_report(exc: BaseException) -> str:
+    """The traceback of ``exc`` and of the exceptions it chains, without any value: frames
+    (file, line, function, source line) and each exception's type with its arguments described
+    by type and size, never shown (they may quote a capture)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)
+        args = ", ".join(describe_value(arg) for arg in current.args)
+        parts.append(
+            "Traceback (most recent call last):\n"
+            + "".join(frames.format())
+            + f"{type(current).__qualname__}({args})\n"
+        )
+        cause = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+        if cause is not None:
+            parts.append("\ncaused by, or raised while handling:\n\n")
+        current = cause
+    return "".join(parts)
+
+
 def _crash(exc: BaseException) -> None:
     crash_dir = Path(getattr(exc, "run_dir", None) or ".")
     crash_file = crash_dir / "crash.txt"
     try:
-        crash_file.write_text("".join(traceback.format_exception(exc)))
+        crash_file.write_text(crash_report(exc), encoding="utf-8")
         where = f" (traceback in {crash_file})"
     except OSError:
         where = ""
-    err.print(f"internal error: {type(exc).__name__}: {exc}{where}", markup=False)
+    err.print(f"internal error: {type(exc).__name__}{where}", markup=False)
     sys.exit(4)
 
 

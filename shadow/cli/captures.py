@@ -38,18 +38,11 @@ NinthDigitOption = Annotated[
 def read_options(
     tz: str, contact: str | None, me: str | None, merge_ninth: bool, strict: bool = False
 ) -> Any:  # -> shadow.streams.ReadOptions (lazy import keeps --help fast)
-    """Reader options from the command line; the app secret from ``SHADOW_APP_SECRET``."""
-    import os
-
+    """Reader options from the command line; the signature secrets from the environment."""
     from shadow.streams import ReadOptions
 
-    return ReadOptions(
-        tz=tz,
-        contact=contact,
-        me=me,
-        merge_br_ninth_digit=merge_ninth,
-        app_secret=os.environ.get("SHADOW_APP_SECRET") or None,
-        strict=strict,
+    return ReadOptions.from_environment(
+        tz=tz, contact=contact, me=me, merge_br_ninth_digit=merge_ninth, strict=strict
     )
 
 
@@ -68,8 +61,14 @@ def validate_command(
     me: MeOption = None,
     merge_br_ninth_digit: NinthDigitOption = False,
     strict: StrictOption = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every bad line, not the first five per reason.")
+    ] = False,
 ) -> None:
-    """Check captures without running them: line kinds, counts, time span, every bad line."""
+    """Check captures without running them: line kinds, counts, time span, bad lines by reason.
+
+    Example: shadow validate webhooks.jsonl --on-error skip
+    """
     from shadow.common import CheckFailed, parse_duration
     from shadow.streams import read_captures, validate_document
 
@@ -91,18 +90,25 @@ def validate_command(
     if json_output:
         print_json(validate_document(capture))
     else:
-        for table in _validate_tables(capture):
+        for table in _validate_tables(capture, show_all):
             out.print(table)
     if capture.rejected:
         raise CheckFailed(f"{len(capture.rejected)} bad line(s) in the capture")
 
 
-def _validate_tables(capture: Any) -> list[Any]:
-    """The human view of ``validate``: per-file and total counts, types and span, bad lines.
-    The event kinds and unknown types are shown when the capture has events, as in ``--json``."""
+def _validate_tables(capture: Any, show_all: bool = False) -> list[Any]:
+    """The human view of ``validate``: per-file and total counts, types and span, bad lines
+    grouped by reason (each one with ``show_all``). The event kinds and unknown types are shown
+    when the capture has events, as in ``--json``."""
     from rich.table import Table
 
-    from shadow.streams import CLASSIC_LINE_KINDS, EVENT_KINDS, LINE_KINDS, iso_utc
+    from shadow.streams import (
+        CLASSIC_LINE_KINDS,
+        EVENT_KINDS,
+        LINE_KINDS,
+        iso_utc,
+        rejection_groups,
+    )
 
     events = capture.accounting.total.has_events
     line_kinds = LINE_KINDS if events else CLASSIC_LINE_KINDS
@@ -149,12 +155,20 @@ def _validate_tables(capture: Any) -> list[Any]:
         for name, number in sorted(total.unknown_types.items()):
             unknown.add_row(name, str(number))
         tables.append(unknown)
-    if capture.rejected:
+    if capture.rejected and show_all:
         bad = Table(title=f"Rejected lines ({len(capture.rejected)})")
         bad.add_column("file:line")
         bad.add_column("reason")
         for item in capture.rejected:
             bad.add_row(f"{item.file}:{item.line}", item.reason)
+        tables.append(bad)
+    elif capture.rejected:
+        bad = Table(title=f"Rejected lines ({len(capture.rejected)}) by reason; --all lists each")
+        bad.add_column("reason")
+        bad.add_column("lines", justify="right")
+        bad.add_column("first")
+        for group in rejection_groups(capture.rejected):
+            bad.add_row(group.reason, str(group.count), ", ".join(group.first))
         tables.append(bad)
     return tables
 
@@ -189,6 +203,11 @@ def redact_command(
         err.print(f"warning: {warning}", markup=False)
     written = write_redacted(loaded, output, key, flag)
     err.print(f"wrote {written} lines to {output}", markup=False)
+    err.print(
+        "signature headers dropped: the redacted capture can no longer be verified (this read "
+        "verified them when SHADOW_APP_SECRET or SHADOW_TWILIO_AUTH_TOKEN was set)",
+        markup=False,
+    )
 
 
 def scenarios_command(json_output: JsonOption = False) -> None:

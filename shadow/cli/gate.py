@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shadow.cli.output import JsonOption, err, out, print_json
-from shadow.common import UsageError, staged_file
+from shadow.common import ShadowError, UsageError, staged_file
 
 
 def gate(
@@ -108,7 +108,8 @@ def gate(
         try:
             render_run(run_dir)
         except Exception as exc:  # the verdict stands; the report can be redone
-            err.print(f"warning: report not refreshed ({exc}); run shadow report {run_ref}")
+            why = exc.message if isinstance(exc, ShadowError) else type(exc).__name__
+            err.print(f"warning: report not refreshed ({why}); run shadow report {run_ref}")
     if json_:
         print_json(document)
     else:

@@ -223,5 +223,12 @@ def render_replay_summary(summary: dict[str, Any], seconds: float) -> None:
                 sig["candidate_cause"] or "-",
             )
         out.print(top)
+    rejected = summary.get("rejected_reasons") or []
+    if rejected:
+        total = sum(group["lines"] for group in rejected)
+        out.print(f"bad lines by reason ({total}; rejected.jsonl keeps them without their data):")
+        for group in rejected:
+            first = ", ".join(group["first"])
+            out.print(f"  {group['reason']}: {group['lines']} ({first})", markup=False)
     out.print(f"run folder: {summary['run_dir']}  ({seconds:.1f} s)", markup=False)
     out.print(f"next: shadow explain {summary['run_dir']} --seq N", markup=False)

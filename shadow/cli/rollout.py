@@ -48,13 +48,15 @@ def rollout(
         fingerprint,
         parse_stages,
     )
-    from shadow.streams import read_captures
+    from shadow.streams import ReadOptions, read_captures
 
     settings = RolloutSettings(
         provider=provider, flag=flag, group_id=group_id, salt=salt, algorithm=algorithm
     )
     stage_list = parse_stages(stages)
-    loaded = read_captures([capture], format=format, on_error="fail")
+    loaded = read_captures(
+        [capture], format=format, on_error="fail", options=ReadOptions.from_environment()
+    )
     contact_ids = [record.contact_id for record in loaded.inbound]
     carried = {r.contact_id: r.bucket for r in loaded.inbound if r.bucket is not None}
     order, messages = contact_buckets(contact_ids, settings)

@@ -24,7 +24,7 @@ from shadow.common import ShadowError, UsageError
 from shadow.compare import outcome_frame, stream_repeats
 from shadow.config import load_config
 from shadow.kernel import DecisionEvent
-from shadow.prepare import stream_from_columns, translate_script
+from shadow.prepare import stream_from_columns, translate_script, translate_texts
 from shadow.runfolder import verify_folder
 from shadow.simulation import ModelSettings, RunPlan, Stream, parse_arms, run_arms
 
@@ -93,6 +93,7 @@ def open_run(path: Path) -> RunFolder:
         environment.sender.latency.draw(0.5),
     )
     environment = translate_script(environment, manifest.get("script_message_ids", {}))
+    environment = translate_texts(environment, manifest.get("text_classes", {}))
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
     specs = parse_arms(manifest["arms"])
     plan = RunPlan(

@@ -8,6 +8,7 @@ from shadow.prepare.stream import (
     prepare_stream,
     stream_from_columns,
     translate_script,
+    translate_texts,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "run_plan",
     "stream_from_columns",
     "translate_script",
+    "translate_texts",
 ]

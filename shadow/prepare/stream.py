@@ -32,7 +32,7 @@ from shadow.streams import (
     record_columns,
     stream_columns,
 )
-from shadow.world import EnvironmentSettings, ScriptEntry
+from shadow.world import AgentSettings, EnvironmentSettings, ScriptEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,7 @@ class PreparedStream:
     t0: int
     contacts: int
     message_names: dict[str, str]  # raw message id -> pseudonym (empty with keep_raw)
+    text_names: dict[str, dict[str, str]] = field(default_factory=dict)  # config text -> class
 
 
 def prepare_stream(
@@ -65,12 +66,14 @@ def prepare_stream(
     send_latency: int,
     named_messages: Collection[str] | None = None,
     links: bool = False,
+    agent: AgentSettings | None = None,
 ) -> PreparedStream:
     """Pseudonymize, rebase times on the first message, compute cohorts and recorded replies.
 
     ``inbound`` is read once, a chunk at a time: no record outlives its chunk. ``message_names``
     holds the ids of ``named_messages`` (every id when ``None``). ``links``: the records hold
     delivered events, whose kind and original message id ``stream.parquet`` keeps.
+    ``text_names`` holds the classes of the texts ``agent`` names (``translate_texts``).
     """
     names = Pseudonyms.from_environment()
     raw = record_columns(inbound, keep_raw, links)
@@ -89,6 +92,9 @@ def prepare_stream(
             if named_messages is None
             else names.messages_named(named_messages)
         )
+    text_names: dict[str, dict[str, str]] = {}
+    if agent is not None:
+        text_names = names.texts_named(_agent_texts(agent), agent.replies)
     return PreparedStream(
         stream,
         columns,
@@ -97,7 +103,15 @@ def prepare_stream(
         t0,
         pc.count_distinct(columns["contact_id"]).as_py(),
         message_names,
+        text_names,
     )
+
+
+def _agent_texts(agent: AgentSettings) -> list[str]:
+    """The reply texts a configuration names: the replies map's and the script's."""
+    texts = list(agent.replies.values())
+    texts += [entry.reply for entry in agent.script.values() if entry.reply is not None]
+    return texts
 
 
 def stream_from_columns(
@@ -190,6 +204,20 @@ def _recorded_arm(size: int, outbound: Mapping[str, Any], t0: int) -> ArmResult:
         stopped_at=0,
         events=[],
     )
+
+
+def translate_texts(
+    settings: EnvironmentSettings, names: Mapping[str, Mapping[str, str]]
+) -> EnvironmentSettings:
+    """Tell the agent the run's classes of the texts it names (messages carry classes)."""
+    if not names:
+        return settings
+    agent = replace(
+        settings.agent,
+        reply_classes=dict(names.get("exact", {})),
+        key_classes=dict(names.get("normalized", {})),
+    )
+    return replace(settings, agent=agent)
 
 
 def translate_script(settings: EnvironmentSettings, names: dict[str, str]) -> EnvironmentSettings:

@@ -88,12 +88,10 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
                 scenario_env = yaml.safe_load(env_path.read_text(encoding="utf-8")) or {}
             paths.append(path)
         deliver = effective_config(options, scenario_env).capture.delivered()
-        capture = read_captures(
-            paths,
-            format=options.format,
-            on_error=options.on_error,
-            options=ReadOptions(strict=options.strict, deliver=deliver),
+        read = ReadOptions.from_environment(
+            strict=options.strict, deliver=deliver, keep_raw=options.keep_raw
         )
+        capture = read_captures(paths, options.format, options.on_error, options=read)
         labels: dict[str, str] = {}
         for entry, path, counts in zip(described, paths, capture.accounting.files, strict=True):
             entry["sha256"] = sha256_file(path)

@@ -31,6 +31,7 @@ from shadow.runfolder import (
     write_parquet,
 )
 from shadow.simulation import ArmResult, ArmSpec
+from shadow.streams import rejection_groups
 from shadow.streams import write_parquet as write_columns
 
 if TYPE_CHECKING:  # the pipeline calls this module; only its types are needed here
@@ -132,6 +133,11 @@ def write_run(
         "rejected_lines": len(loaded.rejected),
         # the agent script is keyed by raw message ids; the arms see pseudonyms (explain
         # re-keys the script with this map, which names only the ids the config already names)
+        # the texts the agent configuration names, by their class in this run (explain tells
+        # the re-run agent; messages carry classes, never texts)
+        "text_classes": {
+            kind: dict(sorted(named.items())) for kind, named in prepared.text_names.items()
+        },
         "script_message_ids": {
             raw: prepared.message_names[raw]
             for raw in sorted(config.model.environment.agent.script)
@@ -145,6 +151,10 @@ def write_run(
     return {
         "run_dir": str(out),
         "messages": len(stream),
+        "rejected_reasons": [
+            {"reason": group.reason, "lines": group.count, "first": group.first}
+            for group in rejection_groups(loaded.rejected)
+        ],
         "contacts": prepared.contacts,
         "arms": fates,
         "divergences": pair_counts,

@@ -21,7 +21,14 @@ import pandas as pd
 from shadow.common import Stopwatch, UsageError
 from shadow.compare import compare_arms
 from shadow.config import EffectiveConfig
-from shadow.prepare import plan_for, prepare_stream, resolve_arms, run_plan, translate_script
+from shadow.prepare import (
+    plan_for,
+    prepare_stream,
+    resolve_arms,
+    run_plan,
+    translate_script,
+    translate_texts,
+)
 from shadow.replay.inputs import (
     NOTHING_TO_REPLAY,
     LoadedInputs,
@@ -129,6 +136,7 @@ def _replay_into(
         environment.sender.latency.draw(0.5),
         named_messages=config.model.environment.agent.script,
         links=bool(loaded.accounting.get("delivered")),
+        agent=environment.agent,
     )
     write_stream(out, prepared)
     if isinstance(loaded.inbound, list):
@@ -141,6 +149,7 @@ def _replay_into(
             entry.setdefault("messages", len(prepared.stream))
     specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
     environment = translate_script(environment, prepared.message_names)
+    environment = translate_texts(environment, prepared.text_names)
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
     plan = plan_for(
         specs,

@@ -265,7 +265,7 @@ def _initial_case(
         call = environment.agent_call(kernel, [message])
         norm_code = int(norm_codes[seq])
         topic_code = int(topic_codes[seq])
-        empty_norm = norm_code < 0 or norm_values[norm_code] in (None, empty)
+        empty_norm = norm_code < 0 or norm_values[norm_code] in (None, "", empty)  # "": class
         no_topic = topic_code < 0 or not topic_values[topic_code]
         items.append(
             Item(

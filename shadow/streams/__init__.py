@@ -9,6 +9,7 @@ from shadow.streams.expect import parse_expectation
 from shadow.streams.fields import iso_utc
 from shadow.streams.generate import contact_id as pool_contact
 from shadow.streams.generate import generate_to_file
+from shadow.streams.keys import APP_SECRET_ENV, REDACT_KEY_ENV, TWILIO_TOKEN_ENV
 from shadow.streams.loadgen import steady_load
 from shadow.streams.normalize import Capture, read_captures
 from shadow.streams.parquet import (
@@ -21,23 +22,26 @@ from shadow.streams.parquet import (
     write_parquet,
 )
 from shadow.streams.record import EVENT_KINDS, InboundRecord, OutboundRecord, Rejected
-from shadow.streams.redact import REDACT_KEY_ENV, write_redacted
+from shadow.streams.redact import write_redacted
 from shadow.streams.scenarios import builtin_names, list_scenarios, load_scenario
-from shadow.streams.validate import validate_document
+from shadow.streams.validate import RejectionGroup, rejection_groups, validate_document
 
 __all__ = [
+    "APP_SECRET_ENV",
     "CLASSIC_LINE_KINDS",
     "EVENT_KINDS",
     "LINE_KINDS",
     "OUTBOUND_SCHEMA",
     "REDACT_KEY_ENV",
     "STREAM_SCHEMA",
+    "TWILIO_TOKEN_ENV",
     "Capture",
     "InboundRecord",
     "OutboundRecord",
     "Pseudonyms",
     "ReadOptions",
     "Rejected",
+    "RejectionGroup",
     "builtin_names",
     "generate_to_file",
     "iso_utc",
@@ -48,6 +52,7 @@ __all__ = [
     "pool_contact",
     "read_captures",
     "record_columns",
+    "rejection_groups",
     "steady_load",
     "stream_columns",
     "validate_document",

@@ -19,21 +19,12 @@ Guarantees:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, LineKind, LineResult
 from shadow.streams.fields import iso_utc
-from shadow.streams.record import EVENT_KINDS
-
-_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
-UNNAMED_TYPE = "(not a type name)"
-
-
-def listed_name(name: str) -> str:
-    """Guarantee 4: the name an unknown type is listed under."""
-    return name if _TYPE_NAME.fullmatch(name) else UNNAMED_TYPE
+from shadow.streams.record import EVENT_KINDS, listed_name
 
 
 @dataclass(slots=True)

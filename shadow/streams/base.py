@@ -11,6 +11,10 @@ helper ``json_lines`` turns that (and any malformed-structure error) into a ``re
 What is not a new customer message (an edit, a deletion, a notice, an error-only payload, an
 unknown type) is an ``Event`` of the line, never a bad line; with ``ReadOptions.strict`` a line
 carrying an unknown type is rejected as it used to be (docs/capture.md).
+
+``json_lines`` also verifies each line's webhook signature when the secret is given
+(signatures.py), before the reader sees the line, and notes the outcome in
+``LineResult.signature``. A reason names a field, a type and a size, never a value of the line.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shadow.common import InputError
-from shadow.streams.record import EVENT_KINDS, Event, EventKind, InboundRecord, OutboundRecord
+from shadow.streams.keys import APP_SECRET_ENV, REDACT_KEY_ENV, TWILIO_TOKEN_ENV
+from shadow.streams.record import (
+    EVENT_KINDS,
+    Event,
+    EventKind,
+    InboundRecord,
+    OutboundRecord,
+    listed_name,
+)
+from shadow.streams.signatures import SignatureError, verify_signature
 
 LineKind = Literal[
     "inbound",
@@ -69,6 +82,24 @@ class ReadOptions:
     strict: bool = False
     #: the event kinds delivered to the models as messages (``capture.*`` = ``deliver``)
     deliver: frozenset[str] = frozenset()
+    twilio_auth_token: str | None = None
+    #: a rejected line's raw text is kept (secrets scrubbed) only with ``keep_raw``; its digest
+    #: is keyed with ``redact_key`` when set
+    keep_raw: bool = False
+    redact_key: str | None = None
+
+    @classmethod
+    def from_environment(cls, **options: Any) -> ReadOptions:
+        """The options given, with the secrets from ``SHADOW_APP_SECRET``,
+        ``SHADOW_TWILIO_AUTH_TOKEN`` and ``SHADOW_REDACT_KEY``."""
+        import os
+
+        return cls(
+            app_secret=os.environ.get(APP_SECRET_ENV) or None,
+            twilio_auth_token=os.environ.get(TWILIO_TOKEN_ENV) or None,
+            redact_key=os.environ.get(REDACT_KEY_ENV) or None,
+            **options,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +126,7 @@ class LineResult:
     reason: str = ""
     raw: str = ""
     events: list[Event] = field(default_factory=list)
+    signature: bool | None = None  # None: not signed (or no secret); else whether it verified
 
 
 def classify_items(
@@ -157,6 +189,11 @@ def event(
     return Event(kind, name, message)
 
 
+def malformed(what: str, exc: BaseException) -> str:
+    """The reason of a structure error: its type only (its message may quote the line)."""
+    return f"malformed {what}: {type(exc).__name__}"
+
+
 def rejected(line: int, reason: str, raw: str) -> LineResult:
     return LineResult(line, "rejected", reason=reason, raw=raw)
 
@@ -205,17 +242,26 @@ def json_lines(
             raise InputError(
                 ctx.file, number, f"mixed formats: a {family} record in a {ctx.format} file"
             )
+        options = ctx.options
+        try:
+            signed = verify_signature(
+                obj, ctx.format, options.app_secret, options.twilio_auth_token
+            )
+        except SignatureError as exc:
+            bad = rejected(number, exc.reason, text)
+            bad.signature = False if exc.counted else None
+            yield bad
+            continue
         try:
             result = parse(number, obj, text)
         except STRUCTURE_ERRORS as exc:
-            reason = exc.reason if isinstance(exc, LineError) else f"malformed record: {exc!r}"
-            yield rejected(number, reason, text)
-            continue
-        if result.events and ctx.options.strict:
+            reason = exc.reason if isinstance(exc, LineError) else malformed("record", exc)
+            result = rejected(number, reason, text)
+        if result.events and options.strict:
             unknown = [item.name for item in result.events if item.kind == "unknown_type"]
             if unknown:
-                yield rejected(number, f"unknown type {unknown[0]!r}", text)
-                continue
+                result = rejected(number, f"unknown type {listed_name(unknown[0])!r}", text)
+        result.signature = signed
         yield result
 
 

@@ -14,15 +14,12 @@ Guarantees:
    original ``timestamp``), else ``messages[].timestamp``; ``sent_at`` is always the latter.
 4. Redeliveries (the same ``wamid``) are kept as separate records; the accounting counts them.
 5. With a wrapper's ``headers`` and an app secret, ``X-Hub-Signature-256`` must verify over the
-   raw body, else the line is rejected. A body logged as a JSON object is checked against its
-   compact, ASCII-escaped serialization, which is how Meta signs [F4]; log the raw string.
+   raw body, else the line is rejected (checked before parsing: signatures.py).
 6. One bad message rejects its whole line (a line has one kind) [F5].
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -59,21 +56,6 @@ _TYPE_ALIASES = {
 #: Message types that are events, not new customer messages (docs/capture.md).
 _EVENT_TYPES: dict[str, EventKind] = {"edit": "edit", "revoke": "revoke", "system": "system"}
 _MEDIA = ("image", "video", "document", "sticker", "audio")
-
-
-def _signature_ok(body: Any, headers: dict[str, Any], secret: str) -> bool:
-    signature = ""
-    for name, value in headers.items():
-        if isinstance(name, str) and name.lower() == "x-hub-signature-256":
-            signature = value if isinstance(value, str) else ""
-    if not signature.startswith("sha256="):
-        return False
-    if isinstance(body, str):
-        raw = body.encode()
-    else:
-        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode()
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature[len("sha256=") :].strip().lower())
 
 
 def message_text(message: dict[str, Any], kind: str) -> str:
@@ -163,10 +145,6 @@ def parse_object(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
     body: Any = obj
     if "body" in obj and "entry" not in obj:
         body = obj["body"]
-        headers = obj.get("headers")
-        secret = ctx.options.app_secret
-        if isinstance(headers, dict) and secret and not _signature_ok(body, headers, secret):
-            raise LineError("X-Hub-Signature-256 does not verify")
         if obj.get("received_at") is not None:
             arrival = time_to_us(obj["received_at"], "received_at")
         if isinstance(body, str):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from shadow.common import describe_value
 from shadow.streams.base import LineError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,13 +30,13 @@ _THOUSAND = Decimal(1_000)
 
 def _decimal(value: Any, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise LineError(f"{what} is not a number: {value!r}")
+        raise LineError(f"{what} is not a number: {describe_value(value)}")
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(str(value))
     except InvalidOperation:
-        raise LineError(f"{what} is not a number: {value!r}") from None
+        raise LineError(f"{what} is not a number: {describe_value(value)}") from None
     if not number.is_finite() or number < 0:
-        raise LineError(f"{what} is not a valid time: {value!r}")
+        raise LineError(f"{what} is not a valid time: {describe_value(value)}")
     return number
 
 
@@ -43,7 +44,9 @@ def seconds_to_us(value: Any, what: str) -> int:
     """Unix seconds (number or numeric string) to µs; refuses milliseconds (rule 2)."""
     number = _decimal(value, what)
     if number >= _MILLIS_THRESHOLD:
-        raise LineError(f"{what} looks like milliseconds, expected seconds: {value!r}")
+        raise LineError(
+            f"{what} looks like milliseconds, expected seconds: {describe_value(value)}"
+        )
     return int((number * _MILLION).to_integral_value())
 
 
@@ -51,7 +54,9 @@ def millis_to_us(value: Any, what: str) -> int:
     """Unix milliseconds to µs; refuses seconds (rule 2)."""
     number = _decimal(value, what)
     if number < _MILLIS_THRESHOLD:
-        raise LineError(f"{what} looks like seconds, expected milliseconds: {value!r}")
+        raise LineError(
+            f"{what} looks like seconds, expected milliseconds: {describe_value(value)}"
+        )
     return int((number * _THOUSAND).to_integral_value())
 
 
@@ -66,13 +71,15 @@ def time_to_us(value: Any, what: str) -> int:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise LineError(f"{what} is not ISO 8601 nor Unix seconds: {value!r}") from None
+            raise LineError(
+                f"{what} is not ISO 8601 nor Unix seconds: {describe_value(value)}"
+            ) from None
         if moment.tzinfo is None:
-            raise LineError(f"{what} has no zone: {value!r}")
+            raise LineError(f"{what} has no zone: {describe_value(value)}")
         try:
             return datetime_to_us(moment)
         except OverflowError:
-            raise LineError(f"{what} is out of range: {value!r}") from None
+            raise LineError(f"{what} is out of range: {describe_value(value)}") from None
     return seconds_to_us(value, what)
 
 
@@ -93,13 +100,13 @@ def contact_digits(value: Any, merge_br_ninth_digit: bool = False, what: str = "
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise LineError(f"{what} is not a string: {value!r}")
+        raise LineError(f"{what} is not a string: {describe_value(value)}")
     text = value.strip()
     if text.startswith("whatsapp:"):
         text = text[len("whatsapp:") :]
     text = text.split("@", 1)[0].split(":", 1)[0].lstrip("+")
     if not text.isascii() or not text.isdigit():
-        raise LineError(f"{what} is not a phone number (digits): {value!r}")
+        raise LineError(f"{what} is not a phone number (digits): {describe_value(value)}")
     if merge_br_ninth_digit:
         text = merge_ninth_digit(text)
     return text

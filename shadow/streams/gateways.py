@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
+from shadow.common import describe_value
 from shadow.streams.base import (
     FileContext,
     LineError,
@@ -209,7 +210,9 @@ def _twilio_type(fields: dict[str, str]) -> str | None:
     try:
         media = int(fields.get("NumMedia", "0") or "0")
     except ValueError:
-        raise LineError(f"NumMedia is not a number: {fields.get('NumMedia')!r}") from None
+        raise LineError(
+            f"NumMedia is not a number: {describe_value(fields.get('NumMedia'))}"
+        ) from None
     if media > 0:
         mime = fields.get("MediaContentType0", "")
         major = mime.split("/", 1)[0]

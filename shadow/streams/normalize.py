@@ -8,13 +8,16 @@ Guarantees:
    format later in the file stops the read naming the line; an empty file or an unknown format
    stops it too (all ``InputError``, exit 3).
 3. ``on_error="fail"`` raises ``InputError(file, line, reason)`` at the first bad line;
-   ``"skip"`` collects ``Rejected`` lines, in file then line order. A line that is not UTF-8 is a
-   bad line.
+   ``"skip"`` collects ``Rejected`` lines, in file then line order, in the form that may be
+   stored (rejection.py: no data unless ``options.keep_raw``). A line that is not UTF-8 is a
+   bad line. A bad signature is a bad line; when more than half of the first signed lines of
+   the read fail, the read stops naming the secret to check (signatures.py guarantee 4).
 4. Inbound records come sorted by ``received_at``, stable on file order then line order (then
    order within the line); outbound likewise by ``sent_at``.
 5. Timestamps going backwards by more than ``max_skew`` µs within a file give one warning per
    file naming the lines (returned, never printed).
-6. Memory holds the normalized records, never the raw capture.
+6. Memory holds the normalized records, never the raw capture (a rejected line's raw text
+   only with ``options.keep_raw``).
 7. Events of the kinds in ``ReadOptions.deliver`` join the inbound records as messages (after
    the messages of their line), counted in ``delivered``; the accounting still counts them as
    events, not messages. An event without a contact, time or id cannot be delivered: one
@@ -39,6 +42,8 @@ from shadow.streams.accounting import Accounting, Counts
 from shadow.streams.base import FileContext, LineResult, Reader, ReadOptions
 from shadow.streams.detect import FORMATS, detect_format
 from shadow.streams.record import EVENT_KINDS, Event, InboundRecord, OutboundRecord, Rejected
+from shadow.streams.rejection import stored_rejection
+from shadow.streams.signatures import SignatureTally
 
 SECOND = 1_000_000
 OnError = Literal["fail", "skip"]
@@ -77,8 +82,11 @@ class Capture:
         return None if self.header is None else self.header.get("fingerprint")
 
 
-def physical_lines(path: Path, bad_utf8: set[int] | None = None) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of every physical line; undecodable lines noted in ``bad_utf8``."""
+def physical_lines(
+    path: Path, bad_utf8: dict[int, bytes] | None = None
+) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every physical line; undecodable lines' bytes kept in
+    ``bad_utf8``."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, 1):
             data = raw.rstrip(b"\n").removesuffix(b"\r")
@@ -88,7 +96,7 @@ def physical_lines(path: Path, bad_utf8: set[int] | None = None) -> Iterator[tup
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
                 if bad_utf8 is not None:
-                    bad_utf8.add(number)
+                    bad_utf8[number] = data
                 text = data.decode("utf-8", errors="replace")
             yield number, text
 
@@ -121,6 +129,7 @@ def read_captures(
         raise UsageError("no capture given")
     options = options or ReadOptions()
     capture = Capture()
+    tally = SignatureTally()
     for given in paths:
         path = Path(given)
         label = str(given)
@@ -130,7 +139,10 @@ def read_captures(
         capture.formats.append(fmt)
         ctx = FileContext(label, path.name, fmt, options)
         counts = capture.accounting.start(label, fmt)
-        _read_file(path, ctx, counts, capture, on_error, max_skew)
+        _read_file(path, ctx, counts, capture, on_error, max_skew, tally)
+    verdict = tally.verdict(final=True)
+    if verdict is not None:
+        raise InputError(verdict[0], None, verdict[1])
     for kind in EVENT_KINDS:
         if capture.undeliverable.get(kind):
             capture.warnings.append(
@@ -149,8 +161,9 @@ def _read_file(
     capture: Capture,
     on_error: OnError,
     max_skew: int,
+    tally: SignatureTally,
 ) -> None:
-    bad_utf8: set[int] = set()
+    bad_utf8: dict[int, bytes] = {}
     expected = 1
     latest: int | None = None
     backwards: list[int] = []
@@ -159,11 +172,19 @@ def _read_file(
             raise RuntimeError(f"{ctx.format} reader skipped or reordered line {expected}")
         expected += 1
         if result.line in bad_utf8:
-            result = LineResult(result.line, "rejected", reason="not UTF-8", raw=result.raw)
+            result = LineResult(result.line, "rejected", reason="not UTF-8")
+        if result.signature is not None:
+            tally.add(ctx.format, result.signature, ctx.file)
+            verdict = tally.verdict()
+            if verdict is not None:
+                raise InputError(verdict[0], None, verdict[1])
         if result.kind == "rejected":
             if on_error == "fail":
-                raise InputError(ctx.file, result.line, result.reason)
-            capture.rejected.append(Rejected(ctx.file, result.line, result.reason, result.raw))
+                reason = result.reason
+                if result.signature is False and tally.none_verified(ctx.format):
+                    reason += f" ({tally.hint(ctx.format)})"
+                raise InputError(ctx.file, result.line, reason)
+            capture.rejected.append(_stored(ctx, result, bad_utf8.pop(result.line, None)))
         if result.header is not None and capture.header is None:
             capture.header = result.header
         times = [r.received_at for r in result.inbound] + [r.sent_at for r in result.outbound]
@@ -194,3 +215,16 @@ def _deliver(capture: Capture, item: Event) -> None:
     tally[item.kind] = tally.get(item.kind, 0) + 1
     if item.message is not None:
         capture.inbound.append(item.message)
+
+
+def _stored(ctx: FileContext, result: LineResult, raw: bytes | None) -> Rejected:
+    options = ctx.options
+    return stored_rejection(
+        ctx.file,
+        result.line,
+        result.reason,
+        result.raw.encode() if raw is None else raw,
+        ctx.format,
+        options.redact_key,
+        options.keep_raw,
+    )

@@ -4,8 +4,14 @@ Guarantees:
 
 1. Privacy by default (docs/reference.md): contact ids and message ids are pseudonyms, keyed HMAC
    (``shadow redact``'s scheme) when ``SHADOW_REDACT_KEY`` is set, else ``c000001``... and
-   ``m0000001``... in order of first appearance in the stream; texts exist only as hashes. Raw
-   ids and a ``text`` column only with ``keep_raw``.
+   ``m0000001``... in order of first appearance in the stream. Raw ids and a ``text`` column
+   only with ``keep_raw``.
+1a. Texts exist only as equality classes that reveal nothing of the text: ``text_hash`` is
+   ``t0000001``... and ``text_norm_hash`` ``n0000001``... in order of first appearance (inbound
+   then outbound), or ``t``/``n`` + 16 hex digits of a keyed HMAC with ``SHADOW_REDACT_KEY``
+   (stable across runs). Equal texts share a class, different texts never do, so every
+   equality a model keys on survives; ``keep_raw`` does not change them. The empty text (media
+   without a caption) is ``""`` in both columns.
 2. ``received_at`` and ``sent_at`` stay int64 µs since the epoch, UTC; ``seq`` is the 0-based
    position in the sorted stream.
 3. ``bucket`` is the record's own (a redacted capture's) or ``bucket_of(real contact id)``.
@@ -32,9 +38,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from shadow.streams.keys import REDACT_KEY_ENV
 from shadow.streams.normalize import Capture
 from shadow.streams.record import InboundRecord, OutboundRecord
-from shadow.streams.redact import REDACT_KEY_ENV, Redactor
+from shadow.streams.redact import Redactor
+from shadow.world import normalize_text, text_token
 
 _INT = pa.int64()
 _STR = pa.string()
@@ -66,7 +74,8 @@ OUTBOUND_SCHEMA: dict[str, Any] = {
 
 
 class Pseudonyms:
-    """Contact and message-id pseudonyms (guarantee 1); one instance per run.
+    """Contact and message-id pseudonyms and text classes (guarantees 1, 1a); one instance per
+    run.
 
     Each namespace keeps its raw ids in order of first appearance as arrow columns, so whole
     columns are pseudonymized at once.
@@ -76,6 +85,9 @@ class Pseudonyms:
         self._redactor = Redactor(key) if key else None
         self._contacts = _Names("c", 6, None if self._redactor is None else self._redactor.contact)
         self._messages = _Names("m", 7, None if self._redactor is None else self._redactor.message)
+        keyed = self._redactor
+        self._texts = _Names("t", 7, None if keyed is None else keyed.text_class)
+        self._norms = _Names("n", 7, None if keyed is None else keyed.norm_class)
 
     @classmethod
     def from_environment(cls) -> Pseudonyms:
@@ -95,6 +107,25 @@ class Pseudonyms:
         """The pseudonyms of an arrow column of raw message ids (nulls stay null)."""
         return self._messages.encode(raw)
 
+    def texts(self, tokens: Any) -> Any:
+        """The classes of an arrow column of exact-text tokens (``text_hash``)."""
+        return _classes(self._texts, tokens)
+
+    def norms(self, tokens: Any) -> Any:
+        """The classes of an arrow column of normalized-text tokens (``text_norm_hash``)."""
+        return _classes(self._norms, tokens)
+
+    def texts_named(self, exact: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The classes of texts a configuration names, for those seen in the run: ``exact``
+        texts (agent replies) by their exact class, ``keys`` (reply-map keys) by the class of
+        their normalized text."""
+        exact_tokens = {text_token(text): text for text in exact}
+        norm_tokens = {text_token(normalize_text(key)): key for key in keys}
+        return {
+            "exact": {exact_tokens[t]: c for t, c in self._texts.known(exact_tokens).items()},
+            "normalized": {norm_tokens[t]: c for t, c in self._norms.known(norm_tokens).items()},
+        }
+
     def known_messages(self) -> dict[str, str]:
         """Raw message id -> pseudonym, for every id seen so far."""
         return self._messages.known(None)
@@ -102,6 +133,18 @@ class Pseudonyms:
     def messages_named(self, raw_ids: Iterable[str]) -> dict[str, str]:
         """Raw message id -> pseudonym for those of ``raw_ids`` seen so far."""
         return self._messages.known(raw_ids)
+
+
+_EMPTY_TOKEN = text_token("")
+
+
+def _classes(names: _Names, tokens: Any) -> Any:
+    """Guarantee 1a's classes; the empty text's is ``""`` (it reveals nothing, and a model or
+    the comparator tells media without a caption by it)."""
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    empty = pc.equal(tokens, _EMPTY_TOKEN)
+    return names.encode(pc.if_else(empty, None, tokens)).fill_null("")
 
 
 class _Names:
@@ -206,18 +249,13 @@ def stream_columns(
         "seq": pa.array(np.arange(size, dtype=np.int64)),
         "message_id": raw["message_id"] if keep_raw else names.messages(raw["message_id"]),
         "contact_id": raw["contact_id"] if keep_raw else names.contacts(raw["contact_id"]),
-        **{
-            name: raw[name]
-            for name in (
-                "received_at",
-                "sent_at",
-                "type",
-                "text_hash",
-                "text_norm_hash",
-                "topic",
-                "repeat_kind",
-            )
-        },
+        "received_at": raw["received_at"],
+        "sent_at": raw["sent_at"],
+        "type": raw["type"],
+        "text_hash": names.texts(raw["text_hash"]),
+        "text_norm_hash": names.norms(raw["text_norm_hash"]),
+        "topic": raw["topic"],
+        "repeat_kind": raw["repeat_kind"],
         "bucket": bucket,
     }
     if "event" in raw:  # delivered events (guarantee 5)
@@ -282,8 +320,8 @@ def outbound_columns(
         "sent_at": pa.array([r.sent_at for r in rows], _INT),
         "reply_to": reply_to if keep_raw else names.messages(reply_to),
         "reply_seq": pa.array(answered, _INT),
-        "text_hash": pa.array([r.text_hash for r in rows], _STR),
-        "text_norm_hash": pa.array([r.text_norm_hash for r in rows], _STR),
+        "text_hash": names.texts(pa.array([r.text_hash for r in rows], _STR)),
+        "text_norm_hash": names.norms(pa.array([r.text_norm_hash for r in rows], _STR)),
     }
     if keep_raw:
         columns["text"] = pa.array([r.text for r in rows], _STR)

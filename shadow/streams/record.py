@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from shadow.world import normalize_text, text_token
 
@@ -44,6 +44,15 @@ REPEAT_KINDS: tuple[str, ...] = ("resend", "legit")
 #: Items that are not new customer messages, in the order a line's kind prefers them.
 EventKind = Literal["edit", "revoke", "system", "error", "unknown_type"]
 EVENT_KINDS: tuple[EventKind, ...] = ("edit", "revoke", "system", "error", "unknown_type")
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+UNNAMED_TYPE = "(not a type name)"
+
+
+def listed_name(name: str) -> str:
+    """The name an unknown type is shown under: its own when it looks like a type name
+    (letters, digits, ``_.:-``, at most 64 characters), so no payload content is shown."""
+    return name if _TYPE_NAME.fullmatch(name) else UNNAMED_TYPE
+
 
 REDACTED_PREFIX = "~r1:"
 _REDACTED = re.compile(r"~r1:([0-9a-f]+):([0-9a-f]+)")
@@ -123,12 +132,27 @@ class OutboundRecord:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A bad line: where, why, and its raw content (for ``rejected.jsonl``)."""
+    """A bad line as ``rejected.jsonl`` keeps it (rejection.py): where, why, its size, digest and
+    skeleton; its raw text (secrets scrubbed) only with ``--keep-raw``."""
 
     file: str
     line: int
     reason: str
-    raw: str
+    size: int = 0
+    digest: str = ""
+    keyed: bool = False  # the digest is an HMAC keyed with SHADOW_REDACT_KEY
+    skeleton: Any = None
+    raw: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "reason": self.reason, "raw": self.raw}
+        document: dict[str, object] = {
+            "file": self.file,
+            "line": self.line,
+            "reason": self.reason,
+            "bytes": self.size,
+            "hmac_sha256" if self.keyed else "sha256": self.digest,
+            "skeleton": self.skeleton,
+        }
+        if self.raw is not None:
+            document["raw"] = self.raw
+        return document

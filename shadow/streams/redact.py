@@ -29,11 +29,10 @@ from typing import Any
 from shadow.common import UsageError, staged_file
 from shadow.rollout import RolloutSettings, bucket, fingerprint
 from shadow.streams.fields import iso_utc
+from shadow.streams.keys import REDACT_KEY_ENV
 from shadow.streams.normalize import Capture
 from shadow.streams.record import REDACTED_PREFIX, InboundRecord, OutboundRecord, is_redacted
 from shadow.world import normalize_text
-
-REDACT_KEY_ENV = "SHADOW_REDACT_KEY"
 
 
 class Redactor:
@@ -52,6 +51,14 @@ class Redactor:
 
     def message(self, message_id: str) -> str:
         return "r-" + self._mac("message", message_id)[:20]
+
+    def text_class(self, token: str) -> str:
+        """The equality class of an exact text's token (a run's ``text_hash``)."""
+        return "t" + self._mac("text-class", token)[:16]
+
+    def norm_class(self, token: str) -> str:
+        """The equality class of a normalized text's token (a run's ``text_norm_hash``)."""
+        return "n" + self._mac("text-norm-class", token)[:16]
 
     def text(self, text: str) -> str:
         if not text or is_redacted(text):

@@ -14,12 +14,14 @@ import csv
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from shadow.common import describe_value
 from shadow.streams.base import (
     STRUCTURE_ERRORS,
     FileContext,
     LineError,
     LineResult,
     json_lines,
+    malformed,
     need,
     rejected,
 )
@@ -70,16 +72,16 @@ def parse_record(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
         out = OutboundRecord(contact, at, reply_to, text, ctx.file, number)
         return LineResult(number, "outbound", outbound=[out])
     if direction != "in":
-        raise LineError(f"direction must be in or out: {direction!r}")
+        raise LineError(f"direction must be in or out: {describe_value(direction)}")
     message_id = _text_field(obj, "message_id")
     if not message_id:
         raise LineError("missing field message_id")
     kind = _text_field(obj, "type") or "text"
     if kind not in KNOWN_TYPES:
-        raise LineError(f"unknown type {kind!r}")
+        raise LineError(f"unknown type: {describe_value(kind)}")
     repeat_kind = _text_field(obj, "repeat_kind")
     if repeat_kind and repeat_kind not in REPEAT_KINDS:
-        raise LineError(f"repeat_kind must be resend or legit: {repeat_kind!r}")
+        raise LineError(f"repeat_kind must be resend or legit: {describe_value(repeat_kind)}")
     sent = obj.get("sent_at")
     sent_at = time_to_us(sent, "sent_at") if sent not in (None, "") else None
     record = InboundRecord(
@@ -102,11 +104,11 @@ def _bucket(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise LineError(f"bucket is not an integer: {value!r}")
+        raise LineError(f"bucket is not an integer: {describe_value(value)}")
     try:
         bucket = int(value)
     except (TypeError, ValueError):
-        raise LineError(f"bucket is not an integer: {value!r}") from None
+        raise LineError(f"bucket is not an integer: {describe_value(value)}") from None
     if not 1 <= bucket <= 100:
         raise LineError(f"bucket out of 1..100: {bucket}")
     return bucket
@@ -136,7 +138,7 @@ def read_csv(lines: Iterable[tuple[int, str]], ctx: FileContext) -> Iterator[Lin
             missing = [name for name in ("received_at", "contact_id") if name not in header]
             unknown = [name for name in header if name not in COLUMNS]
             if missing or unknown:
-                reason = f"bad CSV header: missing {missing}, unknown {unknown}"
+                reason = f"bad CSV header: missing {missing}, {len(unknown)} unknown column(s)"
                 yield rejected(number, reason, text)
                 header = None
                 continue
@@ -148,5 +150,5 @@ def read_csv(lines: Iterable[tuple[int, str]], ctx: FileContext) -> Iterator[Lin
         try:
             yield parse_record(number, dict(zip(header, row, strict=True)), ctx)
         except STRUCTURE_ERRORS as exc:
-            reason = exc.reason if isinstance(exc, LineError) else f"malformed row: {exc!r}"
+            reason = exc.reason if isinstance(exc, LineError) else malformed("row", exc)
             yield rejected(number, reason, text)

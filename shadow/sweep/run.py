@@ -38,7 +38,13 @@ import yaml
 from shadow.common import UsageError, canonical_json, stop_workers
 from shadow.compare import Comparison, arm_metrics, run_and_compare
 from shadow.config import load_config, scenario_environment
-from shadow.prepare import plan_for, prepare_stream, resolve_arms, translate_script
+from shadow.prepare import (
+    plan_for,
+    prepare_stream,
+    resolve_arms,
+    translate_script,
+    translate_texts,
+)
 from shadow.replay import (
     LoadedInputs,
     ReplayOptions,
@@ -205,9 +211,11 @@ def replay_job(loaded: LoadedInputs, sets: Sequence[str], seed: int) -> dict[str
         cohorts_for(config, []),
         False,
         environment.sender.latency.draw(0.5),
+        agent=environment.agent,
     )
     specs = resolve_arms(list(ARMS), [], False)
     environment = translate_script(environment, prepared.message_names)
+    environment = translate_texts(environment, prepared.text_names)
     models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
     plan = plan_for(specs, models, config.run.drain, config.run.gauge_interval, [], None)
     _, comparison = run_and_compare(plan, prepared, compare_settings(config), 1)

@@ -10,7 +10,9 @@ Guarantees:
 3. Drawn latencies are rounded to 1 ms. A ``hang`` fails with ``AgentError`` after
    ``client_timeout`` or, when that is ``None``, never settles.
 4. With ``same_input_same_reply``, the reply is a function of the members' normalized text
-   hashes (in order) and topics: "Oi" always gets the same greeting.
+   hashes (in order) and topics: "Oi" always gets the same greeting. Messages carry the run's
+   text classes; a configured text is looked up by its class (``reply_classes``,
+   ``key_classes``), so a class is all a replay or ``explain`` needs.
 """
 
 from __future__ import annotations
@@ -170,6 +172,10 @@ class AgentSettings:
     same_input_same_reply: bool = True
     replies: Mapping[str, str] = field(default_factory=dict)
     script: Mapping[str, ScriptEntry] = field(default_factory=dict)
+    # the run's text classes of the texts above (messages carry classes, not tokens): a reply
+    # text -> its exact class, a ``replies`` key -> its normalized class; absent: text_token
+    reply_classes: Mapping[str, str] = field(default_factory=dict)
+    key_classes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +301,9 @@ class Environment:
         # the replies map is keyed by a topic or a normalized text; messages carry hashes
         self._replies: dict[str, str] = {}
         for key, reply in agent.replies.items():
-            self._replies[key] = text_token(reply)
-            self._replies[text_token(normalize_text(key))] = text_token(reply)
+            value = self._reply_text(reply)
+            self._replies[key] = value
+            self._replies[agent.key_classes.get(key) or text_token(normalize_text(key))] = value
 
     def agent_call(self, kernel: Kernel, members: Sequence[Message]) -> AgentCall:
         """Start an agent call on ``members`` now; its event settles per guarantee 2-3."""
@@ -331,7 +338,7 @@ class Environment:
                 latency = max(latencies)
             replies = [e.reply for e in entries if e.reply is not None]
             if replies:
-                reply = text_token(replies[0])
+                reply = self._reply_text(replies[0])
         event = kernel.event()
         # ``fire``: the timer settles the event and runs its waiters (kernel.Event.fire)
         if outcome == "ok":
@@ -378,6 +385,10 @@ class Environment:
                 return known
             self.recorded_fallbacks += 1
         return self._agent_latency(u)
+
+    def _reply_text(self, text: str) -> str:
+        """A configured reply as messages know texts: its class in the run, else its token."""
+        return self.settings.agent.reply_classes.get(text) or text_token(text)
 
     def _reply(self, members: Sequence[Message], key: tuple[int, ...]) -> str:
         agent = self.settings.agent

@@ -82,8 +82,13 @@ def test_cloud_signature_verified_only_with_secret() -> None:
     assert [(bad.line, bad.reason) for bad in checked.rejected] == [
         (2, "X-Hub-Signature-256 does not verify")
     ]
-    wrong = read_captures([path], on_error="skip", options=ReadOptions(app_secret="other"))
-    assert len(wrong.rejected) == 2
+    with pytest.raises(InputError) as wrong:  # every signature fails: the secret is wrong
+        read_captures([path], on_error="skip", options=ReadOptions(app_secret="other"))
+    assert wrong.value.line is None
+    assert wrong.value.reason == (
+        "2 of the first 2 signatures do not match: "
+        "is SHADOW_APP_SECRET the app secret of this WhatsApp app?"
+    )
 
 
 def test_cloud_signature_over_a_parsed_body_uses_metas_escaped_form(tmp_path: Path) -> None:
