@@ -14,6 +14,16 @@ from reports.charts import to_svg
 from reports.gate_summary import render_gate_summary
 from reports.junit import render_junit
 from reports.markdown import cell
-from reports.render import render_run, title
+from reports.render import refresh_verdict, render_run, run_reference, title, verdict_parts
 
-__all__ = ["cell", "render_gate_summary", "render_junit", "render_run", "title", "to_svg"]
+__all__ = [
+    "cell",
+    "refresh_verdict",
+    "render_gate_summary",
+    "render_junit",
+    "render_run",
+    "run_reference",
+    "title",
+    "to_svg",
+    "verdict_parts",
+]
