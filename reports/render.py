@@ -86,6 +86,7 @@ def verdict_parts(run_dir: Path, run_ref: str | None = None) -> dict[str, list[s
     import json
 
     import pandas as pd
+    import pyarrow.parquet as pq
 
     from reports.context import verdicts
     from reports.data import RunData, _read_gates
@@ -95,14 +96,15 @@ def verdict_parts(run_dir: Path, run_ref: str | None = None) -> dict[str, list[s
     from shadow.compare import HARM_COLUMNS
 
     manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    outcomes = pd.read_parquet(run_dir / "outcomes.parquet")
-    wanted = ["arm", *(c for c in HARM_COLUMNS if c in outcomes.columns)]
+    stored = pq.read_schema(run_dir / "outcomes.parquet").names
+    wanted = ["arm", *(c for c in HARM_COLUMNS if c in stored)]
+    outcomes = pd.read_parquet(run_dir / "outcomes.parquet", columns=wanted)
     empty = pd.DataFrame()
     data = RunData(
         path=run_dir,
         manifest=manifest,
         stream=empty,
-        outcomes=outcomes[wanted],
+        outcomes=outcomes,
         divergences=empty,
         signatures=[],
         gauges=empty,

@@ -184,9 +184,11 @@ class Stream:
             first, last = int(run[0]), int(run[-1]) + 1
             for start in range(first, last, _BLOCK):
                 stop = min(last, start + _BLOCK)
-                columns = [column.tolist(start, stop) for column in texts]
+                mid, contact, text, norm, kind, topic, repeat = (
+                    column.tolist(start, stop) for column in texts
+                )
                 received = self.received_at[start:stop].tolist()
-                yield message_block(start, *columns[:2], received, *columns[2:])
+                yield message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
 
 
 @dataclass(frozen=True, slots=True)

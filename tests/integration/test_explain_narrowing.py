@@ -15,6 +15,7 @@ import shadow.explain.timelines as timelines
 from shadow.explain import open_run, rerun
 from shadow.replay.inputs import ReplayOptions
 from shadow.replay.pipeline import replay
+from shadow.simulation import run_arms
 from shadow.streams import generate_to_file
 
 
@@ -108,7 +109,7 @@ def test_a_scope_that_does_not_reproduce_falls_back_to_the_whole_arm(
     run = open_run(steady)
     seq = len(run.stream) // 2
     calls: list[int | None] = []
-    real = timelines.run_arms
+    real = run_arms
 
     def counting(plan: Any, stream: Any, workers: Any = None, capture: Any = ()) -> Any:
         calls.append(None if stream.only is None else len(stream.only))
