@@ -4,8 +4,10 @@ Guarantees:
 
 1. ``render_run`` reads only the run folder (verified against ``run.json``'s hashes) and the
    decision events it re-runs through ``shadow.explain``; it writes only the two reports.
-2. The same run folder gives byte-identical reports, wherever the folder lives: no date, no
-   absolute path, fixed SVG hash salt, every table sorted explicitly.
+2. The same run folder gives byte-identical reports: no date, no absolute path the user did
+   not type, fixed SVG hash salt, every table sorted explicitly. report.md's commands name the
+   folder as the caller gives it (``run_ref``; ``RUN_DIR`` without one), report.html never.
+4. ``refresh_verdict`` after a gate gives the bytes a full ``render_run`` would.
 3. Privacy by default: contacts appear as pseudonyms and no message text is shown;
    ``show_text`` requires a run made with ``--keep-raw`` (else ``UsageError``, exit 3).
 """
@@ -14,6 +16,16 @@ from reports.charts import to_svg
 from reports.gate_summary import render_gate_summary
 from reports.junit import render_junit
 from reports.markdown import cell
-from reports.render import render_run, title
+from reports.render import refresh_verdict, render_run, run_reference, title, verdict_parts
 
-__all__ = ["cell", "render_gate_summary", "render_junit", "render_run", "title", "to_svg"]
+__all__ = [
+    "cell",
+    "refresh_verdict",
+    "render_gate_summary",
+    "render_junit",
+    "render_run",
+    "run_reference",
+    "title",
+    "to_svg",
+    "verdict_parts",
+]

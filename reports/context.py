@@ -5,7 +5,8 @@ Guarantees:
 1. The Markdown and the HTML report render the same context, so they never disagree.
 2. The sections are always present and always in ``SECTIONS`` order; a section without data
    says why (e.g. "not gated yet", "no recorded replies").
-3. Commands name the run folder ``RUN_DIR`` and the inputs, config and seed only: never
+3. Commands name the run folder ``RUN_DIR`` (report.md then names it as the user did,
+   ``reports.render``) and the inputs, config and seed only: never
    ``--out``, ``--workers``, ``--force``, an absolute path or a date (the report is the same
    bytes wherever the run folder lives).
 """

@@ -24,7 +24,7 @@ def cell(value: Any) -> str:
     return " ".join(text.split())
 
 
-def render_markdown(context: dict[str, Any]) -> str:
+def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=False,
@@ -36,8 +36,15 @@ def render_markdown(context: dict[str, Any]) -> str:
     env.filters["cell"] = cell
     env.filters["seconds"] = _seconds
     env.filters["duration"] = _duration
-    text = env.get_template("report.md.j2").render(**context)
-    # at most one blank line in a row, one newline at the end
+    return env
+
+
+def render_markdown(context: dict[str, Any]) -> str:
+    return normalize(environment().get_template("report.md.j2").render(**context))
+
+
+def normalize(text: str) -> str:
+    """At most one blank line in a row, no trailing blanks, one newline at the end."""
     lines: list[str] = []
     for line in text.splitlines():
         if line.strip() or (lines and lines[-1].strip()):

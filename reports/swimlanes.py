@@ -6,7 +6,9 @@ Decision events are not stored (docs/reference.md): they come from re-running th
 Guarantees:
 
 1. One re-run for the whole report: every example seq of every shown signature is captured
-   in a single ``rerun`` call per run, so a large run is re-simulated once, not per example.
+   in a single ``rerun`` call per run, so a large run is re-simulated once, not per example,
+   and narrowed to the examples' contacts or a prefix when that reproduces the stored outcomes
+   exactly (``shadow.explain``'s guarantee 3).
 2. At most ``limit`` examples, each with the example message and its contact's neighbouring
    messages (``NEIGHBOURS`` either side) and at most ``MAX_EVENTS`` events: the page stays small.
 3. A re-run that cannot be done (models missing, a mismatch) leaves the section with the

@@ -43,7 +43,6 @@ def gate(
     """
     import datetime as dt
     import json
-    import os
 
     from reports import render_gate_summary, render_junit
     from shadow.gate import (
@@ -67,13 +66,10 @@ def gate(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise UsageError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+    from reports import run_reference
+
     # the explain commands name the folder as the user would type it, never an absolute path
-    try:
-        run_ref = os.path.relpath(run_dir.resolve(), Path.cwd())
-    except ValueError:
-        run_ref = str(run_dir)
-    if run_ref.startswith(".."):
-        run_ref = str(run_dir)
+    run_ref = run_reference(run_dir)
     if previous is not None and not previous.exists() and (run_dir / previous).is_file():
         previous = run_dir / previous
     loaded = load_policy(policy, stage)
@@ -89,6 +85,16 @@ def gate(
     report = evaluate(inputs, loaded.policy, options)
     document = report.document
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # the run's reports lead with the verdict: only that part is redone once gate-P.json exists
+    reported = (run_dir / "report.html").exists() or (run_dir / "report.md").exists()
+    before = None
+    if reported:
+        from reports import verdict_parts
+
+        try:
+            before = verdict_parts(run_dir, run_ref)
+        except Exception:  # the report is then rendered in full
+            before = None
     for target, content in (
         (run_dir / f"gate-{stage}.json", text),
         (junit, render_junit(document) if junit else ""),
@@ -101,12 +107,11 @@ def gate(
                 staging.write_text(content, encoding="utf-8", newline="\n")
         except OSError as exc:
             raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    # the run's reports lead with the verdict: refresh them now that gate-P.json exists
-    if (run_dir / "report.html").exists() or (run_dir / "report.md").exists():
-        from reports import render_run
+    if reported:
+        from reports import refresh_verdict
 
         try:
-            render_run(run_dir)
+            refresh_verdict(run_dir, before, run_ref)
         except Exception as exc:  # the verdict stands; the report can be redone
             why = exc.message if isinstance(exc, ShadowError) else type(exc).__name__
             err.print(f"warning: report not refreshed ({why}); run shadow report {run_ref}")

@@ -29,7 +29,7 @@ def report(
 
     Example: shadow report build/shadow/capture --html /tmp/report.html
     """
-    from reports import render_run
+    from reports import render_run, run_reference
 
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run folder")
@@ -40,5 +40,7 @@ def report(
         err.status("rendering reports...") if err.is_terminal else contextlib.nullcontext()
     )
     with showing:
-        render_run(run_dir, html=html_file, md=md_file, show_text=show_text)
+        render_run(
+            run_dir, html=html_file, md=md_file, show_text=show_text, run_ref=run_reference(run_dir)
+        )
     out.print(f"wrote {md_file} and {html_file}", markup=False)

@@ -184,17 +184,18 @@ def _replay_into(
     watch.phase("write")
     if options.reports:
         note("rendering reports")
-        render_reports(out)
+        render_reports(out, options.out or default_out(loaded.stem))
         watch.phase("reports")
     write_json(out / "timing.json", watch.report())
     return summary
 
 
-def render_reports(out: Path) -> None:
-    """Write report.md (and report.html when the reports package offers it)."""
-    from reports import render_run
+def render_reports(out: Path, target: Path) -> None:
+    """Write report.md (and report.html when the reports package offers it); the commands
+    name ``target``, where ``out`` (the staged folder) goes."""
+    from reports import render_run, run_reference
 
-    render_run(out)
+    render_run(out, run_ref=run_reference(target))
 
 
 def scenario_metrics(

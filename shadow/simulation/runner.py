@@ -127,6 +127,9 @@ class Stream:
     #: seq -> the recorded first reply (µs from the first message), when the capture has replies:
     #: reactive users' reference (arm_loop guarantee 7)
     reference_replies: dict[int, int] | None = None
+    #: a narrowed re-run (``shadow.explain``): only these seqs (ascending) arrive, each with its
+    #: own seq, so keyed draws and per-seq columns are those of the whole stream; None: all
+    only: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.received_at)
@@ -152,6 +155,9 @@ class Stream:
             self.repeat_kind,
         )
         size = len(self)
+        if self.only is not None:
+            yield from self._runs(texts)
+            return
         # a vocabulary much smaller than the stream is decoded once, its strings shared by
         # every message; the others (message ids, ...) are decoded a block at a time
         tables = [
@@ -170,6 +176,22 @@ class Stream:
             )
             received = self.received_at[start:stop].tolist()
             yield message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
+
+    def _runs(self, texts: tuple[Codes, ...]) -> Iterator[list[Message]]:
+        """``only``'s messages, a run of consecutive seqs (at most a block) at a time."""
+        only = np.asarray(self.only, dtype=np.int64)
+        if not len(only):
+            return
+        breaks = np.flatnonzero(np.diff(only) != 1) + 1
+        for run in np.split(only, breaks):
+            first, last = int(run[0]), int(run[-1]) + 1
+            for start in range(first, last, _BLOCK):
+                stop = min(last, start + _BLOCK)
+                mid, contact, text, norm, kind, topic, repeat = (
+                    column.tolist(start, stop) for column in texts
+                )
+                received = self.received_at[start:stop].tolist()
+                yield message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,8 +168,11 @@ def test_cli_renders_to_the_given_files(run: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     # a separate process re-runs the real models for timelines: compare the structure only
     assert parse(html).h2 == parse(run / "report.html").h2
+    # the command names the folder as given (outside the working directory: as typed)
+    written = md.read_text(encoding="utf-8")
+    assert f"shadow report {run}" in written and "RUN_DIR" not in written
     assert (
-        md.read_text(encoding="utf-8").split("## 10.")[0]
+        written.replace(str(run), "RUN_DIR").split("## 10.")[0]
         == (run / "report.md").read_text(encoding="utf-8").split("## 10.")[0]
     )
 

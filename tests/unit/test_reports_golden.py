@@ -10,14 +10,19 @@ import difflib
 import os
 from pathlib import Path
 
+import pytest
+
 from shadow.replay.inputs import ReplayOptions
 from shadow.replay.pipeline import replay
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "report-conflict-2-oi.md"
 
 
-def test_markdown_report_of_conflict_2_oi_matches_golden(tmp_path: Path) -> None:
-    out = tmp_path / "run"
+def test_markdown_report_of_conflict_2_oi_matches_golden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the commands name the folder as given: ``run``
+    out = Path("run")
     replay(ReplayOptions(inputs=["scenario:conflict-2-oi"], stages=[10], out=out))
     actual = (out / "report.md").read_text(encoding="utf-8")
     if os.environ.get("SHADOW_UPDATE_GOLDENS") == "1":
