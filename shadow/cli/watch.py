@@ -34,8 +34,13 @@ def watch(
     flag: FlagOption = None,
     provider: ProviderOption = None,
     safety_lag: Annotated[
-        str, typer.Option("--safety-lag", help="Capture time a line may arrive out of order.")
-    ] = "60s",
+        str | None,
+        typer.Option(
+            "--safety-lag",
+            help="Capture time a line may arrive out of order; sets live.safety_lag "
+            "(default 60s).",
+        ),
+    ] = None,
     interval: Annotated[
         float, typer.Option("--interval", help="Wall seconds between polls of the capture.")
     ] = 1.0,
@@ -81,7 +86,8 @@ def watch(
 
     Example: shadow watch /var/lib/shadow/capture --out runs/live --stage 10 --metrics-port 9108
     """
-    from shadow.common import UsageError, parse_duration
+    from shadow.common import UsageError
+    from shadow.config import load_config
     from shadow.live import (
         DEFAULT_POLICY,
         Watcher,
@@ -92,10 +98,9 @@ def watch(
     )
     from shadow.replay import ReplayOptions
 
-    try:
-        lag_us = parse_duration(safety_lag)
-    except ValueError as exc:
-        raise UsageError(f"--safety-lag: {exc}") from None
+    lag_option = [("--safety-lag", f"live.safety_lag={safety_lag}")] if safety_lag else []
+    # the whole configuration is checked before any capture line is read
+    lag_us = load_config(config, list(set_ or []), options=lag_option).live.safety_lag
     if interval <= 0 or idle <= 0 or cycle_every < 0:
         raise UsageError("--interval and --idle must be positive, --cycle-every not negative")
     if on_error not in ("fail", "skip"):
@@ -117,7 +122,7 @@ def watch(
     template = ReplayOptions(
         inputs=[],
         config_file=config,
-        sets=list(set_ or []),
+        sets=list(set_ or []) + [item for _, item in lag_option],
         seed=seed,
         arms=[a for a in arms.split(",") if a.strip()] if arms else None,
         stages=list(stage or []),

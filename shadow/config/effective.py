@@ -43,6 +43,7 @@ from shadow.config.layers import Layer, contains, file_layer, line_of, parse_set
 from shadow.config.schema import (
     CaptureConfig,
     CompareConfig,
+    LiveConfig,
     RolloutConfig,
     RunConfig,
     ScriptEntryConfig,
@@ -116,6 +117,10 @@ class EffectiveConfig:
     @property
     def capture(self) -> CaptureConfig:
         return self.model.capture
+
+    @property
+    def live(self) -> LiveConfig:
+        return self.model.live
 
     def document(self) -> dict[str, Any]:
         """The whole configuration as JSON-able data, durations spelled (for ``run.json``)."""

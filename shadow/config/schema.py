@@ -161,9 +161,19 @@ class CaptureConfig(Section):
         return frozenset(kind for kind, value in self.model_dump().items() if value == "deliver")
 
 
+class LiveConfig(Section):
+    """How ``shadow watch`` follows a growing capture (docs/live.md)."""
+
+    safety_lag: Duration = Field(
+        60 * S,
+        description="capture time (received_at) a line may arrive out of order; a message is "
+        "simulated once the capture is this much newer, a line later than it is counted late",
+    )
+
+
 class ShadowConfig(Section):
     """The root: one section per model, the environment, the run, the rollout, the comparison,
-    and how capture events reach the models."""
+    how capture events reach the models, and how a live watch follows the capture."""
 
     orchestrator: OrchestratorConfig = Field(default_factory=OrchestratorConfig)
     coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
@@ -174,6 +184,7 @@ class ShadowConfig(Section):
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
 
 __all__ = [
@@ -184,6 +195,7 @@ __all__ = [
     "CompareConfig",
     "CoordinatorConfig",
     "EnvironmentConfig",
+    "LiveConfig",
     "OrchestratorConfig",
     "OutageConfig",
     "ResponseManagerConfig",

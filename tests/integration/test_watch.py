@@ -27,7 +27,8 @@ SAME = (
     "signatures.json",
     "gauges.parquet",
 )
-FAST = ("--interval", "0.2", "--cycle-every", "0", "--no-reports", "--safety-lag", "30s")
+POLL = ("--interval", "0.2", "--cycle-every", "0", "--no-reports")
+FAST = (*POLL, "--safety-lag", "30s")
 
 
 def _append(path: Path, lines: list[bytes]) -> None:
@@ -98,7 +99,9 @@ def test_sigterm_checkpoints_exits_0_and_resumes_with_metrics(tmp_path: Path) ->
         str(capture),
         "--out",
         str(run),
-        *FAST,
+        *POLL,
+        "--set",
+        "live.safety_lag=30s",  # the config key, where the other tests use the flag
         "--idle",
         "600",
         "--metrics-port",
