@@ -37,8 +37,7 @@ def watch(
         str | None,
         typer.Option(
             "--safety-lag",
-            help="Capture time a line may arrive out of order; sets live.safety_lag "
-            "(default 60s).",
+            help="Capture time a line may arrive out of order; sets live.safety_lag (default 60s).",
         ),
     ] = None,
     interval: Annotated[
