@@ -20,7 +20,6 @@ from shadow.live.receiver import (
     ReceiverCounts,
     ReceiverSettings,
     build_app,
-    twilio_signature,
 )
 from shadow.live.watch import Watcher, WatchOptions, iso_us
 
@@ -45,5 +44,4 @@ __all__ = [
     "line_time",
     "parse_alert_policy",
     "serve_metrics",
-    "twilio_signature",
 ]

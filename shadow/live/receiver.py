@@ -18,10 +18,8 @@ Guarantees:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
-import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +35,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from shadow.live.capture_log import CaptureLog
+from shadow.streams import SignatureError, verify_signature
 
 MAX_BODY = 2 * 1024 * 1024  # the middleware's express.raw limit
 #: Payload fields that hold a credential: dropped before a line is written. (Minimal until the
@@ -94,25 +93,19 @@ def js_line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def cloud_signature_ok(raw: bytes, header: str | None, secret: str) -> bool:
-    if not header or not header.startswith("sha256="):
-        return False
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
-
-
-def twilio_signature(url: str, pairs: list[tuple[str, str]], token: str) -> str:
-    """Twilio's signature: base64 HMAC-SHA1 of the URL and the sorted POST fields."""
-    signed = url + "".join(key + value for key, value in sorted(pairs))
-    digest = hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
 class _Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+def _verify(line: dict[str, Any], fmt: str, secret: str | None, token: str | None) -> None:
+    """The same check as a read of the stored line (``shadow.streams``): one implementation."""
+    try:
+        verify_signature(line, fmt, secret, token)
+    except SignatureError as exc:
+        raise _Refused(401, exc.reason) from None
 
 
 async def _body(request: Request) -> bytes:
@@ -145,13 +138,12 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def cloud_line(raw: bytes, headers: dict[str, str], settings: ReceiverSettings, at: str) -> str:
-    signature = headers.get(KEPT_HEADER)
-    if settings.app_secret and not cloud_signature_ok(raw, signature, settings.app_secret):
-        raise _Refused(401, "X-Hub-Signature-256 does not verify")
     text = _text(raw)
+    line = {"received_at": at, "headers": {KEPT_HEADER: headers.get(KEPT_HEADER)}, "body": text}
+    _verify(line, "cloud", settings.app_secret, None)
     if not isinstance(_json_object(text).get("entry"), list):
         raise _Refused(400, "not a Cloud API webhook (no entry list)")
-    return js_line({"received_at": at, "headers": {KEPT_HEADER: signature}, "body": text})
+    return js_line(line)
 
 
 def evolution_line(raw: bytes, headers: dict[str, str], settings: ReceiverSettings, at: str) -> str:
@@ -176,18 +168,18 @@ def twilio_line(
     except ValueError:
         raise _Refused(400, "body is not urlencoded") from None
     signed = settings.twilio_url or url
-    given = headers.get("x-twilio-signature", "")
-    if settings.twilio_token:
-        expected = twilio_signature(signed, pairs, settings.twilio_token)
-        if not hmac.compare_digest(given, expected):
-            raise _Refused(401, "X-Twilio-Signature does not verify")
+    line = {
+        "received_at": at,
+        "url": signed,
+        "headers": {TWILIO_HEADER: headers.get(TWILIO_HEADER, "")},
+        "body": text,
+    }
+    _verify(line, "twilio", None, settings.twilio_token)
     names = {key for key, _ in pairs}
     if not names & {"MessageSid", "SmsMessageSid", "MessageStatus"}:
         raise _Refused(400, "not a Twilio webhook (no MessageSid)")
     if settings.twilio_token:  # verified here, so a read with the token verifies it again
-        return js_line(
-            {"received_at": at, "url": signed, "headers": {TWILIO_HEADER: given}, "body": text}
-        )
+        return js_line(line)
     return js_line({"received_at": at, "body": text})
 
 

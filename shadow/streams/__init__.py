@@ -24,6 +24,7 @@ from shadow.streams.parquet import (
 from shadow.streams.record import EVENT_KINDS, InboundRecord, OutboundRecord, Rejected
 from shadow.streams.redact import write_redacted
 from shadow.streams.scenarios import builtin_names, list_scenarios, load_scenario
+from shadow.streams.signatures import SignatureError, twilio_signature, verify_signature
 from shadow.streams.validate import RejectionGroup, rejection_groups, validate_document
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "ReadOptions",
     "Rejected",
     "RejectionGroup",
+    "SignatureError",
     "builtin_names",
     "generate_to_file",
     "iso_utc",
@@ -55,7 +57,9 @@ __all__ = [
     "rejection_groups",
     "steady_load",
     "stream_columns",
+    "twilio_signature",
     "validate_document",
+    "verify_signature",
     "write_parquet",
     "write_redacted",
 ]

@@ -23,7 +23,7 @@ from live_support import (
     wait_healthy,
 )
 
-from shadow.live import twilio_signature
+from shadow.streams import twilio_signature
 
 SECRET = "app-secret-for-tests"
 ENV = {
