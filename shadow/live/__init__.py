@@ -16,7 +16,6 @@ from shadow.live.capture_log import CaptureLog
 from shadow.live.journal import line_time
 from shadow.live.metrics import WatchMetrics, serve_metrics
 from shadow.live.receiver import (
-    SECRET_FIELDS,
     ReceiverCounts,
     ReceiverSettings,
     build_app,
@@ -26,7 +25,6 @@ from shadow.live.watch import Watcher, WatchOptions, iso_us
 __all__ = [
     "DEFAULT_POLICY",
     "HARM_FATES",
-    "SECRET_FIELDS",
     "AlertCheck",
     "AlertPolicy",
     "CaptureLog",

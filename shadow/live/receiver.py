@@ -12,8 +12,10 @@ Guarantees:
 3. A bad signature gets 401 and a bad body (not UTF-8, not the provider's JSON or form shape,
    over 2 MB) 400 or 413; neither is stored, logged or echoed.
 4. Secrets are never written: the only headers kept are the signatures (HMACs of the body,
-   which ``validate`` and ``replay`` re-check; no secret); Evolution's ``apikey`` field is
-   dropped; ``Authorization`` and ``apikey`` headers are never read into a line.
+   which ``validate`` and ``replay`` re-check; no secret); in Evolution's envelope every
+   field with a secret name (``shadow.common.SECRET_NAMES``: ``apikey``...) is dropped and
+   credentials inside its other strings (``server_url``'s ``?token=``) become ``<secret>``;
+   ``Authorization`` and ``apikey`` headers are never read into a line.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from shadow.common import is_secret_name, scrub_secrets
 from shadow.live.capture_log import CaptureLog
 from shadow.streams import SignatureError, verify_signature
 
 MAX_BODY = 2 * 1024 * 1024  # the middleware's express.raw limit
 #: Payload fields that hold a credential: dropped before a line is written. (Minimal until the
 #: streams package's shared list of secret names lands; headers are never copied but one.)
-SECRET_FIELDS = frozenset({"apikey", "api_key", "token", "authorization"})
 KEPT_HEADER = "x-hub-signature-256"
 TWILIO_HEADER = "x-twilio-signature"
 
@@ -154,8 +156,13 @@ def evolution_line(raw: bytes, headers: dict[str, str], settings: ReceiverSettin
         given = headers.get("apikey") or obj.get("apikey")
         if not isinstance(given, str) or not hmac.compare_digest(given, settings.evolution_apikey):
             raise _Refused(401, "apikey does not match")
-    kept = {key: value for key, value in obj.items() if key.lower() not in SECRET_FIELDS}
-    kept.pop("received_at", None)
+    # the envelope around ``data`` carries the gateway's credentials (``apikey``, a
+    # ``server_url`` with ``?token=``): dropped or scrubbed; the message itself is kept as sent
+    kept = {
+        key: scrub_secrets(value) if isinstance(value, str) else value
+        for key, value in obj.items()
+        if not is_secret_name(key) and key != "received_at"
+    }
     return js_line({"received_at": at, **kept})
 
 

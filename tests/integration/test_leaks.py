@@ -3,7 +3,8 @@
 Captures in every format, seeded with canaries (tests/canary_captures.py), go through every
 command that reads them or what they became (``validate``, ``replay`` with stages and
 ``--on-error skip``, ``gate``, ``report``, ``explain``, ``redact``, ``sweep``, ``generate``), each
-in a real subprocess with its exit status asserted (a command that stops early proves nothing).
+in a real subprocess with its exit status asserted (a command that stops early proves nothing);
+``watch``, ``memory``, ``repro`` and ``serve`` likewise.
 Then every file written and every byte printed is searched for every canary in every form
 (tests/leak_scanner.py). A positive control shows the search works: with ``--keep-raw`` the
 canary texts are found in the run folder, the secrets still never.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ import pandas as pd
 import pytest
 from canary_captures import (
     CPF,
+    EVOLUTION_APIKEY,
     NAME_A,
     REDACT_KEY,
     SECRET_ENV,
@@ -249,3 +252,76 @@ def test_run_files_are_byte_identical_whatever_the_workers_and_hash_seed(
     classes = pd.read_parquet(folders[0] / "stream.parquet")["text_hash"]
     assert classes.str.fullmatch(r"(t[0-9a-f]{16})?" if key else r"(t\d{7})?").all()
     assert (classes == "").any() and (classes != "").any()  # the empty text's class is empty
+
+
+def _serve_the_captures(session: Session, clean: CaptureSet) -> Path:
+    """``shadow serve`` receives the canary Cloud and Evolution webhooks as a gateway would
+    POST them (signature and apikey headers included) and one forged one; returns its folder."""
+    from live_support import free_port, request, start_shadow, wait_healthy
+
+    folder = session.root / "served"
+    port = free_port()
+    env = {**session.env, "SHADOW_EVOLUTION_APIKEY": EVOLUTION_APIKEY}
+    process = start_shadow("serve", "--capture-dir", str(folder), "--port", str(port), env=env)
+    try:
+        wait_healthy(port, process)
+        for fmt, path in (("cloud", clean.files["cloud"]), ("evolution", clean.files["evolution"])):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                obj = json.loads(line)
+                if fmt == "cloud" and "body" not in obj:
+                    continue  # a line logged without its signature: serve would refuse it
+                if fmt == "cloud":
+                    body, headers = obj["body"].encode(), obj["headers"]
+                else:
+                    body, headers = line.encode(), {"apikey": EVOLUTION_APIKEY}
+                status, answer = request(port, "POST", f"/{fmt}", body, headers)
+                assert status == 200, (fmt, status, answer)
+            if fmt == "cloud":  # a forged copy: refused, and nothing of it kept
+                forged = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+                assert request(port, "POST", "/cloud", body, forged)[0] == 401
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=60)
+    session.printed += [("serve (stdout)", stdout), ("serve (stderr)", stderr)]
+    return folder
+
+
+def test_live_and_repro_commands_leak_nothing(tmp_path: Path) -> None:
+    """``watch`` (with its alerts and status), ``memory``, ``repro`` and ``serve``: nothing
+    they print or write holds a capture value, except the captures ``serve`` writes, which are
+    captures (and hold no secret)."""
+    clean = write_captures(tmp_path / "clean", malformed=False)
+    session = Session(tmp_path / "work", dict(SECRET_ENV))
+    session.root.mkdir()
+    run = session.root / "live"
+    session.run(
+        0, "watch", str(clean.files["cloud"]), "--out", str(run), "--stage", "10",
+        "--interval", "0.2", "--cycle-every", "0", "--idle", "1", "--stop-when-idle",
+    )  # fmt: skip
+    assert (run / "outcomes.parquet").is_file()
+    session.run(0, "memory", str(run))
+    session.run(0, "memory", str(run), "--json")
+    replayed = session.root / "replayed"
+    files = [str(path) for path in clean.files.values()]
+    session.run(0, "replay", *files, "--out", str(replayed), "--workers", "1")
+    signatures = json.loads((replayed / "signatures.json").read_text(encoding="utf-8"))
+    assert signatures, "the canary captures no longer diverge: repro would prove nothing"
+    signature = signatures[0]["signature"]
+    out = session.root / "repro"
+    session.run(0, "repro", str(replayed), signature, "-o", str(out), "--max-runs", "40")
+    assert sorted(p.suffix for p in out.iterdir()) == [".md", ".py", ".yaml"]
+    served = _serve_the_captures(session, clean)
+    # a capture keeps each line's signature header (an HMAC of its body, so that a read with
+    # the secret verifies the line, docs/capture.md); keys, tokens and the secret never
+    kept = [c for c in clean.canaries if c.secret and "signature" not in c.name]
+    hits = scan_paths([served], Needles.of(kept))
+    assert not hits, "\n".join(map(str, hits[:40]))
+    # what serve writes, and the watcher's journal (a copy of the capture it follows, in a
+    # state folder only its owner may read, docs/live.md), are captures: not scanned for the
+    # capture's values; everything else the watcher wrote is
+    state = run.with_name(run.name + ".watch")
+    assert state.stat().st_mode & 0o777 == 0o700
+    shutil.rmtree(state / "journal")
+    shutil.rmtree(served)
+    hits = session.hits(Needles.of(clean.canaries))
+    assert not hits, "\n".join(map(str, hits[:40]))
