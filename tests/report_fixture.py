@@ -17,6 +17,8 @@ from shadow.compare.frame import OUTCOME_COLUMNS
 from shadow.compare.lines import outcome_records
 from shadow.compare.pairs import SEVERITIES, CompareSettings, compare_pair
 from shadow.compare.signatures import divergence_records, signatures_summary
+from shadow.gate.verdict import SCHEMA_VERSION as GATE_SCHEMA_VERSION
+from shadow.runfolder import SCHEMA_VERSION
 from shadow.config.assumptions import assumptions_in_force
 from shadow.config.effective import load_config
 from shadow.kernel import FATES
@@ -210,7 +212,7 @@ def write_fixture_run(
     write_parquet(out / "gauges.parquet", gauges)
     config = load_config(None, ["environment.seed=7", "coordinator.duplicate_window=5s"])
     manifest: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "harness_version": "0.1.0",
         "inputs": [
             {
@@ -277,7 +279,7 @@ def write_fixture_run(
 def gate_document() -> dict[str, Any]:
     """A gate-10.json shaped like shadow.gate's (one failing check)."""
     return {
-        "schema_version": 1,
+        "schema_version": GATE_SCHEMA_VERSION,
         "stage": 10,
         "verdict": "fail",
         "baseline": "legacy",

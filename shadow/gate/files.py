@@ -30,6 +30,7 @@ from shadow.common import InputError, UsageError
 from shadow.compare import HARM_COLUMNS
 from shadow.gate.input import OUTCOME_COLUMNS, ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver, parse_policy, parse_waivers
+from shadow.gate.verdict import SCHEMA_VERSION
 from shadow.runfolder import sha256_file, verify_folder
 
 REQUIRED = ("outcomes", "divergences")
@@ -195,4 +196,11 @@ def read_previous(path: Path) -> dict[str, Any]:
     previous = _read_json(path)
     if not isinstance(previous, dict) or "stage" not in previous or "fingerprint" not in previous:
         raise InputError(str(path), None, "not a gate verdict file (needs stage and fingerprint)")
+    if previous.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(
+            str(path),
+            None,
+            f"schema_version {previous.get('schema_version')} is not {SCHEMA_VERSION}, the one "
+            "this shadow reads: gate the previous stage again with this version",
+        )
     return previous

@@ -45,7 +45,7 @@ from shadow.gate.readings import judge_readings
 from shadow.gate.waivers import WaiverOutcome, apply_waivers
 from shadow.rollout import check_stage, fingerprint_id
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: harms, readings and per-pair counts in gate-P.json
 EXIT_STATUS = {"pass": 0, "fail": 1, "inconclusive": 2}
 ASSUMPTION = (
     "[A19] USE_UNIFIED_COORDINATOR is evaluated per message by a flag service with the contact "

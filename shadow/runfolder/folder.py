@@ -25,7 +25,9 @@ import pyarrow.parquet as pq
 
 from shadow.common import InputError, canonical_json, compact_json
 
-SCHEMA_VERSION = 1
+#: 2: the verdicts release (harm columns, per-pair signatures, redacted rejected lines, the
+#: capture and readings sections of run.json); a reader refuses any other version.
+SCHEMA_VERSION = 2
 DATA_FILES = {
     "stream": "stream.parquet",
     "outbound": "outbound.parquet",
@@ -107,13 +109,22 @@ def verify_folder(
     folder: Path, required: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """``run.json`` and its data files by logical name, every listed file checked against its
-    sha256 (guarantee 2); ``InputError`` (exit 3) naming the file otherwise."""
+    sha256 (guarantee 2) and the folder's ``schema_version`` against ``SCHEMA_VERSION``;
+    ``InputError`` (exit 3) naming the file otherwise."""
     manifest_path = folder / "run.json"
     if not manifest_path.exists():
         raise InputError(str(folder), None, "not a run folder: run.json is missing")
     manifest = _read_json(manifest_path)
     if not isinstance(manifest, dict):
         raise InputError(str(manifest_path), None, "run.json is not a JSON object")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            str(manifest_path),
+            None,
+            f"schema_version {version} is not {SCHEMA_VERSION}, the one this shadow reads "
+            "(see CHANGELOG): replay the capture again with this version",
+        )
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         raise InputError(str(manifest_path), None, "run.json has no `files` with data file hashes")

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from shadow.rollout.flags import RolloutSettings, fingerprint, in_stage
+from shadow.runfolder import SCHEMA_VERSION
 
 SETTINGS = RolloutSettings()
 
@@ -103,7 +104,7 @@ def write_run(
         for name, path in (("divergences", divergences), ("outcomes", outcomes))
     }
     run = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "arms": list(arms),
         "seed": seed,
         "rollout": {"fingerprint": fingerprint(settings)},
