@@ -17,11 +17,11 @@ from shadow.compare.frame import OUTCOME_COLUMNS
 from shadow.compare.lines import outcome_records
 from shadow.compare.pairs import SEVERITIES, CompareSettings, compare_pair
 from shadow.compare.signatures import divergence_records, signatures_summary
-from shadow.gate.verdict import SCHEMA_VERSION as GATE_SCHEMA_VERSION
-from shadow.runfolder import SCHEMA_VERSION
 from shadow.config.assumptions import assumptions_in_force
 from shadow.config.effective import load_config
+from shadow.gate.verdict import SCHEMA_VERSION as GATE_SCHEMA_VERSION
 from shadow.kernel import FATES
+from shadow.runfolder import SCHEMA_VERSION
 from shadow.runfolder.folder import file_hashes, write_json, write_jsonl, write_parquet
 
 T0 = 1_700_000_000_000_000
