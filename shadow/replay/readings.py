@@ -8,7 +8,7 @@ Guarantees:
 2. Only the arms a stage's gate reads run again: every ``rollout@P``, and ``legacy`` once per
    alternative only when the alternative changes the legacy models. An alternative that changes
    no model is recorded as such and runs nothing. A stage's arm runs over the whole stream,
-   not only its cohort's contacts (what the issue that asked for readings suggested): contacts
+   not only its cohort's contacts (cheaper, but not exact): contacts
    interact through global limits (concurrency slots, lock tables, capped caches, the flip's
    restart), a variant may reach one the main run did not, and no stored row could check a
    narrowed variant as ``shadow explain`` checks its narrowed re-runs. Exact over fast.
