@@ -31,20 +31,9 @@ from shadow.compare import HARM_COLUMNS
 from shadow.gate.input import OUTCOME_COLUMNS, ArmOutcomes, GateInput
 from shadow.gate.policy import Policy, Waiver, parse_policy, parse_waivers
 from shadow.gate.verdict import SCHEMA_VERSION
-from shadow.runfolder import sha256_file, verify_folder
+from shadow.runfolder import read_json, sha256_file, verify_folder
 
 REQUIRED = ("outcomes", "divergences")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(path), None, "file not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), exc.lineno, f"not valid JSON: {exc.msg}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), None, f"cannot read: {exc}") from None
 
 
 def verify_run_folder(run_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -193,7 +182,7 @@ def load_policy(path: Path | None, stage: int) -> LoadedPolicy:
 
 def read_previous(path: Path) -> dict[str, Any]:
     """A previous stage's ``gate-Q.json``: needs ``stage`` and ``fingerprint``."""
-    previous = _read_json(path)
+    previous = read_json(path)
     if not isinstance(previous, dict) or "stage" not in previous or "fingerprint" not in previous:
         raise InputError(str(path), None, "not a gate verdict file (needs stage and fingerprint)")
     if previous.get("schema_version") != SCHEMA_VERSION:

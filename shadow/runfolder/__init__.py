@@ -4,6 +4,7 @@ its readers against ``run.json``'s hashes."""
 from shadow.runfolder.folder import (
     SCHEMA_VERSION,
     file_hashes,
+    read_json,
     sha256_file,
     verify_folder,
     write_json,
@@ -21,6 +22,7 @@ __all__ = [
     "file_hashes",
     "memory_rows",
     "partial_path",
+    "read_json",
     "sha256_file",
     "staged_folder",
     "verify_folder",

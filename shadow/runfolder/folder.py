@@ -94,7 +94,8 @@ def file_hashes(folder: Path) -> dict[str, str]:
     }
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A JSON file's document; ``InputError`` (exit 3) naming the file and line otherwise."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -114,7 +115,7 @@ def verify_folder(
     manifest_path = folder / "run.json"
     if not manifest_path.exists():
         raise InputError(str(folder), None, "not a run folder: run.json is missing")
-    manifest = _read_json(manifest_path)
+    manifest = read_json(manifest_path)
     if not isinstance(manifest, dict):
         raise InputError(str(manifest_path), None, "run.json is not a JSON object")
     version = manifest.get("schema_version")
