@@ -7,7 +7,7 @@ Standard library only.
 """
 
 from shadow.common.describe import describe_value
-from shadow.common.divergence_kinds import KINDS, SEVERITIES
+from shadow.common.divergence_kinds import KINDS, SEVERITIES, DivergenceKind
 from shadow.common.durations import duration_value, format_duration, parse_duration
 from shadow.common.errors import CheckFailed, InputError, ShadowError, UsageError
 from shadow.common.interrupts import (
@@ -29,6 +29,7 @@ __all__ = [
     "SEVERITIES",
     "STRUCTURES",
     "CheckFailed",
+    "DivergenceKind",
     "InputError",
     "Interrupted",
     "ShadowError",

@@ -6,8 +6,10 @@ the gate's policies name them.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 SEVERITIES = ("regression", "change", "improvement")  # worst first
-KINDS = (
+DivergenceKind = Literal[
     "lost_reply",
     "lost_message",
     "suppressed_as_duplicate",
@@ -24,4 +26,6 @@ KINDS = (
     "reply_text_changed",
     "handover",
     "harness_error",
-)
+]
+#: every kind, in the order of docs/reference.md
+KINDS: tuple[str, ...] = get_args(DivergenceKind)

@@ -18,28 +18,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shadow.common import InputError, UsageError, duration_value
+from shadow.common import DivergenceKind, InputError, UsageError, duration_value
 from shadow.config import reading_for, value_label
 from shadow.gate.stats import min_n_to_pass, upper_bound
 
-Kind = Literal[
-    "lost_reply",
-    "lost_message",
-    "suppressed_as_duplicate",
-    "recovered_reply",
-    "processing_removed",
-    "processing_added",
-    "extra_replies",
-    "fewer_replies",
-    "slower",
-    "faster",
-    "order_broken",
-    "order_fixed",
-    "batching_changed",
-    "reply_text_changed",
-    "handover",
-    "harness_error",
-]
+Kind = DivergenceKind
 
 #: The absolute harms (``shadow.compare.HARMS``; tests/unit/test_harms.py keeps them equal).
 Harm = Literal[

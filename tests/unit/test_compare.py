@@ -279,13 +279,21 @@ def test_signature_summary_counts_and_keeps_five_lowest_examples() -> None:
     assert (summary[0]["first_seq"], summary[0]["last_seq"]) == (1, 9)
 
 
-def test_the_policy_kind_type_lists_exactly_the_comparator_kinds() -> None:
-    from typing import get_args
+def test_a_policy_names_every_comparator_kind_and_no_other() -> None:
+    import pytest
 
+    from shadow.common import InputError
     from shadow.common.divergence_kinds import KINDS
-    from shadow.gate.policy import Kind
+    from shadow.gate.policy import parse_policy
 
-    assert get_args(Kind) == KINDS
+    def policy(kinds: list[str]) -> str:
+        check = f"{{name: c, kinds: [{', '.join(kinds)}], max_count: 0}}"
+        return f"min_messages: 1\nmin_contacts: 1\nchecks: [{check}]"
+
+    assert parse_policy(policy(list(KINDS)), "p.yaml").checks[0].kinds == list(KINDS)
+    with pytest.raises(InputError) as caught:
+        parse_policy(policy(["lost_reply", "lost_replies"]), "p.yaml")
+    assert caught.value.exit_code == 3 and "p.yaml" in str(caught.value)
 
 
 @settings(deadline=None)
