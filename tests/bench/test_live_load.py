@@ -9,12 +9,11 @@ watcher's published cutoff fell behind. What it does assert: no acknowledged POS
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import json
 import os
 import signal
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from live_support import cloud_body, free_port, start_shadow, wait_healthy  # noqa: E402
+from live_support import free_port, start_shadow, wait_healthy  # noqa: E402
+
+CLIENT = Path(__file__).with_name("load_client.py")
 
 pytestmark = pytest.mark.bench
 RATE = int(os.environ.get("SHADOW_LOAD_RATE", "1000"))
@@ -59,41 +60,13 @@ def _load(tmp_path: Path) -> None:
         "--idle",
         "600",
     )
-    latencies: list[float] = []
-    acked: list[int] = []
-    lock = threading.Lock()
-    start = time.perf_counter() + 0.5
-
-    def client(k: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        per_client = RATE / CLIENTS
-        n = 0
-        while True:
-            due = start + n / per_client
-            if due - start >= SECONDS:
-                return
-            pause = due - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            number = k * 10_000_000 + n
-            body = cloud_body(number, contact=f"55119{number % 5000:08d}", at=int(time.time()))
-            sent = time.perf_counter()
-            conn.request("POST", "/cloud", body=body)
-            response = conn.getresponse()
-            response.read()
-            took = time.perf_counter() - sent
-            with lock:
-                latencies.append(took)
-                if response.status == 200:
-                    acked.append(number)
-            n += 1
-
+    result = tmp_path / "load.json"
+    client = subprocess.Popen(
+        [sys.executable, str(CLIENT), str(port), str(RATE), str(SECONDS), str(CLIENTS), str(result)]
+    )
     behind: list[float] = []
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
     status_path = run.with_name("run.watch") / "watch-status.json"
-    while any(t.is_alive() for t in threads):
+    while client.poll() is None:  # bounded: the client stops after SECONDS
         time.sleep(1)
         try:
             status = json.loads(status_path.read_text())
@@ -101,9 +74,9 @@ def _load(tmp_path: Path) -> None:
             continue
         cutoff = dt.datetime.fromisoformat(status["published_cutoff"]).timestamp()
         behind.append(time.time() - cutoff - LAG)
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    assert client.wait() == 0
+    load = json.loads(result.read_text())
+    latencies, acked, elapsed = load["latencies"], load["acked"], load["elapsed"][0]
     serve.send_signal(signal.SIGTERM)
     serve.communicate(timeout=60)
     watch.send_signal(signal.SIGTERM)
