@@ -12,11 +12,26 @@ Guarantees:
    ``show_text`` requires a run made with ``--keep-raw`` (else ``UsageError``, exit 3).
 """
 
-from reports.charts import to_svg
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from reports.gate_summary import render_gate_summary
 from reports.junit import render_junit
 from reports.markdown import cell
 from reports.render import refresh_verdict, render_run, run_reference, title, verdict_parts
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def to_svg(fig: Figure) -> str:
+    """``reports.charts.to_svg``: matplotlib is imported by the first chart, not by the
+    package (``shadow gate`` refreshes a report's verdict without drawing)."""
+    from reports.charts import to_svg as render
+
+    return render(fig)
+
 
 __all__ = [
     "cell",

@@ -88,11 +88,11 @@ def verdict_parts(run_dir: Path, run_ref: str | None = None) -> dict[str, list[s
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from reports.context import verdicts
     from reports.data import RunData, _read_gates
     from reports.html import environment as html_environment
     from reports.markdown import environment as md_environment
     from reports.markdown import normalize
+    from reports.verdicts import verdicts
     from shadow.compare import HARM_COLUMNS
 
     manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))

@@ -8,6 +8,7 @@ else), and indexes the pair's divergence lines. Each check returns a ``CheckResu
 
 from __future__ import annotations
 
+import hashlib
 import math
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ import numpy.typing as npt
 from shadow.gate.input import ArmOutcomes, GateInput
 from shadow.gate.policy import Check, Policy, format_duration
 from shadow.gate.stats import (
+    BootstrapResult,
     bootstrap_messages_needed,
     bootstrap_p95_increase,
     lower_bound,
@@ -402,7 +404,40 @@ def kinds_check(check: Check, view: PairView) -> CheckResult:
     return result
 
 
-def latency_check(check: Check, view: PairView, policy: Policy, seed: int) -> CheckResult:
+@dataclass(slots=True)
+class Memo:
+    """What one gate evaluation computes once for all the runs it judges (the run and its
+    replayed readings): bootstraps by their inputs' bytes, arms' harm counts by frame."""
+
+    bootstraps: dict[tuple[Any, ...], BootstrapResult] = field(default_factory=dict)
+    #: ``id(frame)`` and the window -> (the frame, kept so its id is not reused; its counts)
+    harms: dict[tuple[int, float], tuple[Any, dict[str, int]]] = field(default_factory=dict)
+
+    def bootstrap(
+        self,
+        codes: npt.NDArray[np.int64],
+        baseline: npt.NDArray[np.float64],
+        candidate: npt.NDArray[np.float64],
+        confidence: float,
+        seed: int,
+        check: str,
+    ) -> BootstrapResult:
+        """``bootstrap_p95_increase``, once per distinct input."""
+        digest = hashlib.blake2b(digest_size=16)
+        for array in (codes, baseline, candidate):
+            digest.update(str((array.dtype.str, array.shape)).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        key = (digest.hexdigest(), confidence, seed, check)
+        if key not in self.bootstraps:
+            self.bootstraps[key] = bootstrap_p95_increase(
+                codes, baseline, candidate, confidence, seed, check
+            )
+        return self.bootstraps[key]
+
+
+def latency_check(
+    check: Check, view: PairView, policy: Policy, seed: int, memo: Memo | None = None
+) -> CheckResult:
     threshold = float(check.max_increase or 0.0)
     both = (
         (view.base_fate == "answered")
@@ -422,7 +457,7 @@ def latency_check(check: Check, view: PairView, policy: Policy, seed: int) -> Ch
             )
             continue
         _, codes = np.unique(view.contact[mask], return_inverse=True)
-        result = bootstrap_p95_increase(
+        result = (memo or Memo()).bootstrap(
             codes.astype(np.int64).reshape(-1),
             view.base_latency[mask],
             view.cand_latency[mask],

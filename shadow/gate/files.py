@@ -60,45 +60,92 @@ def read_divergences(path: Path) -> list[dict[str, Any]]:
 
 
 def read_outcomes(path: Path) -> dict[str, ArmOutcomes]:
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(str(path), None, f"cannot read parquet: {exc}") from None
-    missing = [name for name in ("arm", *OUTCOME_COLUMNS) if name not in table.column_names]
-    if missing:
-        raise InputError(str(path), None, f"missing columns: {', '.join(missing)}")
-    arms = sorted(str(arm) for arm in pc.unique(table.column("arm")).to_pylist())
-    result: dict[str, ArmOutcomes] = {}
-    for arm in arms:
-        rows = table.filter(pc.equal(table.column("arm"), arm))
-        columns: dict[str, Any] = {name: rows.column(name).to_pylist() for name in OUTCOME_COLUMNS}
-        columns["seq"] = np.asarray(columns["seq"], dtype=np.int64)
-        result[arm] = ArmOutcomes.from_columns(columns)
-    return result
+    """Per arm, the outcome columns the checks read (``OUTCOME_COLUMNS``)."""
+    return read_outcome_file(path)[0]
 
 
 def read_harm_frames(path: Path) -> dict[str, pd.DataFrame]:
     """Per arm, the outcome columns ``shadow.compare.arm_harms`` needs ({} without them)."""
+    return read_outcome_file(path)[1]
+
+
+def read_outcome_file(path: Path) -> tuple[dict[str, ArmOutcomes], dict[str, pd.DataFrame]]:
+    """``read_outcomes`` and ``read_harm_frames`` from one read of the file, split by arm in
+    Arrow (no Python object per row)."""
     try:
         names = pq.read_schema(path).names
-        if any(name not in names for name in ("arm", *HARM_COLUMNS)):
-            return {}
-        frame = pq.read_table(path, columns=["arm", *HARM_COLUMNS]).to_pandas()
+        missing = [name for name in ("arm", *OUTCOME_COLUMNS) if name not in names]
+        if missing:
+            raise InputError(str(path), None, f"missing columns: {', '.join(missing)}")
+        harmed = all(name in names for name in HARM_COLUMNS)
+        wanted = [*OUTCOME_COLUMNS, *(HARM_COLUMNS if harmed else ())]
+        table = pq.read_table(path, columns=["arm", *dict.fromkeys(wanted)])
     except (OSError, pa.ArrowException) as exc:
         raise InputError(str(path), None, f"cannot read parquet: {exc}") from None
-    arms = frame["arm"].astype(str)
-    return {arm: frame[arms == arm].reset_index(drop=True) for arm in sorted(set(arms))}
+    outcomes: dict[str, ArmOutcomes] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    for arm, rows in _by_arm(table):
+        outcomes[arm] = _arm_outcomes(rows)
+        if harmed:
+            frames[arm] = rows.select(["arm", *HARM_COLUMNS]).to_pandas()
+    return outcomes, frames
+
+
+def _by_arm(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The table's rows per arm, arms sorted by name, rows in file order: slices when each
+    arm's rows are contiguous (as shadow replay writes them), else filtered."""
+    encoded = pc.fill_null(table.column("arm").cast(pa.large_string()), "")
+    encoded = encoded.combine_chunks().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    runs = np.split(np.arange(len(codes)), starts) if len(codes) else []
+    names = [str(name) for name in encoded.dictionary.to_pylist()]
+    if len(runs) == len(names):  # one run per arm
+        by_name = {names[codes[run[0]]]: (int(run[0]), len(run)) for run in runs}
+        return [(arm, table.slice(*by_name[arm])) for arm in sorted(by_name)]
+    column = table.column("arm")
+    return [(arm, table.filter(pc.equal(column, arm))) for arm in sorted(names)]
+
+
+def _arm_outcomes(rows: pa.Table) -> ArmOutcomes:
+    """``ArmOutcomes.from_columns`` of the rows' Python values, without making them: nulls
+    become NaN and "" as there (a column of another type than the contract's takes that way)."""
+    columns = {name: rows.column(name) for name in OUTCOME_COLUMNS}
+    text = [name for name in OUTCOME_COLUMNS if name not in ("seq", "reply_latency")]
+    if not (
+        pa.types.is_integer(columns["seq"].type)
+        and columns["seq"].null_count == 0
+        and pa.types.is_floating(columns["reply_latency"].type)
+        and all(
+            pa.types.is_large_string(columns[name].type) or pa.types.is_string(columns[name].type)
+            for name in text
+        )
+    ):
+        return ArmOutcomes.from_columns({k: v.to_pylist() for k, v in columns.items()})
+    arrays: dict[str, Any] = {
+        "seq": columns["seq"].to_numpy().astype(np.int64),
+        "reply_latency": pc.fill_null(
+            columns["reply_latency"].cast(pa.float64()), float("nan")
+        ).to_numpy(),
+    }
+    for name in text:
+        # few distinct values (contacts, fates, systems): each made a string once
+        encoded = pc.fill_null(columns[name], "").combine_chunks().dictionary_encode()
+        distinct = np.array(encoded.dictionary.to_pylist(), dtype=np.str_)
+        arrays[name] = distinct[encoded.indices.to_numpy(zero_copy_only=False)]
+    return ArmOutcomes.from_columns(arrays)
 
 
 def load_gate_input(run_dir: Path, run_ref: str) -> GateInput:
     """The verified run folder as a GateInput (exit 3 on any mismatch)."""
     run, paths = verify_run_folder(run_dir)
+    outcomes, harm_frames = read_outcome_file(paths["outcomes"])
     return GateInput(
         run=run,
         divergences=read_divergences(paths["divergences"]),
-        outcomes=read_outcomes(paths["outcomes"]),
+        outcomes=outcomes,
         run_ref=run_ref,
-        harm_frames=read_harm_frames(paths["outcomes"]),
+        harm_frames=harm_frames,
         variants=_read_variants(run_dir, run),
     )
 
@@ -123,11 +170,12 @@ def _read_variants(run_dir: Path, run: dict[str, Any]) -> dict[str, GateInput]:
             if sha256_file(path) != files.get(name):
                 raise InputError(str(path), None, "sha256 differs from run.json (readings)")
             paths[name] = path
+        outcomes, harm_frames = read_outcome_file(paths["outcomes"])
         variants[folder] = GateInput(
             run={},
             divergences=read_divergences(paths["divergences"]),
-            outcomes=read_outcomes(paths["outcomes"]),
-            harm_frames=read_harm_frames(paths["outcomes"]),
+            outcomes=outcomes,
+            harm_frames=harm_frames,
         )
     return variants
 

@@ -7,11 +7,11 @@ same function the report's harms table uses, so both show the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shadow.compare import HARMS, arm_harms, fidelity
-from shadow.gate.checks import CheckResult, Measure, worst
+from shadow.gate.checks import CheckResult, Measure, Memo, worst
 from shadow.gate.input import GateInput
 from shadow.gate.policy import Policy
 
@@ -51,14 +51,23 @@ def fidelity_check(inp: GateInput, policy: Policy) -> tuple[CheckResult | None, 
     return CheckResult(FIDELITY, "fidelity", "all", verdict, reason, [measure]), found
 
 
-def harm_counts(inp: GateInput, policy: Policy) -> dict[str, dict[str, int]]:
-    """Per arm (run order), every harm's count; {} when the run folder lacks the columns."""
-    arms = [str(arm) for arm in inp.run.get("arms", [])]
-    return {
-        arm: arm_harms(inp.harm_frames[arm], policy.duplicate_reply_window)
-        for arm in arms
-        if arm in inp.harm_frames
-    }
+def harm_counts(
+    inp: GateInput, policy: Policy, memo: Memo | None = None, arms: Sequence[str] | None = None
+) -> dict[str, dict[str, int]]:
+    """Per arm (run order; only ``arms`` when given), every harm's count; {} when the run
+    folder lacks the columns. ``memo`` counts a frame shared by several runs once."""
+    memo = memo if memo is not None else Memo()
+    window = policy.duplicate_reply_window
+    counts: dict[str, dict[str, int]] = {}
+    for arm in [str(arm) for arm in inp.run.get("arms", [])]:
+        if arm not in inp.harm_frames or (arms is not None and arm not in arms):
+            continue
+        frame = inp.harm_frames[arm]
+        key = (id(frame), window)
+        if key not in memo.harms:
+            memo.harms[key] = (frame, arm_harms(frame, window))
+        counts[arm] = dict(memo.harms[key][1])
+    return counts
 
 
 def harm_checks(

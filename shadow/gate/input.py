@@ -56,16 +56,24 @@ class ArmOutcomes:
         """Build from any column mapping (lists, numpy arrays, pandas Series); nulls allowed in
         ``reply_latency`` (NaN) and ``system`` (empty)."""
         seq = np.asarray(columns["seq"], dtype=np.int64)
-        order = np.argsort(seq, kind="stable")
-        latency = np.array(
-            [np.nan if value is None else float(value) for value in columns["reply_latency"]],
-            dtype=np.float64,
+        in_order = bool((seq[1:] >= seq[:-1]).all())
+        order: npt.NDArray[np.intp] | slice = (
+            slice(None) if in_order else np.argsort(seq, kind="stable")
         )
+        given = columns["reply_latency"]
+        if isinstance(given, np.ndarray) and given.dtype == np.float64:
+            latency = given  # already the values below (NaN for null)
+        else:
+            latency = np.array(
+                [np.nan if value is None else float(value) for value in given], dtype=np.float64
+            )
 
         def text(name: str) -> npt.NDArray[np.str_]:
             values = columns.get(name)
             if values is None:
                 return np.full(len(seq), "", dtype=np.str_)
+            if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+                return values  # already the values below ("" for null)
             return np.array(["" if v is None else str(v) for v in values], dtype=np.str_)
 
         return cls(

@@ -22,8 +22,9 @@ Guarantees (docs/gate.md, docs/reference.md "Gate verdicts"):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ import numpy as np
 from shadow.common import ShadowError
 from shadow.gate.checks import (
     CheckResult,
+    Memo,
     PairView,
     explain_command,
     kinds_check,
@@ -203,13 +205,25 @@ def _changes_check(view: PairView, waived: WaiverOutcome) -> CheckResult:
 def evaluate(inp: GateInput, policy: Policy, options: GateOptions) -> GateReport:
     """The verdict document for the flip to ``options.stage`` (module guarantees), judged under
     the open readings the run replayed (``gate.readings``): ``pass`` only if the stage passes
-    under every alternative the policy does not pin."""
-    judged = judge_readings(
-        inp, policy, lambda variant: _evaluate_run(variant, policy, options).verdict
-    )
+    under every alternative the policy does not pin.
+
+    Each alternative needs only its verdict: its checks run cheapest first and stop at the
+    first ``fail`` (nothing can lift it), and what two evaluations share (a bootstrap over the
+    same latencies, an arm's harm counts) is computed once (``Memo``)."""
+    memo = Memo()
+    verdicts: dict[int, tuple[GateInput, str]] = {}
+
+    def verdict_of(variant: GateInput) -> str:
+        # keyed by identity: the variant is kept in the entry, so its id is not reused
+        if id(variant) not in verdicts:
+            found = _evaluate_run(variant, policy, options, memo=memo, verdict_only=True)
+            verdicts[id(variant)] = (variant, found.verdict)
+        return verdicts[id(variant)][1]
+
+    judged = judge_readings(inp, policy, verdict_of)
     if judged is None:
-        return _evaluate_run(inp, policy, options)
-    report = _evaluate_run(judged.base, policy, options, [judged.check])
+        return _evaluate_run(inp, policy, options, memo=memo)
+    report = _evaluate_run(judged.base, policy, options, [judged.check], memo=memo)
     report.document["readings"] = judged.document
     return report
 
@@ -219,7 +233,14 @@ def _evaluate_run(
     policy: Policy,
     options: GateOptions,
     extra: Sequence[CheckResult] = (),
+    *,
+    memo: Memo | None = None,
+    verdict_only: bool = False,
 ) -> GateReport:
+    """The report of one run; with ``verdict_only`` its verdict alone (the document empty),
+    from the same checks, the costly ones (latency bootstraps, harm counts) skipped once a
+    cheaper one fails."""
+    memo = memo if memo is not None else Memo()
     stage = check_stage(options.stage)
     arms = list(inp.run.get("arms", []))
     stages = _stages_in_run(arms)
@@ -280,15 +301,37 @@ def _evaluate_run(
         if policy.changes == "require_waiver":
             checks.append(_changes_check(view, waived))
         seed = int(inp.run.get("seed") or 1)
+        messages = len(inp.outcomes[candidate].seq)
+        # the rest in document order, each part flagged when costly
+        parts: list[tuple[bool, Callable[[], list[CheckResult]]]] = []
         for check in policy.checks:
             if check.kinds is not None:
-                checks.append(kinds_check(check, view))
+                parts.append((False, partial(lambda c: [kinds_check(c, view)], check)))
             elif check.metric == "new_failures":
-                checks.append(new_failures_check(check, view, policy))
+                parts.append(
+                    (False, partial(lambda c: [new_failures_check(c, view, policy)], check))
+                )
             else:
-                checks.append(latency_check(check, view, policy, seed))
-        harms = harm_counts(inp, policy)
-        messages = len(inp.outcomes[candidate].seq)
+                parts.append(
+                    (True, partial(lambda c: [latency_check(c, view, policy, seed, memo)], check))
+                )
+        if verdict_only:
+            pair = [baseline, candidate]
+
+            def pair_harms() -> list[CheckResult]:
+                counts = harm_counts(inp, policy, memo, arms=pair)
+                return harm_checks(counts, policy, baseline, candidate, messages)
+
+            parts.append((True, pair_harms))
+            parts.append((True, lambda: [c for c in [fidelity_check(inp, policy)[0]] if c]))
+            for _, part in sorted(parts, key=lambda item: item[0]):  # stable: cheap ones first
+                if "fail" in (found.verdict for found in checks):
+                    return GateReport(verdict="fail")
+                checks.extend(part())
+            return GateReport(verdict=worst(check.verdict for check in [*checks, *extra]))
+        for _, part in parts:
+            checks.extend(part())
+        harms = harm_counts(inp, policy, memo)
         checks.extend(harm_checks(harms, policy, baseline, candidate, messages))
         document["harms"] = harms
         check_of_fidelity, document["fidelity"] = fidelity_check(inp, policy)
@@ -302,6 +345,8 @@ def _evaluate_run(
             document["versus_legacy"] = _versus_legacy(inp, policy, candidate)
     checks.extend(extra)
     verdict = worst(check.verdict for check in checks)
+    if verdict_only:
+        return GateReport(verdict=verdict)
     deciding = deciding_checks(checks)
     document.update(
         {

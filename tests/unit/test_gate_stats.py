@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -16,6 +18,7 @@ from shadow.gate.stats import (
     min_n_to_pass,
     p95,
     rate_verdict,
+    resampled_increases,
     upper_bound,
 )
 
@@ -27,14 +30,26 @@ def test_zero_failures_upper_95_bound_is_about_3_over_n(n: int) -> None:
     assert bound == pytest.approx(3 / n, rel=0.01)
 
 
-@pytest.mark.parametrize(("b", "n"), [(1, 10), (5, 10), (3, 600), (40, 2000)])
-def test_clopper_pearson_equals_beta_ppf(b: int, n: int) -> None:
-    assert upper_bound(b, n, 0.95, "clopper-pearson") == pytest.approx(
-        stats.beta.ppf(0.95, b + 1, n - b)
+@pytest.mark.parametrize(
+    ("b", "n"), [(1, 10), (5, 10), (3, 600), (40, 2000), (2.5, 997.0), (28, 3841), (0.75, 1e6)]
+)
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.975, 0.99])
+def test_clopper_pearson_is_beta_ppf_bit_for_bit(b: float, n: float, confidence: float) -> None:
+    """The bounds are scipy.stats.beta.ppf's very floats (computed without importing
+    scipy.stats), so gate files do not change with the import."""
+    assert upper_bound(b, n, confidence, "clopper-pearson") == stats.beta.ppf(
+        confidence, b + 1, n - b
     )
-    assert lower_bound(b, n, 0.95, "clopper-pearson") == pytest.approx(
-        stats.beta.ppf(0.05, b, n - b + 1)
+    assert lower_bound(b, n, confidence, "clopper-pearson") == stats.beta.ppf(
+        1 - confidence, b, n - b + 1
     )
+    # Wilson's z is norm.ppf's float: the score interval with it, step by step as stats.py
+    z = float(stats.norm.ppf(confidence))
+    p, z2n = b / n, z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
+    assert upper_bound(b, n, confidence, "wilson") == min(1.0, centre + half)
+    assert lower_bound(b, n, confidence, "wilson") == max(0.0, centre - half)
 
 
 def test_clopper_pearson_known_two_sided_table_value() -> None:
@@ -125,3 +140,55 @@ def test_bootstrap_messages_needed_scales_with_spread() -> None:
     # bound distance 2.0 must shrink below the 1.0 gap to a 2s threshold: n * (2/1)^2
     assert bootstrap_messages_needed(result, 2.0, 100) == 400
     assert bootstrap_messages_needed(result, 1.0, 100) is None
+
+
+def _reference_bootstrap(
+    codes: np.ndarray, base: np.ndarray, cand: np.ndarray, seed: int, check: str, resamples: int
+) -> np.ndarray:
+    """The bootstrap's definition, one cumulative sum per resample: resample i's increase."""
+    from shadow.gate.stats import _contact_draws, nearest_rank_quantile
+    from shadow.kernel import KeyedRandom
+
+    contacts = int(codes.max()) + 1
+    base_order, cand_order = np.argsort(base, kind="stable"), np.argsort(cand, kind="stable")
+    rand = KeyedRandom(seed)
+    increases = np.empty(resamples)
+    for i in range(resamples):
+        weight_of_contact = np.bincount(
+            _contact_draws(rand, check, i, contacts), minlength=contacts
+        ).astype(np.float64)
+        weights = weight_of_contact[codes]
+        increases[i] = nearest_rank_quantile(
+            cand[cand_order], weights[cand_order], 0.95
+        ) - nearest_rank_quantile(base[base_order], weights[base_order], 0.95)
+    return increases
+
+
+@given(
+    contacts=st.integers(1, 40),
+    messages=st.integers(1, 300),
+    heavy=st.integers(0, 200),
+    seed=st.integers(1, 10**6),
+)
+def test_bootstrap_equals_one_cumulative_sum_per_resample(
+    contacts: int, messages: int, heavy: int, seed: int
+) -> None:
+    """The blocked, tail-only weighing gives the very floats of the definition (ties, a heavy
+    contact holding the whole tail, a single message), so the gate files stay byte-identical."""
+    from shadow.gate.stats import nearest_rank_quantile
+
+    rng = np.random.default_rng(seed)
+    codes = np.concatenate(
+        [rng.integers(0, contacts, messages), np.zeros(heavy, dtype=np.int64)]
+    ).astype(np.int64)
+    base = np.round(rng.exponential(2.0, len(codes)), 1)
+    cand = np.where(codes == 0, base + 30.0, base + rng.integers(-2, 3, len(codes)))
+    resamples = 300  # more than one block of 256
+    found = resampled_increases(codes, base, cand, seed, "latency:direct", resamples)
+    expected = _reference_bootstrap(codes, base, cand, seed, "latency:direct", resamples)
+    assert found.tobytes() == expected.tobytes()
+    result = bootstrap_p95_increase(codes, base, cand, 0.95, seed, "latency:direct", resamples)
+    ordered, ones = np.sort(expected), np.ones(resamples)
+    assert result.lower == nearest_rank_quantile(ordered, ones, 0.05)
+    assert result.upper == nearest_rank_quantile(ordered, ones, 0.95)
+    assert result.observed == p95(cand) - p95(base)
