@@ -47,10 +47,10 @@ DUPLICATE_REPLY_WINDOW_S = 60.0
 def arm_harms(frame: pd.DataFrame, window_s: float = DUPLICATE_REPLY_WINDOW_S) -> dict[str, int]:
     """The counts of every harm in ``HARMS`` for one arm's outcome frame (module doc)."""
     rows = frame.sort_values("seq", kind="stable").reset_index(drop=True)
-    fate = rows["fate"].astype("string").fillna("").to_numpy(dtype=object)
-    kind = rows["repeat_kind"].astype("string").fillna("").to_numpy(dtype=object)
-    answered = fate == "answered"
-    redelivery = kind == "redelivery"
+    fate = _text(rows["fate"])
+    kind = _text(rows["repeat_kind"])
+    answered = fate.eq("answered").to_numpy(dtype=bool)
+    redelivery = kind.eq("redelivery").to_numpy(dtype=bool)
     position = pd.Series(np.arange(len(rows)), index=rows["seq"].to_numpy(dtype=np.int64))
     origin = rows["repeat_of"].astype("Float64").fillna(-1).to_numpy(dtype=np.int64)
     has_origin = origin >= 0
@@ -61,29 +61,34 @@ def arm_harms(frame: pd.DataFrame, window_s: float = DUPLICATE_REPLY_WINDOW_S) -
         hit = np.zeros(int(has_origin.sum()), dtype=bool)
         hit[found] = answered[at[found].astype(np.int64)]
         origin_answered[has_origin] = hit
-    excused = redelivery | ((kind == "resend") & origin_answered)
+    excused = redelivery | (kind.eq("resend").to_numpy(dtype=bool) & origin_answered)
+    meant = kind.isin(MEANT).to_numpy(dtype=bool)
     return {
         "redeliveries_answered": int((redelivery & answered).sum()),
-        "meant_suppressed": int(((fate == "duplicate_suppressed") & np.isin(kind, MEANT)).sum()),
+        "meant_suppressed": int(
+            (fate.eq("duplicate_suppressed").to_numpy(dtype=bool) & meant).sum()
+        ),
         "never_answered": int((~answered & ~excused).sum()),
         "duplicate_replies": _duplicate_replies(rows, answered, window_s),
-        "stranded": int((fate == "stranded").sum()),
+        "stranded": int(fate.eq("stranded").to_numpy(dtype=bool).sum()),
     }
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """A text column with "" for null, compared in bulk (no Python object per row)."""
+    return column.astype("string").fillna("")
+
+
 def _duplicate_replies(rows: pd.DataFrame, answered: np.ndarray, window_s: float) -> int:
-    part = pd.DataFrame(
-        {
-            "contact": rows["contact_id"].astype("string").to_numpy(dtype=object)[answered],
-            "at": rows["first_reply_at"].to_numpy(dtype=float)[answered],
-            "text": rows["reply_text_hash"]
-            .astype("string")
-            .fillna("")
-            .to_numpy(dtype=object)[answered],
-        }
-    )
-    part = part[part["text"] != ""].sort_values(["contact", "at"], kind="stable")
-    same_contact = part["contact"].eq(part["contact"].shift())
-    same_text = part["text"].eq(part["text"].shift())
-    close = (part["at"] - part["at"].shift()) <= window_s
-    return int((same_contact & same_text & close).sum())
+    """Answered messages whose reply text repeats the one before in the contact's answered
+    messages ordered by first reply (ties in seq order) within ``window_s``. Contacts and
+    texts are compared by code: which contact comes first does not change the count."""
+    texts = _text(rows["reply_text_hash"])[answered]
+    keep = texts.ne("").to_numpy(dtype=bool)
+    contact = pd.factorize(rows["contact_id"].astype("string")[answered])[0][keep]
+    reply = pd.factorize(texts)[0][keep]
+    at = rows["first_reply_at"].to_numpy(dtype=float)[answered][keep]
+    order = np.lexsort((at, contact))  # stable: ties keep seq order
+    contact, reply, at = contact[order], reply[order], at[order]
+    same = (contact[1:] == contact[:-1]) & (reply[1:] == reply[:-1])
+    return int((same & (at[1:] - at[:-1] <= window_s)).sum())

@@ -245,21 +245,24 @@ class _WeightedValues:
         n = len(self.values)
         total = totals.astype(np.float64)
         reach = self.q * total - 1e-9 * total  # nearest_rank_quantile's target, same floats
+        # exact in 32 bits while no sum can pass 2**31 (half the memory to add up)
+        small = np.int32 if int(totals.max(initial=0)) < 2**31 else np.int64
         index = np.empty(len(drawn), dtype=np.int64)
         pending = np.arange(len(drawn))
-        tail = min(n, math.ceil(n * (1 - self.q) * 3) + 32)
+        tail = min(n, math.ceil(n * (1 - self.q) * 1.5) + 32)
         while len(pending):
-            # below[:, j]: the weight of positions < n - tail + j (column 0: all before the tail)
-            weights = drawn[pending][:, self.codes[n - tail :]]
-            above = np.cumsum(weights[:, ::-1], axis=1)[:, ::-1]
+            # from the last position down: above[:, m] weighs the last m + 1 positions, so the
+            # cumulative weight up to position n - 2 - m is the total minus it
+            last = self.codes[n - tail :][::-1]
+            rows_drawn = drawn if len(pending) == len(drawn) else drawn[pending]
+            above = np.cumsum(rows_drawn[:, last].astype(small), axis=1, dtype=small)
             below = totals[pending, None] - above
             target = reach[pending, None]
-            found = (below[:, 0] < target[:, 0]) | (tail == n)
+            # every position before the tail is short of the target: the index is in the tail
+            found = (below[:, -1] < target[:, 0]) | (tail == n)
             rows = pending[found]
-            # positions before the tail are all below the target; count those in it, then the
-            # last position (cumulative weight: the total)
-            short = (below[found, 1:] < target[found]).sum(axis=1)
-            short += total[rows] < reach[rows]
+            short = (below[found, :-1] < target[found]).sum(axis=1)
+            short += total[rows] < reach[rows]  # the last position (its cumulative: the total)
             index[rows] = n - tail + short
             pending = pending[~found]
             tail = min(n, tail * 2)

@@ -5,6 +5,11 @@ samples, the built-in scenarios and files earlier examples wrote are run; the on
 reader's own files (``capture.jsonl``, ``team.yaml``) and the benches are skipped, and every
 skipped line is named by the reason. Each must exit 0 (the gate: 0, 1 or 2); an ``explain
 --seq N`` of the demo must name a seq that diverged in the demo.
+
+The commands run as written against a copy of ``replay_data`` (the fresh directory's, first on
+the subprocess's path) whose longest scenarios are shortened (``SHORTEN``): whether a command
+runs and how it exits does not depend on a scenario's length, and the README's 90-replay sweep
+of the 2 h ``duplicate-window-question`` alone would take minutes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from cli_support import ROOT, run_shadow
@@ -20,6 +27,23 @@ from cli_support import ROOT, run_shadow
 README = ROOT / "README.md"
 DEMO_CAPTURE = "replay_data/captures/sample-cloud-api.jsonl"
 OUTPUT_OPTIONS = {"-o", "--output", "--out", "--html", "--md", "--junit", "--summary"}
+#: scenario -> the duration its copy is given (load-100-per-min keeps the README's --flip-at 1h
+#: inside the run)
+SHORTEN = {
+    "memory-soak": "1h",
+    "duplicate-window-question": "10m",
+    "load-100-per-min": "70m",
+    "impatient-duplicates": "20m",
+}
+
+
+def _shorten_scenarios(replay_data: Path) -> None:
+    for name, duration in SHORTEN.items():
+        path = replay_data / "scenarios" / f"{name}.yaml"
+        text = path.read_text(encoding="utf-8")
+        shortened = re.sub(r"(?m)^duration: .*$", f"duration: {duration}", text)
+        assert shortened.count(f"\nduration: {duration}\n") == 1, name
+        path.write_text(shortened, encoding="utf-8")
 
 
 def _examples() -> list[list[str]]:
@@ -59,6 +83,13 @@ def test_readme_examples_run_and_exit_as_documented(tmp_path: Path) -> None:
         for line in (tmp_path / "build/shadow/demo/divergences.jsonl").read_text().splitlines()
     }
     shutil.copytree(ROOT / "replay_data", tmp_path / "replay_data")
+    _shorten_scenarios(tmp_path / "replay_data")
+    # the subprocesses (python -m, so the working directory comes first) read the copy
+    found = subprocess.run(
+        [sys.executable, "-c", "import replay_data; print(replay_data.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert Path(found.stdout.strip()).parent == tmp_path / "replay_data", found.stdout
     ran, skipped = [], []
     for arguments in _examples():
         if arguments[0] == "bench":

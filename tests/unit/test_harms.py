@@ -8,6 +8,8 @@ from typing import Any, get_args
 
 import pandas as pd
 from gate_run_folder import outcome_rows, write_run
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shadow.compare import HARMS, arm_harms
 from shadow.gate.files import load_gate_input
@@ -146,3 +148,78 @@ checks:
     # pinned lower, the same run passes
     lenient = parse_policy(text + "min_fidelity: 0.05\n", "p.yaml")
     assert evaluate(load_gate_input(folder, "run"), lenient, options).verdict == "pass"
+
+
+def _reference_arm_harms(frame: pd.DataFrame, window_s: float) -> dict[str, int]:
+    """The harms' definition row by row, in Python objects (the module doc, as first written)."""
+    import numpy as np
+
+    from shadow.compare.frame import MEANT
+
+    rows = frame.sort_values("seq", kind="stable").reset_index(drop=True)
+    fate = rows["fate"].astype("string").fillna("").to_numpy(dtype=object)
+    kind = rows["repeat_kind"].astype("string").fillna("").to_numpy(dtype=object)
+    answered = fate == "answered"
+    redelivery = kind == "redelivery"
+    index_of = {int(seq): i for i, seq in enumerate(rows["seq"])}
+    origin_answered = np.array(
+        [
+            not pd.isna(o) and int(o) in index_of and bool(answered[index_of[int(o)]])
+            for o in rows["repeat_of"]
+        ],
+        dtype=bool,
+    )
+    excused = redelivery | ((kind == "resend") & origin_answered)
+    part = pd.DataFrame(
+        {
+            "contact": rows["contact_id"].astype("string").to_numpy(dtype=object)[answered],
+            "at": rows["first_reply_at"].to_numpy(dtype=float)[answered],
+            "text": rows["reply_text_hash"]
+            .astype("string")
+            .fillna("")
+            .to_numpy(dtype=object)[answered],
+        }
+    )
+    part = part[part["text"] != ""].sort_values(["contact", "at"], kind="stable")
+    close = (part["at"] - part["at"].shift()) <= window_s
+    same = part["contact"].eq(part["contact"].shift()) & part["text"].eq(part["text"].shift())
+    return {
+        "redeliveries_answered": int((redelivery & answered).sum()),
+        "meant_suppressed": int(((fate == "duplicate_suppressed") & np.isin(kind, MEANT)).sum()),
+        "never_answered": int((~answered & ~excused).sum()),
+        "duplicate_replies": int((same & close).sum()),
+        "stranded": int((fate == "stranded").sum()),
+    }
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from(["answered", "unanswered", "duplicate_suppressed", "stranded", None]),
+            st.sampled_from([None, 0.0, 1.0, 30.0, 61.0, 200.0, float("nan")]),
+            st.sampled_from(["", "r1", "r2", None]),
+            st.one_of(st.none(), st.integers(0, 30)),
+            st.sampled_from(["distinct", "redelivery", "resend", "repeat_after_reply", None]),
+        ),
+        max_size=30,
+    ),
+    arrow=st.booleans(),
+    window=st.sampled_from([0.0, 30.0, 60.0]),
+)
+def test_harm_counts_equal_their_row_by_row_definition(
+    rows: list[tuple[Any, ...]], arrow: bool, window: float
+) -> None:
+    """The counts in bulk (codes, no Python object per row) equal the definition's, ties in
+    reply time, missing origins and nulls included, from object or Arrow text columns."""
+    names = ["contact_id", "fate", "first_reply_at", "reply_text_hash", "repeat_of"]
+    data = pd.DataFrame([dict(zip([*names, "repeat_kind"], row, strict=True)) for row in rows])
+    data = data.reindex(columns=[*names, "repeat_kind"])
+    data.insert(0, "seq", range(len(data)))
+    data["repeat_of"] = data["repeat_of"].astype("Int64")
+    data["first_reply_at"] = data["first_reply_at"].astype(float)
+    text = "string[pyarrow]" if arrow else object
+    for name in ("contact_id", "fate", "reply_text_hash", "repeat_kind"):
+        data[name] = data[name].astype(text)
+    shuffled = data.iloc[::-1]
+    assert arm_harms(shuffled, window) == _reference_arm_harms(shuffled, window)
