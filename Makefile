@@ -30,7 +30,9 @@ test: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n 2 -m "not browser and not bench"
+	# two tests at a time per worker, longest first (tests/conftest.py, LONGEST_FIRST): no
+	# worker is left alone with a long test at the end
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n 2 --dist load --maxschedchunk 2 -m "not browser and not bench"
 
 test-browser: $(VENV)/.test
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)

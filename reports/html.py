@@ -11,6 +11,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -34,7 +35,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
 
 
+@functools.cache
 def environment() -> Environment:
+    """The one environment (its compiled templates are kept: a gate renders twice)."""
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),

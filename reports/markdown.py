@@ -10,6 +10,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -24,7 +25,9 @@ def cell(value: Any) -> str:
     return " ".join(text.split())
 
 
+@functools.cache
 def environment() -> Environment:
+    """The one environment (its compiled templates are kept: a gate renders twice)."""
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=False,
