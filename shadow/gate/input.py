@@ -30,9 +30,9 @@ The gate needs only records (docs/architecture.md). ``files.load_gate_input`` bu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -112,7 +112,30 @@ class GateInput:
         return GateInput(
             run=self.run,
             divergences=[*kept, *variant.divergences],
-            outcomes={**self.outcomes, **variant.outcomes},
+            # looked up, never copied: the arms' columns are made when first needed
+            outcomes=Overlay(variant.outcomes, self.outcomes),
             run_ref=self.run_ref,
-            harm_frames={**self.harm_frames, **variant.harm_frames},
+            harm_frames=Overlay(variant.harm_frames, self.harm_frames),
         )
+
+
+V = TypeVar("V")
+
+
+class Overlay(Mapping[str, V]):
+    """``{**under, **over}`` as a view: a value is looked up, never copied (so an arm's
+    columns are made only when a check needs them)."""
+
+    def __init__(self, over: Mapping[str, V], under: Mapping[str, V]) -> None:
+        self._over = over
+        self._under = under
+
+    def __getitem__(self, key: str) -> V:
+        return self._over[key] if key in self._over else self._under[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._under
+        yield from (key for key in self._over if key not in self._under)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -24,7 +24,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -255,7 +255,9 @@ class _WeightedValues:
             # cumulative weight up to position n - 2 - m is the total minus it
             last = self.codes[n - tail :][::-1]
             rows_drawn = drawn if len(pending) == len(drawn) else drawn[pending]
-            above = np.cumsum(rows_drawn[:, last].astype(small), axis=1, dtype=small)
+            above: npt.NDArray[np.signedinteger[Any]] = np.cumsum(
+                rows_drawn[:, last].astype(small), axis=1, dtype=small
+            )
             below = totals[pending, None] - above
             target = reach[pending, None]
             # every position before the tail is short of the target: the index is in the tail
