@@ -45,14 +45,18 @@ def install_wheel(tmp_path: Path, compiled: bool) -> Path:
     wheels = list(dist.glob("coordinator_shadow-*.whl"))
     assert len(wheels) == 1
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
+    # no pip of its own (ensurepip takes seconds): this pip installs into it (--python)
+    venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
     purelib = run(
         python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path
     ).stdout.strip()
     # the dependencies, not this project (the editable finder's .pth is not processed here)
     Path(purelib, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    installed = run(python, "-m", "pip", "install", "--no-deps", "--quiet", wheels[0], cwd=tmp_path)
+    installed = run(
+        sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--quiet",
+        wheels[0], cwd=tmp_path,
+    )  # fmt: skip
     assert installed.returncode == 0, installed.stderr[-2000:]
     return env_dir / "bin"
 
