@@ -38,6 +38,7 @@ class ReplayOptions:
     on_error: Literal["fail", "skip"] = "fail"
     keep_raw: bool = False
     reports: bool = True
+    chunk: int | None = None  # records per chunk of the streaming replay (None: the default)
 
 
 @dataclass

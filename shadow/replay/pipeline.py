@@ -11,6 +11,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence, Sized
 from pathlib import Path
@@ -19,20 +21,10 @@ from typing import Any
 import pandas as pd
 
 from shadow.common import Stopwatch, UsageError
-from shadow.compare import compare_arms
-from shadow.prepare import plan_for, prepare_stream, resolve_arms, run_plan, translate_script
-from shadow.replay.inputs import (
-    NOTHING_TO_REPLAY,
-    LoadedInputs,
-    ReplayOptions,
-    cohorts_for,
-    compare_settings,
-    effective_config,
-    load_inputs,
-)
-from shadow.replay.manifest import write_run, write_stream
-from shadow.runfolder import prepare_folder, write_json
-from shadow.simulation import ArmProgress, ModelSettings, release_free_memory
+from shadow.replay.chunks import CHUNK, EMIT, ChunkLoop, SettledTooEarly
+from shadow.replay.inputs import NOTHING_TO_REPLAY, LoadedInputs, ReplayOptions, load_inputs
+from shadow.runfolder import write_json
+from shadow.simulation import ArmProgress
 
 Progress = Callable[[str], None]
 
@@ -83,64 +75,49 @@ def replay_loaded(
     progress: Progress | None = None,
     arm_progress: ArmProgress | None = None,
 ) -> dict[str, Any]:
-    """Normalize, run every arm, compare, write the run folder and its reports."""
+    """Normalize, run every arm, compare and write the run folder a chunk at a time
+    (``chunks.ChunkLoop``), then its reports."""
     note = progress or (lambda _message: None)
     if isinstance(loaded.inbound, Sized):
         if not len(loaded.inbound):
             raise UsageError(NOTHING_TO_REPLAY)
         note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
-    config = effective_config(options, loaded.scenario_env)
-    out = options.out or Path("build/shadow") / loaded.stem
-    prepare_folder(out, options.force)
-    stages = sorted(set(options.stages))
-    cohorts = cohorts_for(config, stages)
-    environment = config.environment_settings()
-    prepared = prepare_stream(
-        loaded.inbound,
-        loaded.outbound,
-        cohorts,
-        options.keep_raw,
-        environment.sender.latency.draw(0.5),
-        named_messages=config.model.environment.agent.script,
-    )
-    write_stream(out, prepared)
+    size = options.chunk or CHUNK
+    hooks: dict[str, Any] = {
+        "watch": watch,
+        "progress": note,
+        "arm_progress": arm_progress,
+        "emit_rows": min(EMIT, size),  # outcomes are written about as often as chunks come
+    }
+    try:
+        loop = _fed(ChunkLoop(options, loaded, **hooks), loaded.inbound, size)
+    except SettledTooEarly:
+        if not isinstance(loaded.inbound, Sequence):
+            raise  # a generator cannot be read again
+        # an arm decided about a seq already written: start over holding every outcome
+        note("a decision came after its seq was written: replaying again, holding outcomes")
+        shutil.rmtree(options.out or Path("build/shadow") / loaded.stem, ignore_errors=True)
+        loop = _fed(ChunkLoop(options, loaded, settle=None, **hooks), loaded.inbound, size)
+    summary = loop.flush()
     if isinstance(loaded.inbound, list):
         del loaded.inbound[:]
-    else:
-        if not len(prepared.stream):
-            raise UsageError(NOTHING_TO_REPLAY)
-        note(f"read {len(prepared.stream)} messages from {len(loaded.inputs)} input(s)")
-        for entry in loaded.inputs:
-            entry.setdefault("messages", len(prepared.stream))
-    specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
-    environment = translate_script(environment, prepared.message_names)
-    models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
-    plan = plan_for(
-        specs, models, config.run.drain, config.run.gauge_interval, stages, options.flip_at
-    )
-    watch.phase("normalize")
-    note(f"running arms {', '.join(s.name for s in specs)}")
-    results = run_plan(plan, prepared, options.workers, arm_progress)
-    watch.phase("simulate")
-    comparison = compare_arms(
-        results,
-        prepared,
-        plan.arms,
-        compare_settings(config),
-        plan.flip_at,
-        plan.stages,
-        drop_outcomes=True,
-    )
-    release_free_memory()
-    watch.phase("compare")
-    summary = write_run(out, options, config, loaded, prepared, specs, results, comparison, cohorts)
-    watch.phase("write")
+    out = Path(summary["run_dir"])
     if options.reports:
         note("rendering reports")
         render_reports(out)
         watch.phase("reports")
-    write_json(out / "timing.json", watch.report())
+    timing = watch.report()
+    timing["chunks"] = loop.chunks
+    write_json(out / "timing.json", timing)
     return summary
+
+
+def _fed(loop: ChunkLoop, records: Iterable[Any], size: int) -> ChunkLoop:
+    """``loop`` fed ``records`` ``size`` at a time."""
+    source = iter(records)
+    while chunk := list(itertools.islice(source, size)):
+        loop.feed(chunk)
+    return loop
 
 
 def render_reports(out: Path) -> None:

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from shadow.kernel import LAYERS, DecisionEvent
 from shadow.simulation.arms import ArmSpec, ModelSettings, environment_for, factory_for
-from shadow.world import Environment, Message, Restart, message_block, simulate
+from shadow.world import ArmRun, ArmSession, Environment, Message, Restart, message_block, simulate
 
 IntArray = npt.NDArray[np.integer[Any]]
 BoolArray = npt.NDArray[np.bool_]
@@ -123,6 +123,7 @@ class Stream:
     repeat_kind: Codes
     cohorts: dict[int, BoolArray] = field(default_factory=dict)
     recorded_latency: dict[int, int] = field(default_factory=dict)
+    first_seq: int = 0  # the seq of the first row (a chunk of a longer stream)
 
     def __len__(self) -> int:
         return len(self.received_at)
@@ -165,7 +166,8 @@ class Stream:
                 for table, column in zip(tables, texts, strict=True)
             )
             received = self.received_at[start:stop].tolist()
-            yield message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
+            first = self.first_seq + start
+            yield message_block(first, mid, contact, received, text, norm, kind, topic, repeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +286,36 @@ def run_arm(
         )
     recorder = run.recorder
     fate, rule, cause = recorder.fates()
-    gauges = [
+    columns = {
+        "fate": fate,
+        "rule": rule,
+        "cause": cause,
+        **{name: getattr(recorder, name) for name in _OUTCOME_LISTS},
+        "waits": recorder.waits,
+    }
+    return _arm_result(
+        spec,
+        columns,
+        _gauge_records(run),
+        run.stats,
+        run.stopped_at,
+        recorder.events,
+        environment.recorded_fallbacks,
+    )
+
+
+_OUTCOME_LISTS = (
+    "processing_count",
+    "reply_count",
+    "first_reply_at",
+    "batch_size",
+    "reply_text_hash",
+    "system",
+)
+
+
+def _gauge_records(run: ArmRun) -> list[GaugeRecord]:
+    return [
         GaugeRecord(
             g.name,
             g.cap,
@@ -296,25 +327,127 @@ def run_arm(
         )
         for g in run.gauges.all()
     ]
+
+
+def _arm_result(
+    spec: ArmSpec,
+    columns: dict[str, Any],
+    gauges: list[GaugeRecord],
+    stats: dict[str, int | float],
+    stopped_at: int,
+    events: list[DecisionEvent],
+    recorded_fallbacks: int,
+) -> ArmResult:
+    """An arm's result from its recorder's outcome lists (``Recorder.take``'s columns)."""
     default_system = spec.family if spec.family != "rollout" else ""
     return ArmResult(
         name=spec.name,
-        fate=np.asarray(fate, dtype=np.int8),
-        rule=Codes.encode(rule),
-        cause=Codes.encode(cause),
-        processing_count=np.asarray(recorder.processing_count, dtype=np.int32),
-        reply_count=np.asarray(recorder.reply_count, dtype=np.int32),
-        first_reply_at=np.asarray(recorder.first_reply_at, dtype=np.int64),
-        batch_size=np.asarray(recorder.batch_size, dtype=np.int32),
-        reply_text_hash=pa.array(recorder.reply_text_hash, type=pa.string()),
-        waits=np.asarray(recorder.waits, dtype=np.int64),
-        system=Codes.encode(recorder.system).map(lambda s: s or default_system),
+        fate=np.asarray(columns["fate"], dtype=np.int8),
+        rule=Codes.encode(columns["rule"]),
+        cause=Codes.encode(columns["cause"]),
+        processing_count=np.asarray(columns["processing_count"], dtype=np.int32),
+        reply_count=np.asarray(columns["reply_count"], dtype=np.int32),
+        first_reply_at=np.asarray(columns["first_reply_at"], dtype=np.int64),
+        batch_size=np.asarray(columns["batch_size"], dtype=np.int32),
+        reply_text_hash=pa.array(columns["reply_text_hash"], type=pa.string()),
+        waits=np.asarray(columns["waits"], dtype=np.int64).reshape(len(LAYERS), -1),
+        system=Codes.encode(columns["system"]).map(lambda s: s or default_system),
         gauges=gauges,
-        stats=run.stats,
-        stopped_at=run.stopped_at,
-        events=recorder.events,
-        recorded_fallbacks=environment.recorded_fallbacks,
+        stats=stats,
+        stopped_at=stopped_at,
+        events=events,
+        recorded_fallbacks=recorded_fallbacks,
     )
+
+
+class StreamingArm:
+    """One arm fed a chunk of the stream at a time (``world.ArmSession``), its outcomes taken
+    out as they settle: the same outcomes, seq for seq, as ``run_arm`` over the whole stream.
+
+    ``take`` gives an ``ArmResult`` of the seqs it hands over (no gauges, stats or events);
+    ``finish`` drains the arm and gives the rest, with the arm's gauges and stats.
+    """
+
+    def __init__(
+        self,
+        spec: ArmSpec,
+        plan: RunPlan,
+        recorded_latency: dict[int, int] | None = None,
+        on_progress: ArmProgress | None = None,
+    ) -> None:
+        self.spec = spec
+        env_settings = environment_for(spec, plan.settings)
+        self.environment = Environment(env_settings, recorded_latency or {})
+        self.fed = 0
+        self._members: dict[int, bytearray] = {}
+        in_cohort = None
+        if spec.stage is not None:
+            members = self._members[spec.stage] = bytearray()
+            if plan.flip_at is not None:
+                earlier = previous_stage(plan.stages, spec.stage)
+                before = self._members.setdefault(earlier, bytearray())
+                flip_at = plan.flip_at
+
+                def in_cohort(message: Message) -> bool:
+                    chosen = members if message.received_at >= flip_at else before
+                    return bool(chosen[message.seq])
+            else:
+
+                def in_cohort(message: Message) -> bool:
+                    return bool(members[message.seq])
+
+        self.session = ArmSession(
+            factory_for(spec, plan.settings, in_cohort),
+            self.environment,
+            0,
+            restarts=tuple(Restart(r.at, r.downtime) for r in env_settings.restarts),
+            drain=plan.drain,
+            gauge_interval=plan.gauge_interval,
+            on_progress=(
+                None
+                if on_progress is None
+                else lambda done, now: on_progress(spec.name, done, self.fed, now)
+            ),
+        )
+
+    def feed(self, chunk: Stream) -> None:
+        """Deliver the chunk's messages (the chunk follows the last one fed)."""
+        for stage, members in self._members.items():
+            members.extend(chunk.members(stage).tobytes())
+        self.session.recorder.grow(len(chunk))
+        self.fed += len(chunk)
+        with _collector_at_ease():
+            self.session.feed(chunk.messages())
+
+    @property
+    def base(self) -> int:
+        """The first seq not yet taken."""
+        return self.session.recorder.base
+
+    def settled_until(self, settle: int) -> int:
+        """The first seq not settled (``Recorder.settled_until``)."""
+        return self.session.recorder.settled_until(self.fed, settle)
+
+    def take(self, stop: int) -> ArmResult:
+        """The outcomes of the seqs from ``base`` to ``stop``, forgotten here."""
+        columns = self.session.recorder.take(stop)
+        return _arm_result(self.spec, columns, [], {}, 0, [], 0)
+
+    def finish(self) -> ArmResult:
+        """Drain the arm; the outcomes of every seq not yet taken, and the arm's gauges, stats
+        and counters."""
+        with _collector_at_ease():
+            run = self.session.finish(self.fed)
+        columns = run.recorder.take(self.fed)
+        return _arm_result(
+            self.spec,
+            columns,
+            _gauge_records(run),
+            run.stats,
+            run.stopped_at,
+            [],
+            self.environment.recorded_fallbacks,
+        )
 
 
 @contextlib.contextmanager
@@ -417,6 +550,7 @@ __all__ = [
     "GaugeRecord",
     "RunPlan",
     "Stream",
+    "StreamingArm",
     "release_free_memory",
     "run_arm",
     "run_arms",

@@ -74,82 +74,136 @@ def simulate(
     progress_every: int = 5_000,
 ) -> ArmRun:
     """Run one arm over ``messages`` (sorted by ``received_at``) and return its record."""
-    kernel = Kernel()
-    recorder = Recorder(kernel, size, capture)
-    gauges = Gauges(kernel, gauge_interval)
-    router = factory if isinstance(factory, Router) else Router({"": factory}, lambda _m: "")
-    instances: dict[str, Model] = {}
-    groups: list[Group] = []
-    totals: dict[str, int | float] = {}
-    down = [False]
-    buffered: list[Message] = []
+    session = ArmSession(
+        factory,
+        environment,
+        size,
+        restarts=restarts,
+        drain=drain,
+        gauge_interval=gauge_interval,
+        capture=capture,
+        on_progress=on_progress,
+        progress_every=progress_every,
+    )
+    session.feed(messages)
+    return session.finish(size)
 
-    def start_instances() -> None:
-        groups.clear()
-        for name, make in router.factories.items():
+
+class ArmSession:
+    """One arm whose kernel stays alive across chunks of messages (``feed`` each chunk, then
+    ``finish``): the same run, event for event, as ``simulate`` over their concatenation.
+
+    A chunk's arrivals are delivered and the kernel stops after the last one's microtasks;
+    timers due later fire when the next chunk's arrivals (or the drain) come past them, in the
+    order one uninterrupted run fires them (kernel guarantees 4 and 5). ``recorder`` is sized
+    ``size`` up front; a streaming caller starts it at 0 and grows it as seqs come.
+    """
+
+    def __init__(
+        self,
+        factory: ModelFactory | Router,
+        environment: Environment,
+        size: int,
+        *,
+        restarts: Sequence[Restart] = (),
+        drain: int = 120_000_000,
+        gauge_interval: int = 10_000_000,
+        capture: Iterable[int] = (),
+        on_progress: Callable[[int, int], object] | None = None,
+        progress_every: int = 5_000,
+    ) -> None:
+        self.kernel = kernel = Kernel()
+        self.recorder = Recorder(kernel, size, capture)
+        self.gauges = Gauges(kernel, gauge_interval)
+        self.router = factory if isinstance(factory, Router) else Router({"": factory}, _one)
+        self.environment = environment
+        self.restarts = tuple(restarts)
+        self.drain = drain
+        self.on_progress = on_progress
+        self.progress_every = progress_every
+        self.instances: dict[str, Model] = {}
+        self.groups: list[Group] = []
+        self.totals: dict[str, int | float] = {}
+        self.down = False
+        self.buffered: list[Message] = []
+        self.windows = [(r.at, r.at + r.downtime) for r in self.restarts]
+        self.delivered = 0
+        self.last_arrival = 0
+        self._start_instances()
+        for planned in self.restarts:
+            kernel.call_at(planned.at, partial(self._restart, planned.downtime))
+
+    def _start_instances(self) -> None:
+        self.groups.clear()
+        for name, make in self.router.factories.items():
             group = Group(name or "arm")
-            view = gauges.scoped(name) if name else gauges
-            instances[name] = make(kernel, environment, recorder, view, group)
-            groups.append(group)
+            view = self.gauges.scoped(name) if name else self.gauges
+            self.instances[name] = make(self.kernel, self.environment, self.recorder, view, group)
+            self.groups.append(group)
 
-    def deliver(message: Message) -> None:
-        system = router.route(message)
+    def _deliver(self, message: Message) -> None:
+        system = self.router.route(message)
+        recorder = self.recorder
         recorder.system_name = system
         recorder.event("arrived", message.seq, "", system)
-        instances[system].on_message(message)
+        self.instances[system].on_message(message)
 
-    windows = [(r.at, r.at + r.downtime) for r in restarts]
-
-    def on_arrival(message: Message) -> None:
+    def _on_arrival(self, message: Message) -> None:
         # Buffer while the arm is down, and for the whole [T, T + D) window even before the
         # restart's timer ran (an arrival due at T precedes same-instant timers).
-        now = kernel.now
-        if down[0] or any(start <= now < end for start, end in windows):
-            buffered.append(message)
+        now = self.kernel.now
+        if self.down or any(start <= now < end for start, end in self.windows):
+            self.buffered.append(message)
         else:
-            deliver(message)
+            self._deliver(message)
 
-    def restart(downtime: int) -> None:
-        for name, instance in instances.items():
+    def _restart(self, downtime: int) -> None:
+        totals = self.totals
+        for name, instance in self.instances.items():
             for key, value in instance.stats().items():
-                totals[f"{name}.{key}" if name else key] = (
-                    totals.get(f"{name}.{key}" if name else key, 0) + value
-                )
-        for group in groups:
+                full = f"{name}.{key}" if name else key
+                totals[full] = totals.get(full, 0) + value
+        for group in self.groups:
             group.stop()
-        recorder.restart()
-        down[0] = True
-        kernel.call_at(kernel.now + downtime, come_back)
+        self.recorder.restart()
+        self.down = True
+        self.kernel.call_at(self.kernel.now + downtime, self._come_back)
 
-    def come_back() -> None:
-        down[0] = False
-        start_instances()
-        pending = list(buffered)
-        buffered.clear()
+    def _come_back(self) -> None:
+        self.down = False
+        self._start_instances()
+        pending = list(self.buffered)
+        self.buffered.clear()
         for message in pending:
-            deliver(message)
+            self._deliver(message)
 
-    start_instances()
-    for planned in restarts:
-        kernel.call_at(planned.at, partial(restart, planned.downtime))
-
-    last_arrival = [0]
-
-    def arrivals() -> Iterable[tuple[int, Message]]:
-        for count, message in enumerate(messages, 1):
-            last_arrival[0] = message.received_at
-            if on_progress is not None and count % progress_every == 0:
-                on_progress(count, kernel.now)
+    def _arrivals(self, messages: Iterable[Message]) -> Iterable[tuple[int, Message]]:
+        on_progress, every = self.on_progress, self.progress_every
+        for message in messages:
+            self.last_arrival = message.received_at
+            self.delivered += 1
+            if on_progress is not None and self.delivered % every == 0:
+                on_progress(self.delivered, self.kernel.now)
             yield message.received_at, message
 
-    kernel.run(None, arrivals(), on_arrival)
-    restarts_end = max((r.at + r.downtime for r in restarts), default=0)
-    kernel.run(max(last_arrival[0], restarts_end) + drain)
-    if on_progress is not None:
-        on_progress(size, kernel.now)
-    stats = dict(totals)
-    for name, instance in instances.items():
-        for key, value in instance.stats().items():
-            full = f"{name}.{key}" if name else key
-            stats[full] = stats.get(full, 0) + value
-    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts))
+    def feed(self, messages: Iterable[Message]) -> None:
+        """Deliver a chunk of messages (sorted by ``received_at``, none before the last fed)."""
+        self.kernel.run(None, self._arrivals(messages), self._on_arrival)
+
+    def finish(self, size: int) -> ArmRun:
+        """Run the drain (guarantee 3) and return the arm's record; ``size``: seqs in all."""
+        restarts_end = max((r.at + r.downtime for r in self.restarts), default=0)
+        kernel = self.kernel
+        kernel.run(max(self.last_arrival, restarts_end) + self.drain)
+        if self.on_progress is not None:
+            self.on_progress(size, kernel.now)
+        stats = dict(self.totals)
+        for name, instance in self.instances.items():
+            for key, value in instance.stats().items():
+                full = f"{name}.{key}" if name else key
+                stats[full] = stats.get(full, 0) + value
+        return ArmRun(self.recorder, self.gauges, stats, kernel.now, len(self.restarts))
+
+
+def _one(_message: Message) -> str:
+    return ""
