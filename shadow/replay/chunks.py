@@ -303,18 +303,18 @@ class ChunkLoop:
         on_final: OnFinal | None = None,
         settle: int | None = -1,
         id_retention: int = ID_RETENTION,
-        emit_rows: int = EMIT,
+        emit_rows: int | None = None,
     ) -> None:
         """``settle``: µs after its arrival before a closed seq is final (-1: the run's
         ``run.drain``; ``None``: hold every outcome to the end). ``emit_rows``: seqs compared
-        and written at a time (a batch waits until that many are final)."""
+        and written at a time (a batch waits until that many are final; default ``EMIT``)."""
         self.options = options
         self.loaded = loaded
         self.watch = watch or Stopwatch()
         self.note = progress or (lambda _message: None)
         self.arm_progress = arm_progress
         self.on_final = on_final
-        self.emit_rows = max(1, emit_rows)
+        self.emit_rows = max(1, EMIT if emit_rows is None else emit_rows)
         self.config = config = effective_config(options, loaded.scenario_env)
         self.out = out = options.out or Path("build/shadow") / loaded.stem
         prepare_folder(out, options.force)
@@ -422,7 +422,10 @@ class ChunkLoop:
         """A loop in the state ``checkpoint`` was taken in, writing into the same run folder
         afresh: the first ``checkpoint.records`` of ``records`` (the ones fed before) are fed
         again in the same chunks."""
-        options = replace(checkpoint.options, force=True)
+        options = checkpoint.options
+        out = options.out or Path("build/shadow") / loaded.stem
+        if (out / ".chunks").is_dir():  # the interrupted loop's own folder, half written
+            shutil.rmtree(out)
         loop = cls(options, loaded, settle=checkpoint.settle, **hooks)
         source = iter(records)
         for size in checkpoint.chunk_sizes:

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from shadow.common import Stopwatch, UsageError
-from shadow.replay.chunks import CHUNK, EMIT, ChunkLoop, SettledTooEarly
+from shadow.replay.chunks import CHUNK, ChunkLoop, SettledTooEarly
 from shadow.replay.inputs import NOTHING_TO_REPLAY, LoadedInputs, ReplayOptions, load_inputs
 from shadow.runfolder import write_json
 from shadow.simulation import ArmProgress
@@ -83,12 +83,7 @@ def replay_loaded(
             raise UsageError(NOTHING_TO_REPLAY)
         note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
     size = options.chunk or CHUNK
-    hooks: dict[str, Any] = {
-        "watch": watch,
-        "progress": note,
-        "arm_progress": arm_progress,
-        "emit_rows": min(EMIT, size),  # outcomes are written about as often as chunks come
-    }
+    hooks: dict[str, Any] = {"watch": watch, "progress": note, "arm_progress": arm_progress}
     try:
         loop = _fed(ChunkLoop(options, loaded, **hooks), loaded.inbound, size)
     except SettledTooEarly:
