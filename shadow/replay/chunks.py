@@ -44,9 +44,11 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import cProfile
 import itertools
 import shutil
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -302,12 +304,16 @@ class ChunkLoop:
         arm_progress: ArmProgress | None = None,
         on_final: OnFinal | None = None,
         settle: int | None = -1,
-        id_retention: int = ID_RETENTION,
+        id_retention: int | None = None,
         emit_rows: int | None = None,
+        profiles: dict[str, cProfile.Profile] | None = None,
     ) -> None:
         """``settle``: µs after its arrival before a closed seq is final (-1: the run's
         ``run.drain``; ``None``: hold every outcome to the end). ``emit_rows``: seqs compared
-        and written at a time (a batch waits until that many are final; default ``EMIT``)."""
+        and written at a time (a batch waits until that many are final; default ``EMIT``).
+        ``profiles``: a profiler per phase (normalize, simulate, compare, write), each enabled
+        while its phase runs (``shadow bench --profile``)."""
+        self.profiles = profiles
         self.options = options
         self.loaded = loaded
         self.watch = watch or Stopwatch()
@@ -345,7 +351,8 @@ class ChunkLoop:
         self.settle = config.run.drain if settle == -1 else settle
         if options.flip_at is not None or self.hold_records:
             self.settle = None
-        self.repeats = RepeatIndex(self.settings.repeat_horizon, id_retention)
+        retention = id_retention or options.id_retention or ID_RETENTION
+        self.repeats = RepeatIndex(self.settings.repeat_horizon, retention)
         self.arm_names = [
             spec.name
             for spec in self.specs
@@ -403,13 +410,14 @@ class ChunkLoop:
             shutil.rmtree(self.spool, ignore_errors=True)
             raise UsageError(NOTHING_TO_REPLAY)
         results = []
-        for name, arm in self.arms.items():
-            finished = arm.finish()
-            self.held[name].append(finished)
-            results.append(finished)
-        self.watch.lap("simulate")
+        with self._phase("simulate"):
+            for name, arm in self.arms.items():
+                finished = arm.finish()
+                self.held[name].append(finished)
+                results.append(finished)
         self._emit(final=True)
-        return self._write_files(results)
+        with self._phase("write"):
+            return self._write_files(results)
 
     def checkpoint(self) -> Checkpoint:
         """The loop's state as a small picklable value (guarantee 6)."""
@@ -440,8 +448,40 @@ class ChunkLoop:
         """Chunks fed so far."""
         return len(self.chunk_sizes)
 
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        """Time (and profile, when asked) a stretch of phase ``name``'s work."""
+        profile = (self.profiles or {}).get(name)
+        if profile is not None:
+            profile.enable()
+        try:
+            yield
+        finally:
+            if profile is not None:
+                profile.disable()
+            self.watch.lap(name)
+
     # -- one chunk ---------------------------------------------------------------------------
     def _advance(self, batch: list[Any]) -> None:
+        with self._phase("normalize"):
+            stream, recorded = self._prepare(batch)
+        with self._phase("simulate"):
+            if not self.arms:
+                for spec in self.specs:
+                    if spec.simulated:
+                        self.arms[spec.name] = StreamingArm(
+                            spec, self.plan, stream.recorded_latency, self.arm_progress
+                        )
+                    elif spec.name in self.arm_names and recorded is not None:
+                        self.arms[spec.name] = _FixedArm(recorded)
+            for arm in self.arms.values():
+                if isinstance(arm, StreamingArm):
+                    arm.feed(stream)
+            self.fed += len(stream)
+
+    def _prepare(self, batch: list[Any]) -> tuple[Stream, ArmResult | None]:
+        """The chunk's stream (seqs from ``fed`` on), its rows of ``stream.parquet`` written,
+        and, holding every record, the recorded arm."""
         options = self.options
         first_seq = self.fed
         recorded = None
@@ -479,20 +519,7 @@ class ChunkLoop:
         self.stream_file.add(_stream_table(columns))
         del columns
         self._remember(stream)
-        self.watch.lap("normalize")
-        if not self.arms:
-            for spec in self.specs:
-                if spec.simulated:
-                    self.arms[spec.name] = StreamingArm(
-                        spec, self.plan, stream.recorded_latency, self.arm_progress
-                    )
-                elif spec.name in self.arm_names and recorded is not None:
-                    self.arms[spec.name] = _FixedArm(recorded)
-        for arm in self.arms.values():
-            if isinstance(arm, StreamingArm):
-                arm.feed(stream)
-        self.fed += size
-        self.watch.lap("simulate")
+        return stream, recorded
 
     def _remember(self, stream: Stream) -> None:
         """Keep what the comparison needs of the chunk's seqs, and count what run.json says."""
@@ -530,10 +557,11 @@ class ChunkLoop:
             return
         if self.settle is None:
             return
-        done = min(arm.settled_until(self.settle) for arm in self.arms.values())
-        for name, arm in self.arms.items():
-            if done > arm.base:
-                self.held[name].append(arm.take(done))
+        with self._phase("simulate"):  # the arms' part: which seqs settled, their columns
+            done = min(arm.settled_until(self.settle) for arm in self.arms.values())
+            for name, arm in self.arms.items():
+                if done > arm.base:
+                    self.held[name].append(arm.take(done))
         if done - start < self.emit_rows:
             return
         stop = self._order_final(start, done)
@@ -559,31 +587,29 @@ class ChunkLoop:
     def _write_window(self, start: int, stop: int) -> None:
         """Compare and write seqs ``start`` .. ``stop - 1`` (every arm holds them, and maybe
         more: ``order_violation`` reads the later ones)."""
-        held_until = self.arms_base()
-        window = self.pending.window(held_until)
-        count = stop - start
-        contact = Codes.from_arrow(window.column("contact_id"))
-        received = window.column("received_at").to_numpy()
-        repeat_of = window.column("repeat_of").to_numpy()
-        repeat_kind = Codes.of(window.column("repeat_kind").to_numpy(), REPEAT_KINDS)
-        frames: dict[str, pd.DataFrame] = {}
-        for name in self.arm_names:
-            result = _concat(self.held[name])
-            frame = outcome_frame(result, contact, received, repeat_of, repeat_kind, start)
-            if count < len(frame):
-                frame = frame.iloc[:count]
-                self.held[name] = [_slice(result, count, len(result.fate))]
-            else:
-                self.held[name] = []
-            frames[name] = frame
-            self.fates[name] += np.bincount(result.fate[:count], minlength=len(FATES))
-        self.watch.lap("compare")
-        for name, frame in frames.items():
-            self._spool_outcomes(name, frame)
-        self.watch.lap("write")
-        received = received[:count]
+        with self._phase("compare"):
+            window = self.pending.window(self.arms_base())
+            count = stop - start
+            contact = Codes.from_arrow(window.column("contact_id"))
+            received = window.column("received_at").to_numpy()
+            repeat_of = window.column("repeat_of").to_numpy()
+            repeat_kind = Codes.of(window.column("repeat_kind").to_numpy(), REPEAT_KINDS)
+            frames: dict[str, pd.DataFrame] = {}
+            for name in self.arm_names:
+                result = _concat(self.held[name])
+                frame = outcome_frame(result, contact, received, repeat_of, repeat_kind, start)
+                if count < len(frame):
+                    frame = frame.iloc[:count]
+                    self.held[name] = [_slice(result, count, len(result.fate))]
+                else:
+                    self.held[name] = []
+                frames[name] = frame
+                self.fates[name] += np.bincount(result.fate[:count], minlength=len(FATES))
+        with self._phase("write"):
+            for name, frame in frames.items():
+                self._spool_outcomes(name, frame)
         for pair in self.pairs:
-            self._compare(pair, frames, window.slice(0, count), received, start)
+            self._compare(pair, frames, window.slice(0, count), received[:count], start)
         self.pending.drop(stop)
         self.written = stop
         if self.on_final is not None:
@@ -617,29 +643,31 @@ class ChunkLoop:
                     else np.zeros(len(effect), dtype=bool)
                 )
                 extra = {"handover": handover_mask(c, received, flip_at, effect ^ earlier)}
-        pair = compare_pair(b, c, self.settings, extra=extra, effect=effect)
-        self.watch.lap("compare")
-        b_cause = column_values(b["cause"].take(pair.seqs))
-        c_cause = column_values(c["cause"].take(pair.seqs))
-        for index, row in enumerate(pair.seqs.tolist()):
-            state.by_severity[pair.severity[index]] += 1
-            for kind in pair.kinds[index]:
-                state.by_kind[kind] = state.by_kind.get(kind, 0) + 1
-            state.groups.add_divergence(
-                pair.baseline,
-                pair.candidate,
-                start + row,
-                pair.signature[index],
-                pair.kinds[index],
-                pair.severity[index],
-                b_cause[index],
-                c_cause[index],
-            )
-        with state.lines.open("a", encoding="utf-8", newline="\n") as handle:
+        with self._phase("compare"):
+            pair = compare_pair(b, c, self.settings, extra=extra, effect=effect)
+            b_cause = column_values(b["cause"].take(pair.seqs))
+            c_cause = column_values(c["cause"].take(pair.seqs))
+            for index, row in enumerate(pair.seqs.tolist()):
+                state.by_severity[pair.severity[index]] += 1
+                for kind in pair.kinds[index]:
+                    state.by_kind[kind] = state.by_kind.get(kind, 0) + 1
+                state.groups.add_divergence(
+                    pair.baseline,
+                    pair.candidate,
+                    start + row,
+                    pair.signature[index],
+                    pair.kinds[index],
+                    pair.severity[index],
+                    b_cause[index],
+                    c_cause[index],
+                )
+        with (
+            self._phase("write"),
+            state.lines.open("a", encoding="utf-8", newline="\n") as handle,
+        ):
             for line in divergence_texts(pair, b, c, first_seq=start):
                 handle.write(line)
                 handle.write("\n")
-        self.watch.lap("write")
 
     def _spool_outcomes(self, name: str, frame: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -694,7 +722,7 @@ class ChunkLoop:
             fates=self.fates,
             message_names=self.message_names,
         )
-        summary = write_manifest(
+        return write_manifest(
             out,
             self.options,
             self.config,
@@ -706,8 +734,6 @@ class ChunkLoop:
             signatures,
             pair_counts,
         )
-        self.watch.lap("write")
-        return summary
 
 
 def _stage_of(specs: Sequence[ArmSpec], name: str) -> int | None:
