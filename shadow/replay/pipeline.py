@@ -49,9 +49,11 @@ def replay_records(
     records: Iterable[Any],
     progress: Progress | None = None,
     watch: Stopwatch | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replay already-normalized inbound records (the bench's synthetic load), reading them
-    once: a generator is never held whole."""
+    once: a generator is never held whole. ``profiles``: a cProfile per phase (the bench's
+    ``--profile``)."""
     generated: dict[str, Any] = {"generated": options.inputs[0]}
     if isinstance(records, Sized):
         generated["messages"] = len(records)  # else counted once read (replay_loaded)
@@ -65,7 +67,7 @@ def replay_records(
         scenario_env=None,
         stem="generated",
     )
-    return replay_loaded(options, loaded, watch or Stopwatch(), progress)
+    return replay_loaded(options, loaded, watch or Stopwatch(), progress, profiles=profiles)
 
 
 def replay_loaded(
@@ -74,6 +76,7 @@ def replay_loaded(
     watch: Stopwatch,
     progress: Progress | None = None,
     arm_progress: ArmProgress | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Normalize, run every arm, compare and write the run folder a chunk at a time
     (``chunks.ChunkLoop``), then its reports."""
@@ -83,7 +86,12 @@ def replay_loaded(
             raise UsageError(NOTHING_TO_REPLAY)
         note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
     size = options.chunk or CHUNK
-    hooks: dict[str, Any] = {"watch": watch, "progress": note, "arm_progress": arm_progress}
+    hooks: dict[str, Any] = {
+        "watch": watch,
+        "progress": note,
+        "arm_progress": arm_progress,
+        "profiles": profiles,
+    }
     try:
         loop = _fed(ChunkLoop(options, loaded, **hooks), loaded.inbound, size)
     except SettledTooEarly:
