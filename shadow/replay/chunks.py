@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import itertools
+import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
@@ -85,6 +86,7 @@ from shadow.simulation import (
     ArmProgress,
     ArmResult,
     ArmSpec,
+    ArmWorkers,
     Codes,
     ModelSettings,
     RunPlan,
@@ -374,7 +376,8 @@ class ChunkLoop:
         self.stage_messages: dict[int, int] = dict.fromkeys(stages, 0)
         self.fates = {name: np.zeros(len(FATES), np.int64) for name in self.arm_names}
         self.pending = _Pending()
-        self.arms: dict[str, StreamingArm | _FixedArm] = {}
+        self.arms: dict[str, Any] = {}  # StreamingArm, its stand-in in a worker, _FixedArm
+        self.workers: ArmWorkers | None = None
         self.held: dict[str, list[ArmResult]] = {name: [] for name in self.arm_names}
         self.stream_file = _RowGroups(out / "stream.parquet", ROW_GROUP, **_STREAM_OPTIONS)
         self.outcome_spool: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
@@ -415,6 +418,7 @@ class ChunkLoop:
                 finished = arm.finish()
                 self.held[name].append(finished)
                 results.append(finished)
+            self.close()
         self._emit(final=True)
         with self._phase("write"):
             return self._write_files(results)
@@ -467,17 +471,36 @@ class ChunkLoop:
             stream, recorded = self._prepare(batch)
         with self._phase("simulate"):
             if not self.arms:
-                for spec in self.specs:
-                    if spec.simulated:
-                        self.arms[spec.name] = StreamingArm(
-                            spec, self.plan, stream.recorded_latency, self.arm_progress
-                        )
-                    elif spec.name in self.arm_names and recorded is not None:
-                        self.arms[spec.name] = _FixedArm(recorded)
+                self._start_arms(stream, recorded)
             for arm in self.arms.values():
-                if isinstance(arm, StreamingArm):
+                if not isinstance(arm, _FixedArm):
                     arm.feed(stream)
             self.fed += len(stream)
+
+    def _start_arms(self, stream: Stream, recorded: ArmResult | None) -> None:
+        """Every arm, in plan order: simulated ones in worker processes when the run has
+        more than one worker and more than one such arm, else here."""
+        simulated = [spec for spec in self.specs if spec.simulated]
+        processes = min(self.options.workers or os.cpu_count() or 1, len(simulated))
+        if processes > 1:
+            self.workers = ArmWorkers(
+                simulated, self.plan, stream.recorded_latency, processes, self.arm_progress
+            )
+        for spec in self.specs:
+            if spec.simulated:
+                self.arms[spec.name] = (
+                    self.workers.arm(spec.name)
+                    if self.workers is not None
+                    else StreamingArm(spec, self.plan, stream.recorded_latency, self.arm_progress)
+                )
+            elif spec.name in self.arm_names and recorded is not None:
+                self.arms[spec.name] = _FixedArm(recorded)
+
+    def close(self) -> None:
+        """Stop the arms' worker processes (``flush`` does; call it when giving up early)."""
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
 
     def _prepare(self, batch: list[Any]) -> tuple[Stream, ArmResult | None]:
         """The chunk's stream (seqs from ``fed`` on), its rows of ``stream.parquet`` written,

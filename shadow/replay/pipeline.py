@@ -101,7 +101,10 @@ def replay_loaded(
         note("a decision came after its seq was written: replaying again, holding outcomes")
         shutil.rmtree(options.out or Path("build/shadow") / loaded.stem, ignore_errors=True)
         loop = _fed(ChunkLoop(options, loaded, settle=None, **hooks), loaded.inbound, size)
-    summary = loop.flush()
+    try:
+        summary = loop.flush()
+    finally:
+        loop.close()
     if isinstance(loaded.inbound, list):
         del loaded.inbound[:]
     out = Path(summary["run_dir"])
@@ -116,10 +119,14 @@ def replay_loaded(
 
 
 def _fed(loop: ChunkLoop, records: Iterable[Any], size: int) -> ChunkLoop:
-    """``loop`` fed ``records`` ``size`` at a time."""
+    """``loop`` fed ``records`` ``size`` at a time (its workers stopped if that fails)."""
     source = iter(records)
-    while chunk := list(itertools.islice(source, size)):
-        loop.feed(chunk)
+    try:
+        while chunk := list(itertools.islice(source, size)):
+            loop.feed(chunk)
+    except BaseException:
+        loop.close()
+        raise
     return loop
 
 

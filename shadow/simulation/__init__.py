@@ -5,6 +5,7 @@ from shadow.simulation.arms import ArmSpec, ModelSettings, default_arms, default
 from shadow.simulation.runner import (
     ArmProgress,
     ArmResult,
+    ArmWorkers,
     Codes,
     IntArray,
     RunPlan,
@@ -19,6 +20,7 @@ __all__ = [
     "ArmProgress",
     "ArmResult",
     "ArmSpec",
+    "ArmWorkers",
     "Codes",
     "IntArray",
     "ModelSettings",

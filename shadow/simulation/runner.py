@@ -450,6 +450,147 @@ class StreamingArm:
         )
 
 
+class ArmWorkers:
+    """Streaming arms in long-lived worker processes (forked), each process serving some of
+    the arms chunk by chunk: the arms of one chunk run in parallel. ``arm(name)`` is a
+    stand-in for that arm's ``StreamingArm`` (``feed`` returns at once; the next call waits
+    for the chunk to be done). Results are the in-process ones (guarantee 2)."""
+
+    def __init__(
+        self,
+        specs: Sequence[ArmSpec],
+        plan: RunPlan,
+        recorded_latency: dict[int, int],
+        processes: int,
+        on_progress: ArmProgress | None = None,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self.on_progress = on_progress
+        self.links: list[Any] = []
+        self.procs: list[Any] = []
+        self.home: dict[str, int] = {}
+        groups: list[list[ArmSpec]] = [[] for _ in range(processes)]
+        for index, spec in enumerate(specs):
+            groups[index % processes].append(spec)
+            self.home[spec.name] = index % processes
+        release_free_memory()
+        for group in groups:
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve,
+                args=(child, group, plan, recorded_latency, on_progress is not None),
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            self.links.append(parent)
+            self.procs.append(process)
+        self.waiting = [False] * processes
+
+    def arm(self, name: str) -> _RemoteArm:
+        return _RemoteArm(self, name)
+
+    def send(self, index: int, *command: Any) -> None:
+        self.wait(index)
+        self.links[index].send(command)
+        self.waiting[index] = True
+
+    def wait(self, index: int) -> Any:
+        """The answer to the last command sent to process ``index`` (None if none pending)."""
+        if not self.waiting[index]:
+            return None
+        self.waiting[index] = False
+        while True:
+            kind, value = self.links[index].recv()
+            if kind == "progress":
+                if self.on_progress is not None:
+                    self.on_progress(*value)
+                continue
+            if kind == "error":
+                self.close()
+                raise value
+            return value
+
+    def ask(self, index: int, *command: Any) -> Any:
+        self.send(index, *command)
+        return self.wait(index)
+
+    def close(self) -> None:
+        for link in self.links:
+            with contextlib.suppress(OSError):
+                link.close()
+        for process in self.procs:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+class _RemoteArm:
+    def __init__(self, workers: ArmWorkers, name: str) -> None:
+        self.workers = workers
+        self.name = name
+        self.index = workers.home[name]
+        self.base = 0
+
+    def feed(self, chunk: Stream) -> None:
+        # one feed per process for all its arms: sent with the first of them
+        if self.workers.waiting[self.index]:
+            return
+        self.workers.send(self.index, "feed", chunk)
+
+    def settled_until(self, settle: int) -> int:
+        settled: dict[str, int] = self.workers.ask(self.index, "settled", settle)
+        return settled[self.name]
+
+    def take(self, stop: int) -> ArmResult:
+        self.base = stop
+        result: ArmResult = self.workers.ask(self.index, "take", self.name, stop)
+        return result
+
+    def finish(self) -> ArmResult:
+        result: ArmResult = self.workers.ask(self.index, "finish", self.name)
+        return result
+
+
+def _serve(
+    link: Any,
+    specs: Sequence[ArmSpec],
+    plan: RunPlan,
+    recorded_latency: dict[int, int],
+    progress: bool,
+) -> None:
+    """A worker's loop: commands in, answers out, until the link closes."""
+
+    def report(*item: Any) -> None:
+        link.send(("progress", item))
+
+    arms = {
+        spec.name: StreamingArm(spec, plan, recorded_latency, report if progress else None)
+        for spec in specs
+    }
+    while True:
+        try:
+            command, *args = link.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if command == "feed":
+                for arm in arms.values():
+                    arm.feed(args[0])
+                answer: Any = None
+            elif command == "settled":
+                answer = {name: arm.settled_until(args[0]) for name, arm in arms.items()}
+            elif command == "take":
+                answer = arms[args[0]].take(args[1])
+            else:
+                answer = arms[args[0]].finish()
+        except Exception as exc:
+            link.send(("error", exc))
+            return
+        link.send(("ok", answer))
+
+
 @contextlib.contextmanager
 def _collector_at_ease() -> Iterator[None]:
     """Run the cyclic garbage collector less often while simulating.
@@ -546,6 +687,7 @@ def _relay(queue: Any, on_progress: ArmProgress) -> None:
 __all__ = [
     "LAYERS",
     "ArmResult",
+    "ArmWorkers",
     "Codes",
     "GaugeRecord",
     "RunPlan",

@@ -1,9 +1,10 @@
 """The streaming replay (``shadow.replay.chunks``) writes exactly the files of a whole-capture
 run, however the capture is cut into chunks (issue 20).
 
-Every built-in scenario and every bundled sample capture is replayed whole and in chunks of
-1,000, 7 and 1 record(s), outcomes being compared and written every 7 final seqs (so the
-windows, the order horizon and the take-out of settled seqs are all exercised). Chunks of 7
+Every built-in scenario and every bundled sample capture is replayed whole (arms in this
+process) and in chunks of 1,000, 7 (arms in two worker processes) and 1 record(s), outcomes
+being compared and written every 7 final seqs (so the windows, the order horizon and the
+take-out of settled seqs are all exercised). Chunks of 7
 and 1 run on shortened scenarios (their ``duration`` cut), which keeps the test's time
 bounded; the samples run whole at every size.
 """
@@ -35,6 +36,8 @@ SIZES: dict[int | None, list[str]] = {
     7: ["duration=15m"],
     1: ["duration=4m"],
 }
+#: the arms run in two worker processes fed chunk by chunk, but for chunks of one record
+WORKERS = {1000: 2, 7: 2, 1: 1}
 LONG = {"memory-soak": ["duration=2h"]}  # as tests/integration/test_builtin_scenarios.py
 
 
@@ -46,8 +49,13 @@ def run_files(out: Path) -> dict[str, str]:
     }
 
 
-def replayed(capture: Path, out: Path, chunk: int | None) -> tuple[dict[str, str], int]:
-    replay(ReplayOptions(inputs=[str(capture)], out=out, reports=False, workers=1, chunk=chunk))
+def replayed(
+    capture: Path, out: Path, chunk: int | None, workers: int = 1
+) -> tuple[dict[str, str], int]:
+    options = ReplayOptions(
+        inputs=[str(capture)], out=out, reports=False, workers=workers, chunk=chunk
+    )
+    replay(options)
     timing = json.loads((out / "timing.json").read_text(encoding="utf-8"))
     return run_files(out), int(timing["chunks"])
 
@@ -77,7 +85,7 @@ def test_scenario_in_chunks_writes_the_whole_run_files(
     capture = scenario_capture(tmp_path, name, SIZES[size])
     whole, one = replayed(capture, tmp_path / "whole", None)
     assert one == 1
-    chunked, count = replayed(capture, tmp_path / "chunked", size)
+    chunked, count = replayed(capture, tmp_path / "chunked", size, WORKERS[size])
     assert count == math.ceil(messages_in(capture) / size)
     assert chunked == whole
 
@@ -88,7 +96,7 @@ def test_sample_in_chunks_writes_the_whole_run_files(
     sample: Path, size: int, tmp_path: Path
 ) -> None:
     whole, _ = replayed(sample, tmp_path / "whole", None)
-    chunked, count = replayed(sample, tmp_path / "chunked", size)
+    chunked, count = replayed(sample, tmp_path / "chunked", size, WORKERS[size])
     assert count == math.ceil(messages_in(sample) / size)
     assert chunked == whole
 
