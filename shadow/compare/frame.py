@@ -89,9 +89,9 @@ class RepeatIndex:
     what it holds grows only with the contacts, message ids and texts seen.
 
     A text is forgotten ``repeat_horizon`` µs after it was last seen (it could no longer be
-    recent: no change). A message id is forgotten ``id_retention`` µs after it was last seen:
-    a redelivery later than that is taken for a new message (the one difference from
-    ``repeat_facts``, none while the retention exceeds the stream's span).
+    recent: no change). A message id is forgotten once more than ``id_retention`` µs passed
+    since it was last seen: a redelivery later than that is taken for a new message (the one
+    difference from ``repeat_facts``, none while the retention exceeds the stream's span).
     """
 
     def __init__(self, repeat_horizon: int, id_retention: int) -> None:
@@ -112,13 +112,15 @@ class RepeatIndex:
         """``repeat_of`` and ``repeat_kind`` of seqs ``first_seq`` on, given their columns
         (missing strings as empty ones, as the stream's codes hold them)."""
         ids, texts = self._ids, self._texts
-        horizon = self.repeat_horizon
+        horizon, retention = self.repeat_horizon, self.id_retention
         size = len(received_at)
         repeat_of = np.full(size, -1, dtype=np.int64)
         kind = np.full(size, -1, dtype=np.int8)
         for row in range(size):
             seq = first_seq + row
             at = received_at[row]
+            if ids and next(iter(ids.values()))[1] < at - retention:
+                _forget(ids, at - retention)  # row by row: the same whatever the chunks
             by_id = (contact[row], message[row])
             by_text = (contact[row], text[row])
             found = ids.pop(by_id, None)
@@ -135,9 +137,7 @@ class RepeatIndex:
             texts.pop(by_text, None)
             texts[by_text] = (seq, at)
         if size:
-            now = received_at[size - 1]
-            _forget(ids, now - self.id_retention)
-            _forget(texts, now - horizon)
+            _forget(texts, received_at[size - 1] - horizon)  # no longer recent: no change
         return repeat_of, Codes.of(kind, REPEAT_KINDS)
 
 
