@@ -11,7 +11,8 @@ Guarantees:
 3. ``bucket`` is the record's own (a redacted capture's) or ``bucket_of(real contact id)``.
 4. ``write_parquet`` writes with a fixed schema and fixed options (zstd level 3, no statistics,
    no dictionary, no schema or pandas metadata, one row group): the same columns give the same
-   bytes, whatever the run.
+   bytes, whatever the run. (A replay writes its ``stream.parquet`` with the same options in
+   row groups of 65,536 rows, a chunk at a time: ``shadow.replay.chunks``.)
 """
 
 from __future__ import annotations
