@@ -51,7 +51,7 @@ def run_bench(
         timing = json.loads((Path(folder) / "run" / "timing.json").read_text(encoding="utf-8"))
     if profile is not None and profiles is not None:
         write_profiles(profile, profiles)
-    wall = float(timing["wall_s"])  # type: ignore[arg-type]
+    wall = float(timing["wall_s"])
     return {
         "messages": messages,
         "contacts": contacts,

@@ -49,6 +49,7 @@ import cProfile
 import itertools
 import os
 import shutil
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -95,7 +96,14 @@ from shadow.simulation import (
     default_pairs,
     previous_stage,
 )
-from shadow.streams import STREAM_SCHEMA, Pseudonyms, record_columns, stream_columns
+from shadow.streams import (
+    REDACT_KEY_ENV,
+    STREAM_SCHEMA,
+    Pseudonyms,
+    Redactor,
+    record_columns,
+    stream_columns,
+)
 from shadow.streams import write_parquet as write_columns
 
 #: Default retention of message ids for redelivery detection: a week, in µs.
@@ -277,6 +285,52 @@ def _concat(parts: Sequence[ArmResult]) -> ArmResult:
     )
 
 
+class _ForgetfulNames(Pseudonyms):
+    """``streams.Pseudonyms`` whose message ids are forgotten ``retention`` µs after they were
+    last seen, row by row (so the same whatever the chunks): an id seen again later gets a
+    fresh pseudonym, as redelivery detection takes it for a new message. Contacts are named as
+    ``Pseudonyms`` names them. Set ``received`` (the rows' times) before each ``messages``."""
+
+    def __init__(self, key: str | None, retention: int, named: Iterable[str]) -> None:
+        super().__init__(key)
+        self._keyed = Redactor(key).message if key else None
+        self._retention = retention
+        self._seen: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._count = 0
+        self._wanted = frozenset(named)
+        self._named: dict[str, str] = {}
+        self.received: list[int] = []
+
+    def messages(self, raw: Any) -> Any:
+        seen, retention = self._seen, self._retention
+        names: list[str | None] = []
+        for raw_id, at in zip(raw.to_pylist(), self.received, strict=True):
+            if raw_id is None:
+                names.append(None)
+                continue
+            while seen and next(iter(seen.values()))[1] < at - retention:
+                seen.popitem(last=False)
+            known = seen.pop(raw_id, None)
+            if known is not None:
+                name = known[0]
+            elif self._keyed is not None:
+                name = self._keyed(raw_id)
+            else:
+                self._count += 1
+                name = f"m{self._count:07d}"
+            seen[raw_id] = (name, at)
+            if raw_id in self._wanted:
+                self._named[raw_id] = name
+            names.append(name)
+        return pa.array(names, pa.string())
+
+    def known_messages(self) -> dict[str, str]:
+        return dict(self._named)
+
+    def messages_named(self, raw_ids: Iterable[str]) -> dict[str, str]:
+        return {raw: self._named[raw] for raw in raw_ids if raw in self._named}
+
+
 @dataclass
 class _PairState:
     """One pair's divergences so far: its lines spooled, its counts and signature groups."""
@@ -332,7 +386,6 @@ class ChunkLoop:
         self.cohorts: Cohorts = cohorts_for(config, stages)
         environment = config.environment_settings()
         self.send_latency = environment.sender.latency.draw(0.5)
-        self.names = Pseudonyms.from_environment()
         self.message_names: dict[str, str] = {}
         self.specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
         # the agent script, re-keyed by pseudonym as each id it names is first seen
@@ -355,6 +408,8 @@ class ChunkLoop:
             self.settle = None
         retention = id_retention or options.id_retention or ID_RETENTION
         self.repeats = RepeatIndex(self.settings.repeat_horizon, retention)
+        key = os.environ.get(REDACT_KEY_ENV) or None
+        self.names = _ForgetfulNames(key, retention, self.raw_script)
         self.arm_names = [
             spec.name
             for spec in self.specs
@@ -526,6 +581,7 @@ class ChunkLoop:
         else:
             raw = record_columns(batch, options.keep_raw)
             del batch[:]
+            self.names.received = raw["received_at"].to_pylist()
             columns = stream_columns(raw, options.keep_raw, self.names, self.cohorts.entry_stage)
             del raw
             if self.t0 is None:

@@ -20,7 +20,7 @@ from shadow.streams.parquet import (
     write_parquet,
 )
 from shadow.streams.record import InboundRecord, OutboundRecord, Rejected
-from shadow.streams.redact import REDACT_KEY_ENV, write_redacted
+from shadow.streams.redact import REDACT_KEY_ENV, Redactor, write_redacted
 from shadow.streams.scenarios import builtin_names, list_scenarios, load_scenario
 from shadow.streams.validate import validate_document
 
@@ -34,6 +34,7 @@ __all__ = [
     "OutboundRecord",
     "Pseudonyms",
     "ReadOptions",
+    "Redactor",
     "Rejected",
     "builtin_names",
     "generate_to_file",
