@@ -32,10 +32,11 @@ Guarantees:
    (pseudonyms, repeat detection), not with the messages, except seqs held back by the rules
    above. Redelivery detection forgets a message id ``id_retention`` µs after it was last
    seen (default ``ID_RETENTION``: a week, longer than any gateway's redelivery horizon).
-   Runs with ``--flip-at`` or recorded replies (outbound records) hold every outcome to the
+   Gauge samples are spooled to disk as they are taken. Runs with ``--flip-at`` or recorded
+   replies (outbound records) hold every outcome to the
    end (recorded replies: every record too): their comparison reads across the whole run.
-   ``stream.parquet`` and ``outcomes.parquet`` are written in row groups of ``ROW_GROUP``
-   rows, the same whatever the chunks.
+   ``stream.parquet``, ``outcomes.parquet`` and ``gauges.parquet`` are written in row groups
+   of ``ROW_GROUP`` rows, the same whatever the chunks.
 6. Checkpoints: ``checkpoint()`` is a small picklable value (the options and the size of
    every chunk fed). The arms' kernels hold running generators, which do not pickle; a run is
    deterministic, so ``ChunkLoop.resume(checkpoint, loaded, records)`` re-feeds the same
@@ -81,7 +82,7 @@ from shadow.replay.inputs import (
     compare_settings,
     effective_config,
 )
-from shadow.replay.manifest import RunFacts, gauge_frame, write_manifest
+from shadow.replay.manifest import RunFacts, gauge_rows, write_manifest
 from shadow.runfolder import prepare_folder, write_json, write_parquet
 from shadow.simulation import (
     ArmProgress,
@@ -89,6 +90,7 @@ from shadow.simulation import (
     ArmSpec,
     ArmWorkers,
     Codes,
+    GaugeRecord,
     ModelSettings,
     RunPlan,
     Stream,
@@ -453,7 +455,6 @@ class ChunkLoop:
             self.held_records.extend(batch)
             return self.written
         self._advance(batch)
-        self._emit(final=False)
         return self.written
 
     def flush(self) -> dict[str, Any]:
@@ -474,7 +475,7 @@ class ChunkLoop:
                 self.held[name].append(finished)
                 results.append(finished)
             self.close()
-        self._emit(final=True)
+        self._write_window(self.written, self.fed)
         with self._phase("write"):
             return self._write_files(results)
 
@@ -522,8 +523,14 @@ class ChunkLoop:
 
     # -- one chunk ---------------------------------------------------------------------------
     def _advance(self, batch: list[Any]) -> None:
+        """Normalize the chunk (while worker arms still run the last one), take out what the
+        last one settled, hand the chunk to the arms, then compare and write (while worker
+        arms run this one)."""
         with self._phase("normalize"):
             stream, recorded = self._prepare(batch)
+        collected = bool(self.arms) and self.settle is not None and not self.finished
+        if collected:
+            self._collect()
         with self._phase("simulate"):
             if not self.arms:
                 self._start_arms(stream, recorded)
@@ -531,6 +538,8 @@ class ChunkLoop:
                 if not isinstance(arm, _FixedArm):
                     arm.feed(stream)
             self.fed += len(stream)
+        if collected:
+            self._write_ready()
 
     def _start_arms(self, stream: Stream, recorded: ArmResult | None) -> None:
         """Every arm, in plan order: simulated ones in worker processes when the run has
@@ -629,18 +638,57 @@ class ChunkLoop:
         self.pending.add(pa.table(facts))
 
     # -- final outcomes ----------------------------------------------------------------------
-    def _emit(self, final: bool) -> None:
-        start = self.written
-        if final:
-            self._write_window(start, self.fed)
-            return
-        if self.settle is None:
-            return
-        with self._phase("simulate"):  # the arms' part: which seqs settled, their columns
+    def _collect(self) -> None:
+        """Take out of every arm the seqs settled in all of them (guarantee 3)."""
+        assert self.settle is not None
+        with self._phase("simulate"):
             done = min(arm.settled_until(self.settle) for arm in self.arms.values())
             for name, arm in self.arms.items():
                 if done > arm.base:
                     self.held[name].append(arm.take(done))
+        with self._phase("write"):
+            for name, arm in self.arms.items():
+                if not isinstance(arm, _FixedArm):
+                    self._spool_gauges(name, arm.take_gauges())
+
+    def _spool_gauges(self, arm: str, gauges: list[GaugeRecord]) -> None:
+        """Append each gauge's samples to its spool file (one per arm and gauge)."""
+        arm_index = self.arm_names.index(arm)
+        for index, gauge in enumerate(gauges):
+            if len(gauge.samples):
+                path = self.spool / f"gauge-{arm_index}-{index}.bin"
+                with path.open("ab") as handle:
+                    np.ascontiguousarray(gauge.samples, dtype=np.int64).tofile(handle)
+
+    def _write_gauges(self, results: list[ArmResult]) -> None:
+        """``gauges.parquet``: every arm's gauges, each gauge's spooled samples then the ones
+        its arm still held, ``ROW_GROUP`` rows a row group (``manifest.gauge_frame``'s rows)."""
+        out = self.out / "gauges.parquet"
+        writer = _RowGroups(out, ROW_GROUP, **_OUTCOME_OPTIONS)
+        for result in results:
+            arm_index = self.arm_names.index(result.name)
+            for index, gauge in enumerate(result.gauges):
+                for samples in self._gauge_samples(arm_index, index, gauge.samples):
+                    piece = GaugeRecord(gauge.name, gauge.cap, gauge.peak, gauge.peak_at, samples)
+                    frame = gauge_rows([(result.name, piece)])
+                    writer.add(pa.Table.from_pandas(frame, preserve_index=False))
+        if writer.writer is None:  # no sample at all: the empty table, as a whole run writes
+            write_parquet(out, gauge_rows([]))
+        writer.close()
+
+    def _gauge_samples(self, arm: int, index: int, held: Any) -> Iterator[Any]:
+        path = self.spool / f"gauge-{arm}-{index}.bin"
+        if path.exists():
+            with path.open("rb") as handle:
+                while len(part := np.fromfile(handle, dtype=np.int64, count=2 * ROW_GROUP)):
+                    yield part.reshape(-1, 2)
+        if len(held):
+            yield held
+
+    def _write_ready(self) -> None:
+        """Compare and write the seqs taken out whose order verdicts are final (guarantee 4),
+        once there are ``emit_rows`` of them."""
+        start, done = self.written, self.arms_base()
         if done - start < self.emit_rows:
             return
         stop = self._order_final(start, done)
@@ -784,7 +832,7 @@ class ChunkLoop:
         signatures = groups.summary()
         write_json(out / "signatures.json", signatures)
         pair_counts = {f"{s.baseline} vs {s.candidate}": s.counts() for s in self.pairs}
-        write_parquet(out / "gauges.parquet", gauge_frame(results))
+        self._write_gauges(results)
         shutil.rmtree(self.spool)
         if not isinstance(self.loaded.inbound, Sized):
             for entry in self.loaded.inputs:

@@ -31,7 +31,7 @@ from shadow.runfolder import (
     write_lines,
     write_parquet,
 )
-from shadow.simulation import ArmResult, ArmSpec
+from shadow.simulation import ArmResult, ArmSpec, GaugeRecord
 from shadow.streams import write_parquet as write_columns
 
 if TYPE_CHECKING:  # the pipeline calls this module; only its types are needed here
@@ -245,7 +245,11 @@ def _write_divergences(
 
 def gauge_frame(results: Sequence[ArmResult]) -> pd.DataFrame:
     """Every gauge sample of every arm: arm, structure, time (s), value, cap."""
-    gauges = [(result.name, gauge) for result in results for gauge in result.gauges]
+    return gauge_rows([(result.name, gauge) for result in results for gauge in result.gauges])
+
+
+def gauge_rows(gauges: Sequence[tuple[str, GaugeRecord]]) -> pd.DataFrame:
+    """``gauge_frame``'s rows for (arm, gauge) pairs, each with the samples it holds."""
     counts = [len(gauge.samples) for _, gauge in gauges]
     at, value = np.concatenate([np.zeros((0, 2), np.int64), *(g.samples for _, g in gauges)]).T
 

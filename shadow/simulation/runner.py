@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from shadow.kernel import LAYERS, DecisionEvent
+from shadow.kernel import LAYERS, DecisionEvent, Gauge
 from shadow.simulation.arms import ArmSpec, ModelSettings, environment_for, factory_for
-from shadow.world import ArmRun, ArmSession, Environment, Message, Restart, message_block, simulate
+from shadow.world import ArmSession, Environment, Message, Restart, message_block, simulate
 
 IntArray = npt.NDArray[np.integer[Any]]
 BoolArray = npt.NDArray[np.bool_]
@@ -296,7 +296,7 @@ def run_arm(
     return _arm_result(
         spec,
         columns,
-        _gauge_records(run),
+        _gauge_records(run.gauges.all()),
         run.stats,
         run.stopped_at,
         recorder.events,
@@ -314,19 +314,16 @@ _OUTCOME_LISTS = (
 )
 
 
-def _gauge_records(run: ArmRun) -> list[GaugeRecord]:
-    return [
-        GaugeRecord(
-            g.name,
-            g.cap,
-            g.peak,
-            g.peak_at,
-            np.column_stack(
-                (np.asarray(g.sampled_at, dtype=np.int64), np.asarray(g.sampled, dtype=np.int64))
-            ),
+def _gauge_records(gauges: Sequence[Gauge], forget: bool = False) -> list[GaugeRecord]:
+    records = []
+    for g in gauges:
+        samples = np.column_stack(
+            (np.asarray(g.sampled_at, dtype=np.int64), np.asarray(g.sampled, dtype=np.int64))
         )
-        for g in run.gauges.all()
-    ]
+        records.append(GaugeRecord(g.name, g.cap, g.peak, g.peak_at, samples))
+        if forget:
+            del g.sampled_at[:], g.sampled[:]
+    return records
 
 
 def _arm_result(
@@ -433,16 +430,21 @@ class StreamingArm:
         columns = self.session.recorder.take(stop)
         return _arm_result(self.spec, columns, [], {}, 0, [], 0)
 
+    def take_gauges(self) -> list[GaugeRecord]:
+        """Every gauge (creation order) with the samples taken since the last call, which it
+        forgets (peaks stay)."""
+        return _gauge_records(self.session.gauges.all(), forget=True)
+
     def finish(self) -> ArmResult:
-        """Drain the arm; the outcomes of every seq not yet taken, and the arm's gauges, stats
-        and counters."""
+        """Drain the arm; the outcomes of every seq not yet taken, and the arm's gauges (with
+        the samples not yet taken), stats and counters."""
         with _collector_at_ease():
             run = self.session.finish(self.fed)
         columns = run.recorder.take(self.fed)
         return _arm_result(
             self.spec,
             columns,
-            _gauge_records(run),
+            _gauge_records(run.gauges.all()),
             run.stats,
             run.stopped_at,
             [],
@@ -548,6 +550,10 @@ class _RemoteArm:
         result: ArmResult = self.workers.ask(self.index, "take", self.name, stop)
         return result
 
+    def take_gauges(self) -> list[GaugeRecord]:
+        gauges: list[GaugeRecord] = self.workers.ask(self.index, "gauges", self.name)
+        return gauges
+
     def finish(self) -> ArmResult:
         result: ArmResult = self.workers.ask(self.index, "finish", self.name)
         return result
@@ -583,6 +589,8 @@ def _serve(
                 answer = {name: arm.settled_until(args[0]) for name, arm in arms.items()}
             elif command == "take":
                 answer = arms[args[0]].take(args[1])
+            elif command == "gauges":
+                answer = arms[args[0]].take_gauges()
             else:
                 answer = arms[args[0]].finish()
         except Exception as exc:
