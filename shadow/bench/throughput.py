@@ -14,6 +14,7 @@ import cProfile
 import io
 import json
 import pstats
+import resource
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,11 @@ def run_bench(
         "wall_s": round(wall, 3),
         "messages_per_s": round(messages / wall) if wall else None,
         "peak_rss_mb": timing["peak_rss_mb"],
+        # each process's own peak: this one, and the largest of the arms' workers
+        "peak_rss_parent_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_workers_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "compiled": timing["compiled"],
         "phases": timing["phases"],
         "generate_s": round(watch.excluded, 3),

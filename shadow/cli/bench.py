@@ -36,7 +36,7 @@ def bench(
     out.print(
         f"{result['messages']} messages, {result['contacts']} contacts, arms legacy+unified: "
         f"{result['wall_s']} s wall, {result['messages_per_s']} messages/s, "
-        f"peak RSS {result['peak_rss_mb']} MB",
+        f"peak RSS {result['peak_rss_parent_mb']} MB (workers {result['peak_rss_workers_mb']} MB)",
         markup=False,
     )
     build = "compiled (make fast)" if result["compiled"] else "pure Python"
