@@ -155,3 +155,20 @@ def test_a_decision_after_the_outcome_was_taken_replays_holding_outcomes(
     chunked, _ = replayed(capture, tmp_path / "chunked", 7)
     assert settles == [0, None]
     assert chunked == whole
+
+
+def test_bench_profile_writes_a_profile_of_each_phase(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shadow.cli.app import app
+
+    folder = tmp_path / "profile"
+    arguments = ["bench", "--messages", "300", "--contacts", "20", "--workers", "1"]
+    result = CliRunner().invoke(app, [*arguments, "--profile", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["chunks"] == 1 and document["peak_rss_parent_mb"] > 0
+    for phase in ("normalize", "simulate", "compare", "write"):
+        assert (folder / f"{phase}.prof").stat().st_size > 0
+        assert "cumulative" in (folder / f"{phase}.txt").read_text(encoding="utf-8")
+    assert "legacy_models" in (folder / "simulate.txt").read_text(encoding="utf-8")

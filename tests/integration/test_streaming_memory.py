@@ -14,10 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.bench  # two replays of 200k and 400k messages: minutes, not seconds
-
 SCRIPT = """
 import json, resource, sys, tempfile
 from pathlib import Path
