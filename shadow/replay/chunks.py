@@ -20,7 +20,10 @@ Guarantees:
    ``timing.json`` says how many chunks were fed (``chunks``).
 2. Each arm keeps one kernel alive across chunks: a chunk's arrivals are delivered, then the
    kernel stops after the last one's microtasks (timers due later run in the next chunk or in
-   the final drain), which is the order of one uninterrupted run (kernel guarantee 5).
+   the final drain), which is the order of one uninterrupted run (kernel guarantee 5). With
+   two workers or more, the arms live in long-lived worker processes (``ArmWorkers``): the
+   next chunk is normalized, and the last one's final outcomes compared and written, while
+   they simulate.
 3. Finality: a seq's outcome is taken out of an arm once the arm closed it (no open message),
    and ``settle`` µs of virtual time passed since it arrived. An event about a seq taken out
    raises ``SettledTooEarly``; the replay then starts over holding every outcome to the end
@@ -28,18 +31,19 @@ Guarantees:
 4. Order verdicts: a seq is compared and written once it is final in every arm and every seq
    that arrived before its latest first reply is final too (only those can have been answered
    before it: a reply never precedes its message).
-5. Memory: what stays between chunks grows with the contacts, message ids and texts seen
+5. Memory: what stays between chunks grows with the contacts, texts and message ids seen
    (pseudonyms, repeat detection), not with the messages, except seqs held back by the rules
-   above. Redelivery detection forgets a message id ``id_retention`` µs after it was last
-   seen (default ``ID_RETENTION``: a week, longer than any gateway's redelivery horizon).
-   Gauge samples are spooled to disk as they are taken. Runs with ``--flip-at`` or recorded
-   replies (outbound records) hold every outcome to the
-   end (recorded replies: every record too): their comparison reads across the whole run.
-   ``stream.parquet``, ``outcomes.parquet`` and ``gauges.parquet`` are written in row groups
-   of ``ROW_GROUP`` rows, the same whatever the chunks.
-6. Checkpoints: ``checkpoint()`` is a small picklable value (the options and the size of
-   every chunk fed). The arms' kernels hold running generators, which do not pickle; a run is
-   deterministic, so ``ChunkLoop.resume(checkpoint, loaded, records)`` re-feeds the same
+   above. Redelivery detection and message-id pseudonyms forget an id ``id_retention`` µs
+   after it was last seen (default ``ID_RETENTION``: a week, longer than any gateway's
+   redelivery horizon); a redelivery later than that is a new message (the one way a stream
+   longer than the retention differs from a whole-capture run). Gauge samples are spooled to
+   disk as they are taken. Runs with ``--flip-at`` or recorded replies (outbound records) hold
+   every outcome to the end (recorded replies: every record too): their comparison reads
+   across the whole run. ``stream.parquet``, ``outcomes.parquet`` and ``gauges.parquet`` are
+   written in row groups of ``ROW_GROUP`` rows, the same whatever the chunks.
+6. Checkpoints: ``checkpoint()`` is a small picklable value (the options, ``settle`` and the
+   size of every chunk fed). The arms' kernels hold running generators, which do not pickle;
+   a run is deterministic, so ``ChunkLoop.resume(checkpoint, loaded, records)`` re-feeds the same
    records in the same chunks into a fresh run folder and gives a loop in the same state.
 """
 
