@@ -101,6 +101,7 @@ from shadow.simulation import (
     StreamingArm,
     default_pairs,
     previous_stage,
+    release_free_memory,
 )
 from shadow.streams import (
     REDACT_KEY_ENV,
@@ -698,6 +699,8 @@ class ChunkLoop:
         stop = self._order_final(start, done)
         if stop - start >= self.emit_rows:
             self._write_window(start, stop)
+            with self._phase("write"):
+                release_free_memory()  # what the window freed goes back: the peak stays flat
 
     def _order_final(self, start: int, done: int) -> int:
         """The first seq from ``start`` whose order verdict may still change (guarantee 4):
@@ -820,7 +823,7 @@ class ChunkLoop:
         for index, name in enumerate(self.outcome_spool):
             self.outcome_spool[name].close()
             path = self.spool / f"outcomes-{index}.arrow"
-            with pa.ipc.open_stream(str(path)) as reader:
+            with pa.OSFile(str(path)) as source, pa.ipc.open_stream(source) as reader:
                 for batch in reader:
                     outcomes.add(pa.Table.from_batches([batch]))
             path.unlink()
