@@ -3,6 +3,7 @@ message a message repeats, and order violations per contact."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -137,6 +138,71 @@ def repeat_facts(
     return repeat_of, Codes.of(kind.astype(np.int8), REPEAT_KINDS)
 
 
+class RepeatIndex:
+    """``repeat_facts`` one chunk of the stream at a time: the same values, seq for seq, while
+    what it holds grows only with the contacts, message ids and texts seen.
+
+    A text is forgotten ``repeat_horizon`` µs after it was last seen (it could no longer be
+    recent: no change). A message id is forgotten once more than ``id_retention`` µs passed
+    since it was last seen: a redelivery later than that is taken for a new message (the one
+    difference from ``repeat_facts``, none while the retention exceeds the stream's span).
+    """
+
+    def __init__(self, repeat_horizon: int, id_retention: int) -> None:
+        self.repeat_horizon = repeat_horizon
+        self.id_retention = id_retention
+        self._ids: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
+        self._texts: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
+
+    def add(
+        self,
+        first_seq: int,
+        contact: Sequence[str],
+        message: Sequence[str],
+        text: Sequence[str],
+        received_at: Sequence[int],
+        labels: Sequence[str],
+    ) -> tuple[IntArray, Codes]:
+        """``repeat_of`` and ``repeat_kind`` of seqs ``first_seq`` on, given their columns
+        (missing strings as empty ones, as the stream's codes hold them)."""
+        ids, texts = self._ids, self._texts
+        horizon, retention = self.repeat_horizon, self.id_retention
+        size = len(received_at)
+        repeat_of = np.full(size, -1, dtype=np.int64)
+        kind = np.full(size, -1, dtype=np.int8)
+        for row in range(size):
+            seq = first_seq + row
+            at = received_at[row]
+            if ids and next(iter(ids.values()))[1] < at - retention:
+                _forget(ids, at - retention)  # row by row: the same whatever the chunks
+            by_id = (contact[row], message[row])
+            by_text = (contact[row], text[row])
+            found = ids.pop(by_id, None)
+            if found is not None:
+                repeat_of[row] = found[0]
+                kind[row] = 0
+            else:
+                earlier = texts.get(by_text)
+                if earlier is not None and at - earlier[1] < horizon:
+                    repeat_of[row] = earlier[0]
+                    label = labels[row]
+                    kind[row] = REPEAT_KINDS.index(label) if label in ("resend", "legit") else 3
+            ids[by_id] = (seq, at)
+            texts.pop(by_text, None)
+            texts[by_text] = (seq, at)
+        if size:
+            _forget(texts, received_at[size - 1] - horizon)  # no longer recent: no change
+        return repeat_of, Codes.of(kind, REPEAT_KINDS)
+
+
+def _forget(seen: OrderedDict[tuple[str, str], tuple[int, int]], before: int) -> None:
+    """Drop the entries last seen before ``before`` (the oldest come first)."""
+    while seen:
+        if next(iter(seen.values()))[1] >= before:
+            return
+        seen.popitem(last=False)
+
+
 def _previous(keys: IntArray) -> IntArray:
     """For every row, the latest earlier row with the same key; -1 when none."""
     order = np.argsort(keys, kind="stable")
@@ -189,10 +255,13 @@ def outcome_frame(
     received_at: np.ndarray,
     repeat_of: IntArray,
     repeat_kind: Codes,
+    first_seq: int = 0,
 ) -> pd.DataFrame:
     """The outcome records of one arm: one row per seq (guarantee 1); times in seconds.
 
-    ``repeat_of`` is -1 where a seq repeats nothing. String columns are arrow-backed.
+    ``repeat_of`` is -1 where a seq repeats nothing. String columns are arrow-backed. The rows
+    are seqs ``first_seq`` on (a streaming run's window); ``order_violation`` looks at the
+    window's rows only.
     """
     size = len(received_at)
     first = np.asarray(result.first_reply_at, dtype=np.int64)
@@ -213,7 +282,7 @@ def outcome_frame(
     frame = pd.DataFrame(
         {
             "arm": strings(pa.repeat(pa.scalar(result.name, pa.string()), size)),
-            "seq": np.arange(size, dtype=np.int64),
+            "seq": np.arange(first_seq, first_seq + size, dtype=np.int64),
             "contact_id": strings(contact_id.to_arrow()),
             "fate": strings(fates),
             "rule": strings(result.rule.to_arrow()),

@@ -11,6 +11,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence, Sized
 from pathlib import Path
@@ -29,6 +32,7 @@ from shadow.prepare import (
     translate_script,
     translate_texts,
 )
+from shadow.replay.chunks import CHUNK, ChunkLoop, SettledTooEarly
 from shadow.replay.inputs import (
     NOTHING_TO_REPLAY,
     LoadedInputs,
@@ -69,9 +73,11 @@ def replay_records(
     records: Iterable[Any],
     progress: Progress | None = None,
     watch: Stopwatch | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replay already-normalized inbound records (the bench's synthetic load), reading them
-    once: a generator is never held whole."""
+    once: a generator is never held whole. ``profiles``: a cProfile per phase (the bench's
+    ``--profile``, streaming replay only)."""
     generated: dict[str, Any] = {"generated": options.inputs[0]}
     if isinstance(records, Sized):
         generated["messages"] = len(records)  # else counted once read (replay_loaded)
@@ -85,7 +91,7 @@ def replay_records(
         scenario_env=None,
         stem="generated",
     )
-    return replay_loaded(options, loaded, watch or Stopwatch(), progress)
+    return replay_loaded(options, loaded, watch or Stopwatch(), progress, profiles=profiles)
 
 
 def replay_loaded(
@@ -94,13 +100,17 @@ def replay_loaded(
     watch: Stopwatch,
     progress: Progress | None = None,
     arm_progress: ArmProgress | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Normalize, run every arm, compare, write the run folder and its reports."""
+    """Normalize, run every arm, compare, write the run folder and its reports. With
+    ``options.chunk`` the capture is replayed a chunk at a time (``chunks.ChunkLoop``)."""
     note = progress or (lambda _message: None)
     if isinstance(loaded.inbound, Sized):
         if not len(loaded.inbound):
             raise UsageError(NOTHING_TO_REPLAY)
         note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
+    if options.chunk is not None:
+        return _replay_streaming(options, loaded, watch, note, arm_progress, profiles)
     config = effective_config(options, loaded.scenario_env)
     target = options.out or default_out(loaded.stem)
     with staged_folder(target, options.force) as out:
@@ -186,8 +196,68 @@ def _replay_into(
         note("rendering reports")
         render_reports(out, options.out or default_out(loaded.stem))
         watch.phase("reports")
-    write_json(out / "timing.json", watch.report())
+    timing = watch.report()
+    timing["chunks"] = 1
+    write_json(out / "timing.json", timing)
     return summary
+
+
+def _replay_streaming(
+    options: ReplayOptions,
+    loaded: LoadedInputs,
+    watch: Stopwatch,
+    note: Progress,
+    arm_progress: ArmProgress | None,
+    profiles: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The replay a chunk at a time (``chunks.ChunkLoop``), then its reports."""
+    size = options.chunk or CHUNK
+    hooks: dict[str, Any] = {
+        "watch": watch,
+        "progress": note,
+        "arm_progress": arm_progress,
+        "profiles": profiles,
+    }
+    target = options.out or default_out(loaded.stem)
+    with staged_folder(target, options.force) as staging:
+        # the loop and its spool (.chunks) write into the staged folder (runfolder.staging)
+        staged = dataclasses.replace(options, out=staging, force=True)
+        try:
+            loop = _fed(ChunkLoop(staged, loaded, **hooks), loaded.inbound, size)
+        except SettledTooEarly:
+            if not isinstance(loaded.inbound, Sequence):
+                raise  # a generator cannot be read again
+            # an arm decided about a seq already written: start over holding every outcome
+            note("a decision came after its seq was written: replaying again, holding outcomes")
+            shutil.rmtree(staging, ignore_errors=True)
+            loop = _fed(ChunkLoop(staged, loaded, settle=None, **hooks), loaded.inbound, size)
+        try:
+            summary = loop.flush()
+        finally:
+            loop.close()
+        if isinstance(loaded.inbound, list):
+            del loaded.inbound[:]
+        if options.reports:
+            note("rendering reports")
+            render_reports(staging, target)
+            watch.phase("reports")
+        timing = watch.report()
+        timing["chunks"] = loop.chunks
+        write_json(staging / "timing.json", timing)
+    summary["run_dir"] = str(target)
+    return summary
+
+
+def _fed(loop: ChunkLoop, records: Iterable[Any], size: int) -> ChunkLoop:
+    """``loop`` fed ``records`` ``size`` at a time (its workers stopped if that fails)."""
+    source = iter(records)
+    try:
+        while chunk := list(itertools.islice(source, size)):
+            loop.feed(chunk)
+    except BaseException:
+        loop.close()
+        raise
+    return loop
 
 
 def render_reports(out: Path, target: Path) -> None:
