@@ -146,6 +146,8 @@ class RepeatIndex:
     recent: no change). A message id is forgotten once more than ``id_retention`` µs passed
     since it was last seen: a redelivery later than that is taken for a new message (the one
     difference from ``repeat_facts``, none while the retention exceeds the stream's span).
+    Not ported from ``repeat_facts`` yet: content identity (a captionless media message is
+    never a copy) and ``answered_at`` (an unlabelled content repeat stays ``unknown``).
     """
 
     def __init__(self, repeat_horizon: int, id_retention: int) -> None:
@@ -186,7 +188,9 @@ class RepeatIndex:
                 if earlier is not None and at - earlier[1] < horizon:
                     repeat_of[row] = earlier[0]
                     label = labels[row]
-                    kind[row] = REPEAT_KINDS.index(label) if label in ("resend", "legit") else 3
+                    kind[row] = REPEAT_KINDS.index(LABELS.get(label, "unknown"))
+                else:
+                    kind[row] = REPEAT_KINDS.index("distinct")
             ids[by_id] = (seq, at)
             texts.pop(by_text, None)
             texts[by_text] = (seq, at)
