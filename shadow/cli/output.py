@@ -31,6 +31,19 @@ StrictOption = Annotated[
     ),
 ]
 
+# shared by replay and watch
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Environment seed.")]
+FlagOption = Annotated[str | None, typer.Option("--flag", help="Feature flag name.")]
+ArmsOption = Annotated[
+    str | None, typer.Option("--arms", help="Comma-separated arms (default legacy,unified).")
+]
+StageOption = Annotated[
+    list[int] | None, typer.Option("--stage", help="Rollout stage in percent (repeatable).")
+]
+ProviderOption = Annotated[
+    str | None, typer.Option("--provider", help="unleash, launchdarkly or flagd.")
+]
+
 
 def print_json(document: Any) -> None:
     """One JSON document on stdout, sorted keys, nothing else."""

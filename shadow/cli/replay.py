@@ -9,9 +9,14 @@ from typing import Annotated, Any, Literal
 import typer
 
 from shadow.cli.output import (
+    ArmsOption,
     ConfigOption,
+    FlagOption,
     JsonOption,
+    ProviderOption,
+    SeedOption,
     SetOption,
+    StageOption,
     StrictOption,
     err,
     out,
@@ -27,17 +32,11 @@ def replay(
     format: Annotated[str, typer.Option("--format", help="Capture format or auto.")] = "auto",
     config: ConfigOption = None,
     set_: SetOption = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Environment seed.")] = None,
-    arms: Annotated[
-        str | None, typer.Option("--arms", help="Comma-separated arms (default legacy,unified).")
-    ] = None,
-    stage: Annotated[
-        list[int] | None, typer.Option("--stage", help="Rollout stage in percent (repeatable).")
-    ] = None,
-    flag: Annotated[str | None, typer.Option("--flag", help="Feature flag name.")] = None,
-    provider: Annotated[
-        str | None, typer.Option("--provider", help="unleash, launchdarkly or flagd.")
-    ] = None,
+    seed: SeedOption = None,
+    arms: ArmsOption = None,
+    stage: StageOption = None,
+    flag: FlagOption = None,
+    provider: ProviderOption = None,
     flip_at: Annotated[
         str | None, typer.Option("--flip-at", help="Virtual time of the flip (e.g. 30m).")
     ] = None,

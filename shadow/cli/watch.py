@@ -10,25 +10,29 @@ from typing import Annotated
 
 import typer
 
-from shadow.cli.output import ConfigOption, SetOption, err, out
+from shadow.cli.output import (
+    ArmsOption,
+    ConfigOption,
+    FlagOption,
+    ProviderOption,
+    SeedOption,
+    SetOption,
+    StageOption,
+    err,
+    out,
+)
 
 
 def watch(
     capture: Annotated[Path, typer.Argument(help="A capture file, or a folder of them.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder (kept current).")],
-    stage: Annotated[
-        list[int] | None, typer.Option("--stage", help="Rollout stage in percent (repeatable).")
-    ] = None,
+    stage: StageOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Environment seed.")] = None,
-    arms: Annotated[
-        str | None, typer.Option("--arms", help="Comma-separated arms (default legacy,unified).")
-    ] = None,
-    flag: Annotated[str | None, typer.Option("--flag", help="Feature flag name.")] = None,
-    provider: Annotated[
-        str | None, typer.Option("--provider", help="unleash, launchdarkly or flagd.")
-    ] = None,
+    seed: SeedOption = None,
+    arms: ArmsOption = None,
+    flag: FlagOption = None,
+    provider: ProviderOption = None,
     safety_lag: Annotated[
         str, typer.Option("--safety-lag", help="Capture time a line may arrive out of order.")
     ] = "60s",

@@ -79,9 +79,15 @@ def stop_workers(pool: Pool) -> Iterator[Pool]:
 
 
 def kill_workers(pool: ProcessPoolExecutor) -> None:
-    """Kill the pool's worker processes and drop its queued work."""
+    """Kill the pool's worker processes, drop its queued work, and wait for its manager thread.
+
+    The wait is short (the workers are dead, so the manager thread sees a broken pool and
+    ends) and needed: ``shutdown(wait=False)`` closes the thread's wake-up pipe while it may
+    still read it, and on CPython 3.11 the thread then dies printing "OSError: [Errno 9] Bad
+    file descriptor" after the command's last line.
+    """
     processes = dict(getattr(pool, "_processes", None) or {})
     for process in processes.values():
         if process.is_alive():
             process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=True, cancel_futures=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shadow.common import ShadowError, UsageError
-from shadow.config import load_config
+from shadow.config import SCENARIO_DEFAULTS, load_config
 from shadow.explain import open_run, rerun
 from shadow.kernel import Kernel
 from shadow.repro.case import Case, Item, Timed, scenario_mapping
@@ -286,6 +286,9 @@ def _initial_case(
     config = load_config(None, [], manifest["config"], scenario_source="run.json")
     defaults = load_config(None, []).flat()
     flat = {k: v for k, v in config.flat().items() if defaults.get(k) != v}
+    # a scenario's users default differs from a capture's (SCENARIO_DEFAULTS): always pinned
+    for key in SCENARIO_DEFAULTS:
+        flat[f"environment.{key}"] = config.flat()[f"environment.{key}"]
     flat.pop("environment.restarts", None)
     flat.pop("environment.sender.outages", None)
     settings = config.environment_settings()

@@ -229,14 +229,20 @@ def test_run_files_are_byte_identical_whatever_the_workers_and_hash_seed(
     folders = []
     for workers, seed in (("1", "1"), ("2", "2")):
         env = {**SECRET_ENV, "PYTHONHASHSEED": seed, **({"SHADOW_REDACT_KEY": key} if key else {})}
-        out = tmp_path / f"run-{workers}"
+        where = tmp_path / f"workers-{workers}"  # report.md names the folder as given
+        where.mkdir()
+        out = where / "run"
         result = run_shadow(
             "replay", *files, "--on-error", "skip", "--stage", "10", "--workers", workers,
-            "--out", str(out), env=env,
+            "--out", "run", env=env, cwd=where,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         folders.append(out)
-    names = sorted(p.name for p in folders[0].iterdir() if p.name != "timing.json")
+    names = sorted(
+        str(p.relative_to(folders[0]))
+        for p in folders[0].rglob("*")
+        if p.is_file() and p.name != "timing.json"
+    )  # the readings' folders too
     assert "rejected.jsonl" in names and "stream.parquet" in names
     for name in names:
         assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name

@@ -20,7 +20,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     capture = folder / "crash.jsonl"
     made = run_shadow("generate", "agent-crash", "--set", "duration=10m", "-o", str(capture))
     assert made.returncode == 0, made.stderr
-    replayed = run_shadow("replay", str(capture), "--out", str(folder / "run"), "--workers", "1")
+    replayed = run_shadow(
+        "replay", str(capture), "--out", str(folder / "run"), "--workers", "1",
+        "--users", "open",  # reactive users: see test_repro_acceptance
+    )  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
     return folder / "run"
 

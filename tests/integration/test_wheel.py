@@ -118,8 +118,12 @@ def test_the_compiled_build_writes_the_same_bytes(tmp_path: Path) -> None:
     for index, args in enumerate(replays):
         folders = []
         for name, shadow in (("pure", pure), ("compiled", bin_dir / "shadow")):
-            out = tmp_path / f"{name}-{index}"
-            done = run(shadow, "replay", *args, "--out", out, cwd=tmp_path)
+            # the same folder name under each build's own working directory: report.md names
+            # the run folder as the user gave it
+            where = tmp_path / name
+            where.mkdir(exist_ok=True)
+            out = where / f"run-{index}"
+            done = run(shadow, "replay", *args, "--out", out.name, cwd=where)
             assert done.returncode == 0, done.stderr[-2000:]
             folders.append(digests(out))
         assert folders[0] == folders[1], args
