@@ -2,7 +2,13 @@
 signatures, the divergence lines of ``divergences.jsonl``, and single-arm metrics."""
 
 from shadow.compare.comparison import Comparison, compare_arms, compare_variant, run_and_compare
-from shadow.compare.frame import REPEAT_KINDS, RepeatIndex, outcome_frame, stream_repeats
+from shadow.compare.frame import (
+    REPEAT_KINDS,
+    RepeatIndex,
+    answered_repeats,
+    outcome_frame,
+    stream_repeats,
+)
 from shadow.compare.handover import handover_mask
 from shadow.compare.harms import DUPLICATE_REPLY_WINDOW_S, HARM_COLUMNS, HARMS, arm_harms
 from shadow.compare.lines import column_values, divergence_texts, outcome_records
@@ -20,6 +26,7 @@ __all__ = [
     "Comparison",
     "RepeatIndex",
     "SignatureGroups",
+    "answered_repeats",
     "arm_harms",
     "arm_metrics",
     "column_values",

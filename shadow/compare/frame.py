@@ -146,15 +146,16 @@ class RepeatIndex:
     recent: no change). A message id is forgotten once more than ``id_retention`` µs passed
     since it was last seen: a redelivery later than that is taken for a new message (the one
     difference from ``repeat_facts``, none while the retention exceeds the stream's span).
-    Not ported from ``repeat_facts`` yet: content identity (a captionless media message is
-    never a copy) and ``answered_at`` (an unlabelled content repeat stays ``unknown``).
+    Content is ``content_identity``'s (with ``types``: a non-text message without a caption
+    is never a copy). An unlabelled content repeat is ``unknown`` here: ``answered_repeats``
+    tells it once the baseline's reply to its original is final.
     """
 
     def __init__(self, repeat_horizon: int, id_retention: int) -> None:
         self.repeat_horizon = repeat_horizon
         self.id_retention = id_retention
         self._ids: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
-        self._texts: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
+        self._texts: OrderedDict[tuple[str, ...], tuple[int, int]] = OrderedDict()
 
     def add(
         self,
@@ -164,10 +165,12 @@ class RepeatIndex:
         text: Sequence[str],
         received_at: Sequence[int],
         labels: Sequence[str],
+        types: Sequence[str] | None = None,
     ) -> tuple[IntArray, Codes]:
         """``repeat_of`` and ``repeat_kind`` of seqs ``first_seq`` on, given their columns
         (missing strings as empty ones, as the stream's codes hold them)."""
         ids, texts = self._ids, self._texts
+        kinds = [""] * len(received_at) if types is None else types
         horizon, retention = self.repeat_horizon, self.id_retention
         size = len(received_at)
         repeat_of = np.full(size, -1, dtype=np.int64)
@@ -178,11 +181,16 @@ class RepeatIndex:
             if ids and next(iter(ids.values()))[1] < at - retention:
                 _forget(ids, at - retention)  # row by row: the same whatever the chunks
             by_id = (contact[row], message[row])
-            by_text = (contact[row], text[row])
+            kind_name = kinds[row] or ""
+            by_text: tuple[str, ...] | None = (contact[row], kind_name, text[row])
+            if kind_name not in TEXT_TYPES and text[row] in (EMPTY_TEXT, "", None):
+                by_text = None  # content the stream does not identify: no copy of anything
             found = ids.pop(by_id, None)
             if found is not None:
                 repeat_of[row] = found[0]
                 kind[row] = 0
+            elif by_text is None:
+                kind[row] = REPEAT_KINDS.index("distinct")
             else:
                 earlier = texts.get(by_text)
                 if earlier is not None and at - earlier[1] < horizon:
@@ -192,14 +200,29 @@ class RepeatIndex:
                 else:
                     kind[row] = REPEAT_KINDS.index("distinct")
             ids[by_id] = (seq, at)
-            texts.pop(by_text, None)
-            texts[by_text] = (seq, at)
+            if by_text is not None:
+                texts.pop(by_text, None)
+                texts[by_text] = (seq, at)
         if size:
             _forget(texts, received_at[size - 1] - horizon)  # no longer recent: no change
         return repeat_of, Codes.of(kind, REPEAT_KINDS)
 
 
-def _forget(seen: OrderedDict[tuple[str, str], tuple[int, int]], before: int) -> None:
+def answered_repeats(
+    kind: IntArray, received_at: IntArray, origin_answered_at: IntArray
+) -> IntArray:
+    """``repeat_facts``' classes of the ``unknown`` rows of ``kind`` (codes into
+    ``REPEAT_KINDS``, as ``RepeatIndex`` gives them) once the baseline's first reply to each
+    row's original (``origin_answered_at``, µs, -1 when never) is known."""
+    index = REPEAT_KINDS.index
+    replied = np.asarray(origin_answered_at, dtype=np.int64)
+    after_reply = (replied >= 0) & (replied <= np.asarray(received_at, dtype=np.int64))
+    inferred = np.where(after_reply, index("repeat_after_reply"), index("resend"))
+    codes = np.asarray(kind, dtype=np.int8)
+    return np.where(codes == index("unknown"), inferred, codes).astype(np.int8)
+
+
+def _forget(seen: OrderedDict[tuple[str, ...], tuple[int, int]], before: int) -> None:
     """Drop the entries last seen before ``before`` (the oldest come first)."""
     while seen:
         if next(iter(seen.values()))[1] >= before:

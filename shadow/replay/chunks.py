@@ -54,7 +54,7 @@ import cProfile
 import itertools
 import os
 import shutil
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,6 +70,7 @@ from shadow.compare import (
     REPEAT_KINDS,
     RepeatIndex,
     SignatureGroups,
+    answered_repeats,
     column_values,
     compare_pair,
     divergence_texts,
@@ -399,6 +400,9 @@ class ChunkLoop:
         self.specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
         # the agent script, re-keyed by pseudonym as each id it names is first seen
         self.raw_script = dict(environment.agent.script)
+        self.agent = environment.agent
+        self.links = bool(loaded.accounting.get("delivered"))
+        self.text_names: dict[str, dict[str, str]] | None = None  # known whole (recorded)
         self.script = dict(self.raw_script)
         environment = replace(environment, agent=replace(environment.agent, script=self.script))
         models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
@@ -417,6 +421,8 @@ class ChunkLoop:
             self.settle = None
         retention = id_retention or options.id_retention or ID_RETENTION
         self.repeats = RepeatIndex(self.settings.repeat_horizon, retention)
+        self.answered: dict[int, int] = {}
+        self.answered_at: deque[int] = deque()
         key = os.environ.get(REDACT_KEY_ENV) or None
         self.names = _ForgetfulNames(key, retention, self.raw_script)
         self.arm_names = [
@@ -425,6 +431,9 @@ class ChunkLoop:
             if spec.simulated or (spec.name == "recorded" and self.hold_records)
         ]
         with_outcomes = [spec for spec in self.specs if spec.name in self.arm_names]
+        self.repeat_baseline = next(
+            (name for name in ("recorded", "legacy") if name in self.arm_names), None
+        )
         self.pairs = [
             _PairState(b, c, _stage_of(self.specs, c), self.spool / f"pair{index}.jsonl")
             for index, (b, c) in enumerate(default_pairs(with_outcomes))
@@ -587,6 +596,8 @@ class ChunkLoop:
                 options.keep_raw,
                 self.send_latency,
                 named_messages=self.raw_script,
+                links=self.links,
+                agent=self.agent,
             )
             del batch[:]
             columns, stream, recorded = prepared.columns, prepared.stream, prepared.recorded
@@ -594,8 +605,9 @@ class ChunkLoop:
             if len(prepared.outbound["sent_at"]):
                 write_columns(prepared.outbound, self.out / "outbound.parquet")
             self.message_names = prepared.message_names
+            self.text_names = prepared.text_names
         else:
-            raw = record_columns(batch, options.keep_raw)
+            raw = record_columns(batch, options.keep_raw, self.links)
             del batch[:]
             self.names.received = raw["received_at"].to_pylist()
             columns = stream_columns(raw, options.keep_raw, self.names, self.cohorts.entry_stage)
@@ -627,6 +639,7 @@ class ChunkLoop:
             stream.text_hash.tolist(),
             received.tolist(),
             stream.repeat_kind.tolist(),
+            stream.type.tolist(),
         )
         facts = {
             "contact_id": pa.array(contact, pa.string()),
@@ -729,7 +742,10 @@ class ChunkLoop:
             contact = Codes.from_arrow(window.column("contact_id"))
             received = window.column("received_at").to_numpy()
             repeat_of = window.column("repeat_of").to_numpy()
-            repeat_kind = Codes.of(window.column("repeat_kind").to_numpy(), REPEAT_KINDS)
+            kinds = window.column("repeat_kind").to_numpy()
+            repeat_kind = Codes.of(
+                self._tell_repeats(start, count, kinds, repeat_of, received), REPEAT_KINDS
+            )
             frames: dict[str, pd.DataFrame] = {}
             for name in self.arm_names:
                 result = _concat(self.held[name])
@@ -750,6 +766,34 @@ class ChunkLoop:
         self.written = stop
         if self.on_final is not None:
             self.on_final(frames)
+
+    def _tell_repeats(
+        self, start: int, count: int, kinds: Any, repeat_of: Any, received: Any
+    ) -> Any:
+        """The window's repeat classes, each unlabelled content repeat told by the baseline's
+        reply to its original (``compare.repeat_baseline``): the originals are final (they
+        come no later), in the window or remembered in ``answered`` (the ones that may still
+        be recent)."""
+        baseline = self.repeat_baseline
+        if baseline is None:
+            return kinds  # no baseline: an unlabelled content repeat stays unknown
+        replies = np.concatenate(
+            [np.asarray(part.first_reply_at, dtype=np.int64) for part in self.held[baseline]]
+        )
+        answered = self.answered
+        origin_answered = np.full(len(kinds), -1, dtype=np.int64)
+        for row in np.flatnonzero(kinds == REPEAT_KINDS.index("unknown")).tolist():
+            origin = int(repeat_of[row])
+            origin_answered[row] = replies[origin - start] if origin >= start else answered[origin]
+        for row in range(count):
+            answered[start + row] = int(replies[row])
+            self.answered_at.append(int(received[row]))
+        # a later seq arrives no earlier than the last written: older originals are not recent
+        horizon = int(received[count - 1]) - self.settings.repeat_horizon if count else None
+        while horizon is not None and self.answered_at and self.answered_at[0] <= horizon:
+            self.answered_at.popleft()
+            answered.pop(next(iter(answered)))
+        return answered_repeats(kinds, received, origin_answered)
 
     def arms_base(self) -> int:
         """The first seq no arm holds any more (every arm took seqs up to it)."""
@@ -857,7 +901,7 @@ class ChunkLoop:
             },
             fates=self.fates,
             message_names=self.message_names,
-            text_names={},  # not ported: the agent texts' classes (prepare.translate_texts)
+            text_names=self._text_names(),
         )
         return write_manifest(
             out,
@@ -871,6 +915,17 @@ class ChunkLoop:
             signatures,
             pair_counts,
         )
+
+    def _text_names(self) -> dict[str, dict[str, str]]:
+        """The classes of the texts the agent configuration names (``prepare_stream``'s
+        ``text_names``). A streaming run names none to its arms (``pipeline.reads_whole_run``:
+        a run whose agent names texts is compared whole), so these are what run.json lists."""
+        if self.text_names is not None:
+            return self.text_names
+        agent = self.agent
+        texts = list(agent.replies.values())
+        texts += [entry.reply for entry in agent.script.values() if entry.reply is not None]
+        return self.names.texts_named(texts, agent.replies)
 
 
 def _stage_of(specs: Sequence[ArmSpec], name: str) -> int | None:

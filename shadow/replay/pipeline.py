@@ -23,7 +23,7 @@ import pandas as pd
 
 from shadow.common import Stopwatch, UsageError
 from shadow.compare import compare_arms
-from shadow.config import EffectiveConfig
+from shadow.config import EffectiveConfig, selected_readings
 from shadow.prepare import (
     plan_for,
     prepare_stream,
@@ -133,8 +133,10 @@ def _replay_into(
     watch: Stopwatch,
     note: Progress,
     arm_progress: ArmProgress | None,
+    chunk_sizes: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Everything a replay writes, into ``out`` (the staged folder)."""
+    """Everything a replay writes, into ``out`` (the staged folder). ``chunk_sizes``: the
+    arms are fed the stream that many seqs at a time (``_replay_streaming``)."""
     stages = sorted(set(options.stages))
     cohorts = cohorts_for(config, stages)
     environment = config.environment_settings()
@@ -172,7 +174,7 @@ def _replay_into(
     )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")
-    results = run_plan(plan, prepared, options.workers, arm_progress)
+    results = run_plan(plan, prepared, options.workers, arm_progress, chunk_sizes)
     watch.phase("simulate")
     comparison = compare_arms(
         results,
@@ -185,7 +187,9 @@ def _replay_into(
     )
     release_free_memory()
     watch.phase("compare")
-    readings = replay_readings(out, options, loaded, config, prepared, plan, comparison)
+    readings = replay_readings(
+        out, options, loaded, config, prepared, plan, comparison, chunk_sizes
+    )
     if readings is not None:
         watch.phase("readings")
     summary = write_run(
@@ -197,7 +201,7 @@ def _replay_into(
         render_reports(out, options.out or default_out(loaded.stem))
         watch.phase("reports")
     timing = watch.report()
-    timing["chunks"] = 1
+    timing["chunks"] = 1 if chunk_sizes is None else len(chunk_sizes)
     write_json(out / "timing.json", timing)
     return summary
 
@@ -210,8 +214,38 @@ def _replay_streaming(
     arm_progress: ArmProgress | None,
     profiles: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The replay a chunk at a time (``chunks.ChunkLoop``), then its reports."""
+    """The replay a chunk at a time (``chunks.ChunkLoop``), then its reports.
+
+    A run whose comparison reads across the whole run (``reads_whole_run``) is normalized,
+    compared and written whole, as without ``--chunk``; only its arms advance a chunk at a
+    time (``run_arms_in_chunks``), the same chunks: the files are those of the whole run by
+    construction, and its memory is the whole run's."""
     size = options.chunk or CHUNK
+    config = effective_config(options, loaded.scenario_env)
+    why = reads_whole_run(options, loaded, config)
+    if why is not None:
+        note(f"comparing the whole run at the end ({why})")
+        records: list[Any] = []
+        sizes: list[int] = []
+        source = iter(loaded.inbound)
+        while chunk := list(itertools.islice(source, size)):
+            sizes.append(len(chunk))
+            records.extend(chunk)
+        if not records:
+            raise UsageError(NOTHING_TO_REPLAY)
+        if isinstance(loaded.inbound, list):
+            del loaded.inbound[:]
+        elif not isinstance(loaded.inbound, Sized):  # as _replay_into counts a generator
+            note(f"read {len(records)} messages from {len(loaded.inputs)} input(s)")
+            for entry in loaded.inputs:
+                entry.setdefault("messages", len(records))
+        whole = dataclasses.replace(loaded, inbound=records)
+        target = options.out or default_out(loaded.stem)
+        with staged_folder(target, options.force) as out:
+            summary = _replay_into(out, options, whole, config, watch, note, arm_progress, sizes)
+        summary["run_dir"] = str(target)
+        summary["rejected"] = len(loaded.rejected)
+        return summary
     hooks: dict[str, Any] = {
         "watch": watch,
         "progress": note,
@@ -245,7 +279,37 @@ def _replay_streaming(
         timing["chunks"] = loop.chunks
         write_json(staging / "timing.json", timing)
     summary["run_dir"] = str(target)
+    summary["rejected"] = len(loaded.rejected)
     return summary
+
+
+def reads_whole_run(
+    options: ReplayOptions, loaded: LoadedInputs, config: EffectiveConfig
+) -> str | None:
+    """Why a streaming replay must hold the whole run before comparing (None: it need not).
+
+    - recorded replies: matched to their messages across the whole capture, and the recorded
+      arm's replies tell repeat classes;
+    - ``--flip-at``: the handover reads outcomes on both sides of the flip;
+    - reactive users: an arm's users send at times of its own, which the order verdicts and
+      the ``sent_at`` column read across the run;
+    - open readings: each alternative is compared against the main run's outcomes;
+    - agent texts (replies, script replies): their classes in the run must be known before
+      the first message is simulated, and a text may first appear in the last chunk.
+    """
+    environment = config.environment_settings()
+    agent = environment.agent
+    if loaded.outbound:
+        return "recorded replies"
+    if options.flip_at is not None:
+        return "--flip-at"
+    if environment.users == "reactive":
+        return "reactive users"
+    if options.stages and selected_readings(config.flat()["run.readings"]):
+        return "open readings"
+    if agent.replies or any(entry.reply is not None for entry in agent.script.values()):
+        return "agent texts"
+    return None
 
 
 def _fed(loop: ChunkLoop, records: Iterable[Any], size: int) -> ChunkLoop:

@@ -46,9 +46,11 @@ def replay_readings(
     prepared: PreparedStream,
     plan: RunPlan,
     main: Comparison,
+    chunk_sizes: Sequence[int] | None = None,
 ) -> dict[str, Any] | None:
     """Run, compare and write every selected reading's alternatives; ``run.json["readings"]``
-    (None without stages)."""
+    (None without stages). ``chunk_sizes``: the arms are fed the stream that many seqs at a
+    time, as the main run's were (the same results)."""
     stages = list(plan.stages)
     if not stages:
         return None
@@ -79,7 +81,7 @@ def replay_readings(
             record["arms"] = names
             record["folder"] = folder
             record["files"] = _run_variant(
-                out / folder, variant, names, options, prepared, plan, main, config
+                out / folder, variant, names, options, prepared, plan, main, config, chunk_sizes
             )
             evaluated.append(record)
     return {
@@ -98,6 +100,7 @@ def _run_variant(
     plan: RunPlan,
     main: Comparison,
     config: EffectiveConfig,
+    chunk_sizes: Sequence[int] | None,
 ) -> dict[str, str]:
     environment = translate_script(config.environment_settings(), prepared.message_names)
     models = ModelSettings(variant.legacy_settings(), variant.unified_settings(), environment)
@@ -111,7 +114,7 @@ def _run_variant(
         plan.flip_at,
         plan.flip_downtime,
     )
-    results = run_plan(variant_plan, prepared, options.workers)
+    results = run_plan(variant_plan, prepared, options.workers, chunk_sizes=chunk_sizes)
     comparison = compare_variant(
         results,
         prepared,

@@ -15,6 +15,8 @@ from shadow.simulation.runner import (
     previous_stage,
     release_free_memory,
     run_arms,
+    run_arms_in_chunks,
+    stream_slice,
 )
 
 __all__ = [
@@ -35,4 +37,6 @@ __all__ = [
     "previous_stage",
     "release_free_memory",
     "run_arms",
+    "run_arms_in_chunks",
+    "stream_slice",
 ]

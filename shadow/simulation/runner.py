@@ -422,7 +422,10 @@ class StreamingArm:
         plan: RunPlan,
         recorded_latency: dict[int, int] | None = None,
         on_progress: ArmProgress | None = None,
+        reference_replies: dict[int, int] | None = None,
     ) -> None:
+        """``reference_replies``: the recorded replies reactive users pace by (the whole
+        stream's, known up front: a run with recorded replies reads them all first)."""
         self.spec = spec
         env_settings = environment_for(spec, plan.settings)
         self.environment = Environment(env_settings, recorded_latency or {})
@@ -444,11 +447,15 @@ class StreamingArm:
                 def in_cohort(message: Message) -> bool:
                     return bool(members[message.seq])
 
+        restarts = [Restart(r.at, r.downtime) for r in env_settings.restarts]
+        if spec.stage is not None and plan.flip_at is not None and plan.flip_downtime is not None:
+            restarts = _with_flip_restart(restarts, Restart(plan.flip_at, plan.flip_downtime))
         self.session = ArmSession(
             factory_for(spec, plan.settings, in_cohort),
             self.environment,
             0,
-            restarts=tuple(Restart(r.at, r.downtime) for r in env_settings.restarts),
+            restarts=tuple(restarts),
+            reference_replies=reference_replies,
             drain=plan.drain,
             gauge_interval=plan.gauge_interval,
             on_progress=(
@@ -478,8 +485,17 @@ class StreamingArm:
 
     def take(self, stop: int) -> ArmResult:
         """The outcomes of the seqs from ``base`` to ``stop``, forgotten here."""
+        base = self.base
         columns = self.session.recorder.take(stop)
-        return _arm_result(self.spec, columns, [], {}, 0, [], 0)
+        return _arm_result(self.spec, columns, [], {}, 0, [], 0, self._sent_between(base, stop))
+
+    def _sent_between(self, start: int, stop: int) -> dict[int, int]:
+        """The reactive users' sending times of seqs ``start`` .. ``stop - 1`` (seq order);
+        kept in the session, whose stats count them at the end."""
+        sent = self.session.sent_at
+        if not sent:
+            return {}
+        return {seq: sent[seq] for seq in sorted(seq for seq in sent if start <= seq < stop)}
 
     def take_gauges(self) -> list[GaugeRecord]:
         """Every gauge (creation order) with the samples taken since the last call, which it
@@ -489,6 +505,7 @@ class StreamingArm:
     def finish(self) -> ArmResult:
         """Drain the arm; the outcomes of every seq not yet taken, and the arm's gauges (with
         the samples not yet taken), stats and counters."""
+        base = self.base
         with _collector_at_ease():
             run = self.session.finish(self.fed)
         columns = run.recorder.take(self.fed)
@@ -500,7 +517,77 @@ class StreamingArm:
             run.stopped_at,
             [],
             self.environment.recorded_fallbacks,
+            self._sent_between(base, self.fed),
         )
+
+
+def stream_slice(stream: Stream, start: int, stop: int) -> Stream:
+    """Seqs ``start`` .. ``stop - 1`` of ``stream`` as a chunk (``first_seq`` = ``start``)."""
+
+    def codes(column: Codes) -> Codes:
+        return Codes(column.codes[start:stop], column.values)
+
+    return Stream(
+        message_id=codes(stream.message_id),
+        contact_id=codes(stream.contact_id),
+        received_at=stream.received_at[start:stop],
+        text_hash=codes(stream.text_hash),
+        text_norm_hash=codes(stream.text_norm_hash),
+        type=codes(stream.type),
+        topic=codes(stream.topic),
+        repeat_kind=codes(stream.repeat_kind),
+        cohorts={stage: members[start:stop] for stage, members in stream.cohorts.items()},
+        recorded_latency=stream.recorded_latency,
+        reference_replies=stream.reference_replies,
+        first_seq=stream.first_seq + start,
+    )
+
+
+def run_arms_in_chunks(
+    plan: RunPlan,
+    stream: Stream,
+    chunk_sizes: Sequence[int],
+    workers: int | None = None,
+    on_progress: ArmProgress | None = None,
+) -> list[ArmResult]:
+    """``run_arms``, each arm a ``StreamingArm`` fed the stream ``chunk_sizes`` seqs at a time
+    (in worker processes with two workers or more): the same results (``ArmSession``'s
+    guarantee), the outcomes all taken at the end."""
+    specs = [spec for spec in plan.arms if spec.simulated]
+    processes = max(1, min(workers or os.cpu_count() or 1, len(specs) or 1))
+    pool = None
+    if processes > 1 and len(specs) > 1:
+        pool = ArmWorkers(
+            specs,
+            plan,
+            stream.recorded_latency,
+            processes,
+            on_progress,
+            stream.reference_replies,
+        )
+    try:
+        arms: list[StreamingArm | _RemoteArm] = [
+            pool.arm(spec.name)
+            if pool is not None
+            else StreamingArm(
+                spec, plan, stream.recorded_latency, on_progress, stream.reference_replies
+            )
+            for spec in specs
+        ]
+        start = 0
+        for size in chunk_sizes:
+            chunk = stream_slice(stream, start, start + size)
+            for arm in arms:
+                arm.feed(chunk)
+            if pool is not None:  # each process takes one chunk at a time for all its arms
+                for index in range(processes):
+                    pool.wait(index)
+            start += size
+        assert start == len(stream), "the chunks cover the stream"
+        return [arm.finish() for arm in arms]
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 class ArmWorkers:
@@ -516,6 +603,7 @@ class ArmWorkers:
         recorded_latency: dict[int, int],
         processes: int,
         on_progress: ArmProgress | None = None,
+        reference_replies: dict[int, int] | None = None,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self.on_progress = on_progress
@@ -531,7 +619,14 @@ class ArmWorkers:
             parent, child = context.Pipe()
             process = context.Process(
                 target=_serve,
-                args=(child, group, plan, recorded_latency, on_progress is not None),
+                args=(
+                    child,
+                    group,
+                    plan,
+                    recorded_latency,
+                    on_progress is not None,
+                    reference_replies,
+                ),
                 daemon=True,
             )
             process.start()
@@ -616,6 +711,7 @@ def _serve(
     plan: RunPlan,
     recorded_latency: dict[int, int],
     progress: bool,
+    reference_replies: dict[int, int] | None = None,
 ) -> None:
     """A worker's loop: commands in, answers out, until the link closes."""
 
@@ -623,7 +719,9 @@ def _serve(
         link.send(("progress", item))
 
     arms = {
-        spec.name: StreamingArm(spec, plan, recorded_latency, report if progress else None)
+        spec.name: StreamingArm(
+            spec, plan, recorded_latency, report if progress else None, reference_replies
+        )
         for spec in specs
     }
     while True:
@@ -755,4 +853,6 @@ __all__ = [
     "release_free_memory",
     "run_arm",
     "run_arms",
+    "run_arms_in_chunks",
+    "stream_slice",
 ]
