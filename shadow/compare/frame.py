@@ -302,7 +302,8 @@ def outcome_frame(
     sent = np.asarray(received_at, dtype=np.int64)
     if result.sent_at:  # reactive users sent some messages to this arm at other times
         sent = sent.copy()
-        sent[np.fromiter(result.sent_at, np.int64)] = np.fromiter(result.sent_at.values(), np.int64)
+        rows = np.fromiter(result.sent_at, np.int64) - first_seq
+        sent[rows] = np.fromiter(result.sent_at.values(), np.int64)
     batch = np.asarray(result.batch_size, dtype=np.int64)
     fates = pa.array(FATES, pa.string()).take(np.asarray(result.fate, dtype=np.int32))
     origins = np.asarray(repeat_of, dtype=np.int64)

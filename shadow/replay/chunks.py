@@ -78,7 +78,13 @@ from shadow.compare import (
     outcome_frame,
 )
 from shadow.kernel import FATES, OutcomeTaken
-from shadow.prepare import Cohorts, prepare_stream, resolve_arms, stream_from_columns
+from shadow.prepare import (
+    Cohorts,
+    prepare_stream,
+    resolve_arms,
+    stream_from_columns,
+    translate_texts,
+)
 from shadow.replay.inputs import (
     NOTHING_TO_REPLAY,
     LoadedInputs,
@@ -238,7 +244,10 @@ class _FixedArm:
         return self.take(len(self.result.fate))
 
 
-def _slice(result: ArmResult, start: int, stop: int) -> ArmResult:
+def _slice(result: ArmResult, start: int, stop: int, first_seq: int = 0) -> ArmResult:
+    """Rows ``start`` .. ``stop - 1`` of ``result``, whose first row is seq ``first_seq``."""
+    low, high = first_seq + start, first_seq + stop
+
     def codes(column: Codes) -> Codes:
         return Codes(column.codes[start:stop], column.values)
 
@@ -259,6 +268,7 @@ def _slice(result: ArmResult, start: int, stop: int) -> ArmResult:
         stopped_at=result.stopped_at,
         events=result.events,
         recorded_fallbacks=result.recorded_fallbacks,
+        sent_at={seq: at for seq, at in result.sent_at.items() if low <= seq < high},
     )
 
 
@@ -290,6 +300,7 @@ def _concat(parts: Sequence[ArmResult]) -> ArmResult:
         stopped_at=first.stopped_at,
         events=first.events,
         recorded_fallbacks=first.recorded_fallbacks,
+        sent_at={seq: at for part in parts for seq, at in part.sent_at.items()},
     )
 
 
@@ -413,11 +424,19 @@ class ChunkLoop:
             config.run.gauge_interval,
             tuple(stages),
             options.flip_at,
+            config.flip_downtime(),
         )
         self.settings = compare_settings(config)
-        self.hold_records = bool(loaded.outbound)
+        # recorded replies are matched to their messages across the whole capture; the agent's
+        # texts must have their classes in the run before the first message is simulated
+        agent = self.agent
+        self.hold_records = bool(loaded.outbound) or bool(
+            agent.replies or any(entry.reply is not None for entry in agent.script.values())
+        )
         self.settle = config.run.drain if settle == -1 else settle
-        if options.flip_at is not None or self.hold_records:
+        if options.flip_at is not None or self.hold_records or environment.users == "reactive":
+            # the handover, recorded replies and reactive users' own sending times are read
+            # across the whole run: every outcome is held to the end (one window)
             self.settle = None
         retention = id_retention or options.id_retention or ID_RETENTION
         self.repeats = RepeatIndex(self.settings.repeat_horizon, retention)
@@ -428,7 +447,7 @@ class ChunkLoop:
         self.arm_names = [
             spec.name
             for spec in self.specs
-            if spec.simulated or (spec.name == "recorded" and self.hold_records)
+            if spec.simulated or (spec.name == "recorded" and bool(loaded.outbound))
         ]
         with_outcomes = [spec for spec in self.specs if spec.name in self.arm_names]
         self.repeat_baseline = next(
@@ -562,16 +581,28 @@ class ChunkLoop:
         more than one worker and more than one such arm, else here."""
         simulated = [spec for spec in self.specs if spec.simulated]
         processes = min(self.options.workers or os.cpu_count() or 1, len(simulated))
+        if self.text_names:  # held records: the classes of the agent's texts are known now
+            settings = self.plan.settings
+            environment = translate_texts(settings.environment, self.text_names)
+            self.plan = replace(self.plan, settings=replace(settings, environment=environment))
+        replies = stream.reference_replies
         if processes > 1:
             self.workers = ArmWorkers(
-                simulated, self.plan, stream.recorded_latency, processes, self.arm_progress
+                simulated,
+                self.plan,
+                stream.recorded_latency,
+                processes,
+                self.arm_progress,
+                replies,
             )
         for spec in self.specs:
             if spec.simulated:
                 self.arms[spec.name] = (
                     self.workers.arm(spec.name)
                     if self.workers is not None
-                    else StreamingArm(spec, self.plan, stream.recorded_latency, self.arm_progress)
+                    else StreamingArm(
+                        spec, self.plan, stream.recorded_latency, self.arm_progress, replies
+                    )
                 )
             elif spec.name in self.arm_names and recorded is not None:
                 self.arms[spec.name] = _FixedArm(recorded)
@@ -752,7 +783,7 @@ class ChunkLoop:
                 frame = outcome_frame(result, contact, received, repeat_of, repeat_kind, start)
                 if count < len(frame):
                     frame = frame.iloc[:count]
-                    self.held[name] = [_slice(result, count, len(result.fate))]
+                    self.held[name] = [_slice(result, count, len(result.fate), start)]
                 else:
                     self.held[name] = []
                 frames[name] = frame

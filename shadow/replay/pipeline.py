@@ -76,8 +76,11 @@ def replay_records(
     profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replay already-normalized inbound records (the bench's synthetic load), reading them
-    once: a generator is never held whole. ``profiles``: a cProfile per phase (the bench's
-    ``--profile``, streaming replay only)."""
+    once: a generator is never held whole. The replay streams (``chunks.ChunkLoop``, chunks
+    of ``options.chunk`` records, default ``CHUNK``). ``profiles``: a cProfile per phase
+    (the bench's ``--profile``)."""
+    if options.chunk is None:
+        options = dataclasses.replace(options, chunk=CHUNK)
     generated: dict[str, Any] = {"generated": options.inputs[0]}
     if isinstance(records, Sized):
         generated["messages"] = len(records)  # else counted once read (replay_loaded)

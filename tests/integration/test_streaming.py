@@ -38,6 +38,8 @@ SIZES: dict[int | None, list[str]] = {
 }
 #: the arms run in two worker processes fed chunk by chunk, but for chunks of one record
 WORKERS = {1000: 2, 7: 2, 1: 1}
+#: the loop's own tests: reactive users' outcomes are held to the end (ChunkLoop guarantee 3)
+OPEN_USERS = ["environment.users=open"]
 LONG = {"memory-soak": ["duration=2h"]}  # as tests/integration/test_builtin_scenarios.py
 
 
@@ -50,10 +52,15 @@ def run_files(out: Path) -> dict[str, str]:
 
 
 def replayed(
-    capture: Path, out: Path, chunk: int | None, workers: int = 1
+    capture: Path, out: Path, chunk: int | None, workers: int = 1, sets: list[str] | None = None
 ) -> tuple[dict[str, str], int]:
     options = ReplayOptions(
-        inputs=[str(capture)], out=out, reports=False, workers=workers, chunk=chunk
+        inputs=[str(capture)],
+        out=out,
+        reports=False,
+        workers=workers,
+        chunk=chunk,
+        sets=sets or [],
     )
     replay(options)
     timing = json.loads((out / "timing.json").read_text(encoding="utf-8"))
@@ -105,7 +112,9 @@ def test_sample_in_chunks_writes_the_whole_run_files(
 def test_outcomes_are_written_while_chunks_still_come(name: str, tmp_path: Path) -> None:
     """Most seqs are compared and written before the run ends (not all held to the end)."""
     capture = scenario_capture(tmp_path, name, ["duration=15m"])
-    options = ReplayOptions(inputs=[str(capture)], out=tmp_path / "run", reports=False)
+    options = ReplayOptions(
+        inputs=[str(capture)], out=tmp_path / "run", reports=False, sets=OPEN_USERS
+    )
     loaded = load_inputs(options)
     batches: list[int] = []
     loop = ChunkLoop(options, loaded, on_final=lambda frames: batches.append(len(frames["legacy"])))
@@ -119,8 +128,10 @@ def test_outcomes_are_written_while_chunks_still_come(name: str, tmp_path: Path)
 
 def test_a_resumed_loop_writes_the_same_files(tmp_path: Path) -> None:
     capture = scenario_capture(tmp_path, "restart-mid-traffic", ["duration=15m"])
-    whole, _ = replayed(capture, tmp_path / "whole", None)
-    options = ReplayOptions(inputs=[str(capture)], out=tmp_path / "run", reports=False)
+    whole, _ = replayed(capture, tmp_path / "whole", None, sets=OPEN_USERS)
+    options = ReplayOptions(
+        inputs=[str(capture)], out=tmp_path / "run", reports=False, sets=OPEN_USERS
+    )
     loaded = load_inputs(options)
     records = list(loaded.inbound)
     loop = ChunkLoop(options, loaded)
@@ -142,7 +153,7 @@ def test_a_decision_after_the_outcome_was_taken_replays_holding_outcomes(
 ) -> None:
     """A settle too short for the arms costs a second run, never a wrong file."""
     capture = scenario_capture(tmp_path, "agent-crash", ["duration=15m"])
-    whole, _ = replayed(capture, tmp_path / "whole", None)
+    whole, _ = replayed(capture, tmp_path / "whole", None, sets=OPEN_USERS)
     original = ChunkLoop.__init__
     settles: list[int | None] = []
 
@@ -152,7 +163,7 @@ def test_a_decision_after_the_outcome_was_taken_replays_holding_outcomes(
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ChunkLoop, "__init__", hasty)
-    chunked, _ = replayed(capture, tmp_path / "chunked", 7)
+    chunked, _ = replayed(capture, tmp_path / "chunked", 7, sets=OPEN_USERS)
     assert settles == [0, None]
     assert chunked == whole
 
