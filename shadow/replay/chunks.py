@@ -569,6 +569,9 @@ class ChunkLoop:
         with self._phase("simulate"):
             if not self.arms:
                 self._start_arms(stream, recorded)
+            if self.workers is not None:  # a process takes a chunk once done with the last
+                for index in range(len(self.workers.links)):
+                    self.workers.wait(index)
             for arm in self.arms.values():
                 if not isinstance(arm, _FixedArm):
                     arm.feed(stream)

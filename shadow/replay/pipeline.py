@@ -289,29 +289,17 @@ def _replay_streaming(
 def reads_whole_run(
     options: ReplayOptions, loaded: LoadedInputs, config: EffectiveConfig
 ) -> str | None:
-    """Why a streaming replay must hold the whole run before comparing (None: it need not).
+    """Why a streaming replay is normalized and compared whole (None: it streams).
 
-    - recorded replies: matched to their messages across the whole capture, and the recorded
-      arm's replies tell repeat classes;
-    - ``--flip-at``: the handover reads outcomes on both sides of the flip;
-    - reactive users: an arm's users send at times of its own, which the order verdicts and
-      the ``sent_at`` column read across the run;
-    - open readings: each alternative is compared against the main run's outcomes;
-    - agent texts (replies, script replies): their classes in the run must be known before
-      the first message is simulated, and a text may first appear in the last chunk.
+    Open readings (``--stage`` with ``run.readings``): each alternative's arms are compared
+    against the main run's outcomes, seq for seq, and graded by its repeat classes, which a
+    chunk loop lets go of once written. Their arms are still fed the same chunks.
+    Everything else streams through ``chunks.ChunkLoop`` (which holds outcomes to the end
+    where its guarantee 3 says).
     """
-    environment = config.environment_settings()
-    agent = environment.agent
-    if loaded.outbound:
-        return "recorded replies"
-    if options.flip_at is not None:
-        return "--flip-at"
-    if environment.users == "reactive":
-        return "reactive users"
+    del loaded  # what the inputs hold does not matter (recorded replies stream, held)
     if options.stages and selected_readings(config.flat()["run.readings"]):
         return "open readings"
-    if agent.replies or any(entry.reply is not None for entry in agent.script.values()):
-        return "agent texts"
     return None
 
 
