@@ -77,6 +77,7 @@ from shadow.compare import (
     handover_mask,
     outcome_frame,
 )
+from shadow.config import selected_readings
 from shadow.kernel import FATES, OutcomeTaken
 from shadow.prepare import (
     Cohorts,
@@ -94,6 +95,7 @@ from shadow.replay.inputs import (
     effective_config,
 )
 from shadow.replay.manifest import RunFacts, gauge_rows, write_manifest
+from shadow.replay.readings import readings_record
 from shadow.runfolder import check_target, write_json, write_parquet
 from shadow.simulation import (
     ArmProgress,
@@ -404,6 +406,11 @@ class ChunkLoop:
         self.spool = out / ".chunks"
         self.spool.mkdir()
         self.stages = stages = sorted(set(options.stages))
+        if stages and selected_readings(config.flat()["run.readings"]):
+            raise ValueError(
+                "a chunk loop replays no open reading (pipeline.reads_whole_run): "
+                "set run.readings=none"
+            )
         self.cohorts: Cohorts = cohorts_for(config, stages)
         environment = config.environment_settings()
         self.send_latency = environment.sender.latency.draw(0.5)
@@ -948,6 +955,7 @@ class ChunkLoop:
             facts,
             signatures,
             pair_counts,
+            readings_record(self.config) if self.stages else None,
         )
 
     def _text_names(self) -> dict[str, dict[str, str]]:

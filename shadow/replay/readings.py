@@ -84,9 +84,19 @@ def replay_readings(
                 out / folder, variant, names, options, prepared, plan, main, config, chunk_sizes
             )
             evaluated.append(record)
+    return readings_record(config, evaluated)
+
+
+def readings_record(
+    config: EffectiveConfig, evaluated: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """``run.json["readings"]`` of a staged run given what was evaluated (nothing when
+    ``run.readings`` selects none: what a streaming run, which replays none, writes)."""
+    setting = config.flat()["run.readings"]
+    chosen = selected_readings(setting)
     return {
-        "setting": flat["run.readings"],
-        "evaluated": evaluated,
+        "setting": setting,
+        "evaluated": list(evaluated),
         "not_evaluated": [r.key for r in READINGS if r not in chosen],
     }
 
