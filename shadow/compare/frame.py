@@ -154,7 +154,7 @@ class RepeatIndex:
     def __init__(self, repeat_horizon: int, id_retention: int) -> None:
         self.repeat_horizon = repeat_horizon
         self.id_retention = id_retention
-        self._ids: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
+        self._ids: OrderedDict[tuple[str, ...], tuple[int, int]] = OrderedDict()
         self._texts: OrderedDict[tuple[str, ...], tuple[int, int]] = OrderedDict()
 
     def add(

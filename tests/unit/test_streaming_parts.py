@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadow.compare.frame import RepeatIndex, repeat_facts
+from shadow.compare.frame import RepeatIndex, answered_repeats, content_identity, repeat_facts
 from shadow.compare.signatures import SignatureGroups
 from shadow.kernel import Kernel, OutcomeTaken, Recorder
 from shadow.simulation import Codes
@@ -59,6 +59,67 @@ def test_repeat_index_in_chunks_gives_repeat_facts(
         got_kind += [kind[i] for i in range(len(kind))]
     assert got_of == expected_of.tolist()
     assert got_kind == [expected_kind[i] for i in range(len(expected_kind))]
+
+
+typed_rows = st.lists(
+    st.tuples(
+        st.sampled_from("ab"),  # contact
+        st.sampled_from(["m1", "m2", "m3", ""]),  # message id
+        st.sampled_from(["t1", "t2", ""]),  # text class ("": no text)
+        st.integers(0, 30),  # gap to the previous row
+        st.sampled_from(["", "resend", "legit"]),  # label
+        st.sampled_from(["text", "", "audio"]),  # type
+        st.integers(-1, 40),  # the baseline's first reply, relative to the arrival (-1: none)
+    ),
+    max_size=40,
+)
+
+
+@settings(deadline=None, max_examples=150)
+@given(typed_rows, st.integers(1, 12), st.integers(1, 40))
+def test_repeat_index_with_content_and_replies_gives_repeat_facts(
+    stream: list[tuple[str, str, str, int, str, str, int]], chunk: int, horizon: int
+) -> None:
+    """Content identity (captionless media is never a copy) and the baseline's replies
+    (``answered_repeats``, once the originals' replies are known) as ``repeat_facts``."""
+    contact = [r[0] for r in stream]
+    message = [r[1] for r in stream]
+    text = [r[2] for r in stream]
+    received = list(itertools.accumulate(r[3] for r in stream))
+    labels = [r[4] for r in stream]
+    types = [r[5] for r in stream]
+    answered = np.asarray(
+        [-1 if r[6] < 0 else at + r[6] for r, at in zip(stream, received, strict=True)],
+        dtype=np.int64,
+    )
+    expected_of, expected_kind = repeat_facts(
+        Codes.encode(contact).codes,
+        Codes.encode(message).codes,
+        content_identity(Codes.encode(types), Codes.encode(text)),
+        np.asarray(received, dtype=np.int64),
+        Codes.encode(labels),
+        horizon,
+        answered,
+    )
+    index = RepeatIndex(horizon, id_retention=10_000)
+    got_of: list[int] = []
+    got_kind: list[int] = []
+    for start in range(0, len(stream), chunk):
+        part = slice(start, start + chunk)
+        of, kind = index.add(
+            start,
+            contact[part],
+            message[part],
+            text[part],
+            received[part],
+            labels[part],
+            types[part],
+        )
+        replied = answered[np.maximum(of, 0)]
+        got_kind += answered_repeats(kind.codes, np.asarray(received[part]), replied).tolist()
+        got_of += of.tolist()
+    assert got_of == expected_of.tolist()
+    assert got_kind == np.asarray(expected_kind.codes).tolist()
 
 
 def test_repeat_index_forgets_a_message_id_after_its_retention() -> None:
