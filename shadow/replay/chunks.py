@@ -37,10 +37,17 @@ Guarantees:
    after it was last seen (default ``ID_RETENTION``: a week, longer than any gateway's
    redelivery horizon); a redelivery later than that is a new message (the one way a stream
    longer than the retention differs from a whole-capture run). Gauge samples are spooled to
-   disk as they are taken. Runs with ``--flip-at`` or recorded replies (outbound records) hold
-   every outcome to the end (recorded replies: every record too): their comparison reads
-   across the whole run. ``stream.parquet``, ``outcomes.parquet`` and ``gauges.parquet`` are
-   written in row groups of ``ROW_GROUP`` rows, the same whatever the chunks.
+   disk as they are taken. Runs with ``--flip-at``, reactive users (their own sending times,
+   which the order verdicts read across the run) or recorded replies (outbound records) hold
+   every outcome to the end; recorded replies, and agent texts in the configuration (their
+   classes must be known before the first message is simulated), every record too, normalized
+   once all are read. A loop replays no open reading: a staged run with ``run.readings`` is
+   compared whole (``pipeline.reads_whole_run``); a loop refuses one. ``stream.parquet``,
+   ``outcomes.parquet`` and ``gauges.parquet`` are written in row groups of ``ROW_GROUP``
+   rows, the same whatever the chunks.
+7. Repeat classes: an unlabelled content repeat is told (``compare.answered_repeats``) by the
+   baseline's (``recorded``, else ``legacy``) first reply to its original, which is final
+   when the repeat is written: in its window, or remembered while it may still be recent.
 6. Checkpoints: ``checkpoint()`` is a small picklable value (the options, ``settle`` and the
    size of every chunk fed). The arms' kernels hold running generators, which do not pickle;
    a run is deterministic, so ``ChunkLoop.resume(checkpoint, loaded, records)`` re-feeds the same
