@@ -833,9 +833,8 @@ class ChunkLoop:
         for row in np.flatnonzero(kinds == REPEAT_KINDS.index("unknown")).tolist():
             origin = int(repeat_of[row])
             origin_answered[row] = replies[origin - start] if origin >= start else answered[origin]
-        for row in range(count):
-            answered[start + row] = int(replies[row])
-            self.answered_at.append(int(received[row]))
+        answered.update(zip(range(start, start + count), replies[:count].tolist(), strict=True))
+        self.answered_at.extend(received[:count].tolist())
         # a later seq arrives no earlier than the last written: older originals are not recent
         horizon = int(received[count - 1]) - self.settings.repeat_horizon if count else None
         while horizon is not None and self.answered_at and self.answered_at[0] <= horizon:
