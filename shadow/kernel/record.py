@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple
 
 from shadow.kernel.core import Kernel
+from shadow.kernel.taken import OutcomeTaken
 
 FATES = (
     "answered",
@@ -81,10 +82,6 @@ EVENT_KINDS = (
     | DELAY_EVENTS
     | NOTE_EVENTS
 )
-
-
-class OutcomeTaken(RuntimeError):
-    """A decision about a seq whose outcome was already taken out of the recorder."""
 
 
 class DecisionEvent(NamedTuple):
