@@ -456,6 +456,7 @@ class ChunkLoop:
         self.repeats = RepeatIndex(self.settings.repeat_horizon, retention)
         self.answered: dict[int, int] = {}
         self.answered_at: deque[int] = deque()
+        self.answered_from = 0
         key = os.environ.get(REDACT_KEY_ENV) or None
         self.names = _ForgetfulNames(key, retention, self.raw_script)
         self.arm_names = [
@@ -839,7 +840,10 @@ class ChunkLoop:
         horizon = int(received[count - 1]) - self.settings.repeat_horizon if count else None
         while horizon is not None and self.answered_at and self.answered_at[0] <= horizon:
             self.answered_at.popleft()
-            answered.pop(next(iter(answered)))
+            # the oldest is the first seq not forgotten (seqs are added in order); named by a
+            # count, as taking a dict's first key after many pops scans the holes they left
+            del answered[self.answered_from]
+            self.answered_from += 1
         return answered_repeats(kinds, received, origin_answered)
 
     def arms_base(self) -> int:
