@@ -764,7 +764,10 @@ class ChunkLoop:
         if stop - start >= self.emit_rows:
             self._write_window(start, stop)
             with self._phase("write"):
-                release_free_memory()  # what the window freed goes back: the peak stays flat
+                # what the window freed (reference counting freed it) goes back: the peak
+                # stays flat; no full collection, which would walk the pseudonym and repeat
+                # maps every window (quadratic in the run)
+                release_free_memory(collect=False)
 
     def _order_final(self, start: int, done: int) -> int:
         """The first seq from ``start`` whose order verdict may still change (guarantee 4):

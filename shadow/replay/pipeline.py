@@ -217,38 +217,14 @@ def _replay_streaming(
     arm_progress: ArmProgress | None,
     profiles: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The replay a chunk at a time (``chunks.ChunkLoop``), then its reports.
-
-    A run whose comparison reads across the whole run (``reads_whole_run``) is normalized,
-    compared and written whole, as without ``--chunk``; only its arms advance a chunk at a
-    time (``run_arms_in_chunks``), the same chunks: the files are those of the whole run by
-    construction, and its memory is the whole run's."""
+    """The replay a chunk at a time (``chunks.ChunkLoop``), then its reports; a run with open
+    readings (``reads_whole_run``) through ``_replay_whole_in_chunks``."""
     size = options.chunk or CHUNK
     config = effective_config(options, loaded.scenario_env)
-    why = reads_whole_run(options, loaded, config)
+    why = reads_whole_run(options, config)
     if why is not None:
         note(f"comparing the whole run at the end ({why})")
-        records: list[Any] = []
-        sizes: list[int] = []
-        source = iter(loaded.inbound)
-        while chunk := list(itertools.islice(source, size)):
-            sizes.append(len(chunk))
-            records.extend(chunk)
-        if not records:
-            raise UsageError(NOTHING_TO_REPLAY)
-        if isinstance(loaded.inbound, list):
-            del loaded.inbound[:]
-        elif not isinstance(loaded.inbound, Sized):  # as _replay_into counts a generator
-            note(f"read {len(records)} messages from {len(loaded.inputs)} input(s)")
-            for entry in loaded.inputs:
-                entry.setdefault("messages", len(records))
-        whole = dataclasses.replace(loaded, inbound=records)
-        target = options.out or default_out(loaded.stem)
-        with staged_folder(target, options.force) as out:
-            summary = _replay_into(out, options, whole, config, watch, note, arm_progress, sizes)
-        summary["run_dir"] = str(target)
-        summary["rejected"] = len(loaded.rejected)
-        return summary
+        return _replay_whole_in_chunks(options, loaded, config, size, watch, note, arm_progress)
     hooks: dict[str, Any] = {
         "watch": watch,
         "progress": note,
@@ -286,9 +262,42 @@ def _replay_streaming(
     return summary
 
 
-def reads_whole_run(
-    options: ReplayOptions, loaded: LoadedInputs, config: EffectiveConfig
-) -> str | None:
+def _replay_whole_in_chunks(
+    options: ReplayOptions,
+    loaded: LoadedInputs,
+    config: EffectiveConfig,
+    size: int,
+    watch: Stopwatch,
+    note: Progress,
+    arm_progress: ArmProgress | None,
+) -> dict[str, Any]:
+    """The run normalized, compared and written whole, as without ``--chunk``; only its arms
+    (and each reading's) advance ``size`` records at a time (``run_arms_in_chunks``): the
+    files are those of the whole run by construction, and so is its memory."""
+    records: list[Any] = []
+    sizes: list[int] = []
+    source = iter(loaded.inbound)
+    while chunk := list(itertools.islice(source, size)):
+        sizes.append(len(chunk))
+        records.extend(chunk)
+    if not records:
+        raise UsageError(NOTHING_TO_REPLAY)
+    if isinstance(loaded.inbound, list):
+        del loaded.inbound[:]
+    elif not isinstance(loaded.inbound, Sized):  # as _replay_into counts a generator
+        note(f"read {len(records)} messages from {len(loaded.inputs)} input(s)")
+        for entry in loaded.inputs:
+            entry.setdefault("messages", len(records))
+    whole = dataclasses.replace(loaded, inbound=records)
+    target = options.out or default_out(loaded.stem)
+    with staged_folder(target, options.force) as out:
+        summary = _replay_into(out, options, whole, config, watch, note, arm_progress, sizes)
+    summary["run_dir"] = str(target)
+    summary["rejected"] = len(loaded.rejected)
+    return summary
+
+
+def reads_whole_run(options: ReplayOptions, config: EffectiveConfig) -> str | None:
     """Why a streaming replay is normalized and compared whole (None: it streams).
 
     Open readings (``--stage`` with ``run.readings``): each alternative's arms are compared
@@ -297,7 +306,6 @@ def reads_whole_run(
     Everything else streams through ``chunks.ChunkLoop`` (which holds outcomes to the end
     where its guarantee 3 says).
     """
-    del loaded  # what the inputs hold does not matter (recorded replies stream, held)
     if options.stages and selected_readings(config.flat()["run.readings"]):
         return "open readings"
     return None

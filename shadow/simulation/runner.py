@@ -813,11 +813,13 @@ def run_arms(
         _SHARED.clear()
 
 
-def release_free_memory() -> None:
+def release_free_memory(collect: bool = True) -> None:
     """Give freed memory back to the system (before forking, each worker starts out resident
     with every page this process holds), and have large arrays always mapped apart, so that
-    freeing one gives its pages back at once (glibc)."""
-    gc.collect()
+    freeing one gives its pages back at once (glibc). ``collect=False`` skips the full
+    garbage collection (it walks every live object: often, on a large heap, it dominates)."""
+    if collect:
+        gc.collect()
     pa.default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):  # glibc only
         libc = ctypes.CDLL(None)
