@@ -3,7 +3,8 @@
 from shadow.kernel.core import Event, Group, Kernel, Process, ProcessGenerator
 from shadow.kernel.gauges import Gauge, Gauges, GaugeSource, ScopedGauges
 from shadow.kernel.rand import KeyedRandom, normal_quantile
-from shadow.kernel.record import FATES, LAYERS, DecisionEvent, OutcomeTaken, Recorder
+from shadow.kernel.record import FATES, LAYERS, DecisionEvent, Recorder
+from shadow.kernel.taken import OutcomeTaken
 
 __all__ = [
     "FATES",
