@@ -10,17 +10,33 @@ asserted in tests.
 
 from __future__ import annotations
 
+import cProfile
+import io
+import json
+import pstats
+import resource
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from shadow.streams import steady_load
 
+PHASES = ("normalize", "simulate", "compare", "write")
 
-def run_bench(messages: int, contacts: int, workers: int | None) -> dict[str, Any]:
-    """Replay ``messages`` synthetic messages; returns the ``bench --json`` document."""
+
+def run_bench(
+    messages: int, contacts: int, workers: int | None, profile: Path | None = None
+) -> dict[str, Any]:
+    """Replay ``messages`` synthetic messages; returns the ``bench --json`` document.
+
+    With ``profile``, each phase runs under its own cProfile and the folder gets
+    ``<phase>.prof`` (for ``pstats`` or snakeviz) and ``<phase>.txt`` (the 40 costliest calls
+    by cumulative time) for every phase.
+    """
     from shadow.common import Stopwatch
     from shadow.replay import ReplayOptions, replay_records
+
+    profiles = {phase: cProfile.Profile() for phase in PHASES} if profile else None
 
     with tempfile.TemporaryDirectory(prefix="shadow-bench-") as folder:
         watch = Stopwatch()  # the replay alone: what messages/s is about
@@ -32,9 +48,11 @@ def run_bench(messages: int, contacts: int, workers: int | None) -> dict[str, An
             arms=["legacy", "unified"],
             reports=False,
         )
-        replay_records(options, records, watch=watch)
-        timing = watch.report()
-    wall = float(timing["wall_s"])  # type: ignore[arg-type]
+        replay_records(options, records, watch=watch, profiles=profiles)
+        timing = json.loads((Path(folder) / "run" / "timing.json").read_text(encoding="utf-8"))
+    if profile is not None and profiles is not None:
+        write_profiles(profile, profiles)
+    wall = float(timing["wall_s"])
     return {
         "messages": messages,
         "contacts": contacts,
@@ -42,7 +60,23 @@ def run_bench(messages: int, contacts: int, workers: int | None) -> dict[str, An
         "wall_s": round(wall, 3),
         "messages_per_s": round(messages / wall) if wall else None,
         "peak_rss_mb": timing["peak_rss_mb"],
+        # each process's own peak: this one, and the largest of the arms' workers
+        "peak_rss_parent_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_workers_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "compiled": timing["compiled"],
         "phases": timing["phases"],
         "generate_s": round(watch.excluded, 3),
+        "chunks": timing["chunks"],
     }
+
+
+def write_profiles(folder: Path, profiles: dict[str, cProfile.Profile]) -> None:
+    """``<phase>.prof`` and ``<phase>.txt`` of every phase into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for phase, profile in profiles.items():
+        profile.dump_stats(str(folder / f"{phase}.prof"))
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(40)
+        (folder / f"{phase}.txt").write_text(text.getvalue(), encoding="utf-8")

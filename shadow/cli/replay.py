@@ -66,6 +66,13 @@ def replay(
     keep_raw: Annotated[
         bool, typer.Option("--keep-raw", help="Keep raw contact ids and texts in the run.")
     ] = False,
+    chunk: Annotated[
+        int | None, typer.Option("--chunk", help="Records per chunk of the streaming replay.")
+    ] = None,
+    id_retention: Annotated[
+        str | None,
+        typer.Option("--id-retention", help="How long message ids count for redelivery (7d)."),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Replay captures through every arm in virtual time, compare, write the run folder.
@@ -82,6 +89,8 @@ def replay(
     if users is not None and users not in ("open", "reactive"):
         raise UsageError(f"--users: {users!r} is not one of open, reactive")
     policy: Literal["fail", "skip"] = "skip" if on_error == "skip" else "fail"
+    if chunk is not None and chunk < 1:
+        raise UsageError("--chunk must be at least 1")
     options = ReplayOptions(
         inputs=captures,
         format=format,
@@ -101,6 +110,8 @@ def replay(
         on_error=policy,
         strict=strict,
         keep_raw=keep_raw,
+        chunk=chunk,
+        id_retention=_duration_option("--id-retention", id_retention) if id_retention else None,
     )
     started = time.perf_counter()
     if json_ or not err.is_terminal:

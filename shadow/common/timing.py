@@ -22,11 +22,19 @@ class Stopwatch:
     phases: dict[str, float] = field(default_factory=dict)
     excluded: float = 0.0
     _mark: float = field(default_factory=time.perf_counter)
+    _laps: dict[str, float] = field(default_factory=dict)
 
     def phase(self, name: str) -> None:
         """Close the current phase under ``name``."""
         now = time.perf_counter()
         self.phases[name] = round(now - self._mark, 4)
+        self._mark = now
+
+    def lap(self, name: str) -> None:
+        """Close the current phase and add it to ``name``'s time (a phase run chunk by chunk)."""
+        now = time.perf_counter()
+        self._laps[name] = self._laps.get(name, 0.0) + now - self._mark
+        self.phases[name] = round(self._laps[name], 4)
         self._mark = now
 
     def elapsed(self) -> float:

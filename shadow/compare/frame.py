@@ -3,6 +3,7 @@ message a message repeats, and order violations per contact."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -137,6 +138,98 @@ def repeat_facts(
     return repeat_of, Codes.of(kind.astype(np.int8), REPEAT_KINDS)
 
 
+class RepeatIndex:
+    """``repeat_facts`` one chunk of the stream at a time: the same values, seq for seq, while
+    what it holds grows only with the contacts, message ids and texts seen.
+
+    A text is forgotten ``repeat_horizon`` µs after it was last seen (it could no longer be
+    recent: no change). A message id is forgotten once more than ``id_retention`` µs passed
+    since it was last seen: a redelivery later than that is taken for a new message (the one
+    difference from ``repeat_facts``, none while the retention exceeds the stream's span).
+    Content is ``content_identity``'s (with ``types``: a non-text message without a caption
+    is never a copy). An unlabelled content repeat is ``unknown`` here: ``answered_repeats``
+    tells it once the baseline's reply to its original is final.
+    """
+
+    def __init__(self, repeat_horizon: int, id_retention: int) -> None:
+        self.repeat_horizon = repeat_horizon
+        self.id_retention = id_retention
+        self._ids: OrderedDict[tuple[str, ...], tuple[int, int]] = OrderedDict()
+        self._texts: OrderedDict[tuple[str, ...], tuple[int, int]] = OrderedDict()
+
+    def add(
+        self,
+        first_seq: int,
+        contact: Sequence[str],
+        message: Sequence[str],
+        text: Sequence[str],
+        received_at: Sequence[int],
+        labels: Sequence[str],
+        types: Sequence[str] | None = None,
+    ) -> tuple[IntArray, Codes]:
+        """``repeat_of`` and ``repeat_kind`` of seqs ``first_seq`` on, given their columns
+        (missing strings as empty ones, as the stream's codes hold them)."""
+        ids, texts = self._ids, self._texts
+        kinds = [""] * len(received_at) if types is None else types
+        horizon, retention = self.repeat_horizon, self.id_retention
+        size = len(received_at)
+        repeat_of = np.full(size, -1, dtype=np.int64)
+        kind = np.full(size, -1, dtype=np.int8)
+        for row in range(size):
+            seq = first_seq + row
+            at = received_at[row]
+            if ids and next(iter(ids.values()))[1] < at - retention:
+                _forget(ids, at - retention)  # row by row: the same whatever the chunks
+            by_id = (contact[row], message[row])
+            kind_name = kinds[row] or ""
+            by_text: tuple[str, ...] | None = (contact[row], kind_name, text[row])
+            if kind_name not in TEXT_TYPES and text[row] in (EMPTY_TEXT, "", None):
+                by_text = None  # content the stream does not identify: no copy of anything
+            found = ids.pop(by_id, None)
+            if found is not None:
+                repeat_of[row] = found[0]
+                kind[row] = 0
+            elif by_text is None:
+                kind[row] = REPEAT_KINDS.index("distinct")
+            else:
+                earlier = texts.get(by_text)
+                if earlier is not None and at - earlier[1] < horizon:
+                    repeat_of[row] = earlier[0]
+                    label = labels[row]
+                    kind[row] = REPEAT_KINDS.index(LABELS.get(label, "unknown"))
+                else:
+                    kind[row] = REPEAT_KINDS.index("distinct")
+            ids[by_id] = (seq, at)
+            if by_text is not None:
+                texts.pop(by_text, None)
+                texts[by_text] = (seq, at)
+        if size:
+            _forget(texts, received_at[size - 1] - horizon)  # no longer recent: no change
+        return repeat_of, Codes.of(kind, REPEAT_KINDS)
+
+
+def answered_repeats(
+    kind: IntArray, received_at: IntArray, origin_answered_at: IntArray
+) -> IntArray:
+    """``repeat_facts``' classes of the ``unknown`` rows of ``kind`` (codes into
+    ``REPEAT_KINDS``, as ``RepeatIndex`` gives them) once the baseline's first reply to each
+    row's original (``origin_answered_at``, µs, -1 when never) is known."""
+    index = REPEAT_KINDS.index
+    replied = np.asarray(origin_answered_at, dtype=np.int64)
+    after_reply = (replied >= 0) & (replied <= np.asarray(received_at, dtype=np.int64))
+    inferred = np.where(after_reply, index("repeat_after_reply"), index("resend"))
+    codes = np.asarray(kind, dtype=np.int8)
+    return np.where(codes == index("unknown"), inferred, codes).astype(np.int8)
+
+
+def _forget(seen: OrderedDict[tuple[str, ...], tuple[int, int]], before: int) -> None:
+    """Drop the entries last seen before ``before`` (the oldest come first)."""
+    while seen:
+        if next(iter(seen.values()))[1] >= before:
+            return
+        seen.popitem(last=False)
+
+
 def _previous(keys: IntArray) -> IntArray:
     """For every row, the latest earlier row with the same key; -1 when none."""
     order = np.argsort(keys, kind="stable")
@@ -189,10 +282,13 @@ def outcome_frame(
     received_at: np.ndarray,
     repeat_of: IntArray,
     repeat_kind: Codes,
+    first_seq: int = 0,
 ) -> pd.DataFrame:
     """The outcome records of one arm: one row per seq (guarantee 1); times in seconds.
 
-    ``repeat_of`` is -1 where a seq repeats nothing. String columns are arrow-backed.
+    ``repeat_of`` is -1 where a seq repeats nothing. String columns are arrow-backed. The rows
+    are seqs ``first_seq`` on (a streaming run's window); ``order_violation`` looks at the
+    window's rows only.
     """
     size = len(received_at)
     first = np.asarray(result.first_reply_at, dtype=np.int64)
@@ -206,14 +302,15 @@ def outcome_frame(
     sent = np.asarray(received_at, dtype=np.int64)
     if result.sent_at:  # reactive users sent some messages to this arm at other times
         sent = sent.copy()
-        sent[np.fromiter(result.sent_at, np.int64)] = np.fromiter(result.sent_at.values(), np.int64)
+        rows = np.fromiter(result.sent_at, np.int64) - first_seq
+        sent[rows] = np.fromiter(result.sent_at.values(), np.int64)
     batch = np.asarray(result.batch_size, dtype=np.int64)
     fates = pa.array(FATES, pa.string()).take(np.asarray(result.fate, dtype=np.int32))
     origins = np.asarray(repeat_of, dtype=np.int64)
     frame = pd.DataFrame(
         {
             "arm": strings(pa.repeat(pa.scalar(result.name, pa.string()), size)),
-            "seq": np.arange(size, dtype=np.int64),
+            "seq": np.arange(first_seq, first_seq + size, dtype=np.int64),
             "contact_id": strings(contact_id.to_arrow()),
             "fate": strings(fates),
             "rule": strings(result.rule.to_arrow()),

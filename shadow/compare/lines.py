@@ -106,9 +106,15 @@ def _outcome_texts(frame: pd.DataFrame, rows: Any) -> tuple[list[str], list[str]
 
 
 def divergence_texts(
-    pair: PairDivergences, b: pd.DataFrame, c: pd.DataFrame, size: int = 8192
+    pair: PairDivergences,
+    b: pd.DataFrame,
+    c: pd.DataFrame,
+    size: int = 8192,
+    first_seq: int = 0,
 ) -> Iterator[str]:
-    """The pair's lines of ``divergences.jsonl`` without their newline (guarantee 2)."""
+    """The pair's lines of ``divergences.jsonl`` without their newline (guarantee 2).
+
+    ``pair.seqs`` are rows of ``b`` and ``c``, whose first row is seq ``first_seq``."""
     names = f'"baseline":{compact_json(pair.baseline)},"candidate":{compact_json(pair.candidate)},'
     effects: dict[str | None, str] = {
         None: "",
@@ -137,5 +143,5 @@ def divergence_texts(
                 f'"candidate":{{"cause":{c_cause[offset]},"rule":{c_rule[offset]}}}}},{names}'
                 f"{effects[pair.effect[index]]}{verdict[0]}"
                 f'"outcomes":{{"baseline":{b_out[offset]},"candidate":{c_out[offset]}}},'
-                f'"seq":{seq},{verdict[1]}'
+                f'"seq":{first_seq + seq},{verdict[1]}'
             )

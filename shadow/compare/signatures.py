@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -69,7 +70,8 @@ def signatures_summary(lines: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
 
 
 class SignatureGroups:
-    """``signatures_summary`` built one divergence line at a time."""
+    """``signatures_summary`` built one divergence line at a time, holding per signature only
+    what the summary shows (its lowest seqs and its highest), not every seq."""
 
     def __init__(self) -> None:
         self._groups: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -115,18 +117,40 @@ class SignatureGroups:
                 "candidate_cause": candidate_cause,
                 "pairs": {pair: 0},  # one pair: the group's own
                 "count": 0,
-                "seqs": [],
+                "lowest": [],
+                "last_seq": seq,
             }
         group["count"] += 1
         group["pairs"][pair] += 1
-        group["seqs"].append(seq)
+        _keep_lowest(group["lowest"], seq)
+        group["last_seq"] = max(group["last_seq"], seq)
+
+    def absorb(self, other: SignatureGroups) -> None:
+        """Add every divergence ``other`` holds, as if added here after this one's (what a
+        streaming run does with its pairs' groups, in pair order)."""
+        for sig, theirs in other._groups.items():
+            group = self._groups.get(sig)
+            if group is None:
+                self._groups[sig] = {
+                    **theirs,
+                    "pairs": dict(theirs["pairs"]),
+                    "lowest": list(theirs["lowest"]),
+                }
+                continue
+            group["count"] += theirs["count"]
+            for pair, count in theirs["pairs"].items():
+                group["pairs"][pair] = group["pairs"].get(pair, 0) + count
+            for seq in theirs["lowest"]:
+                _keep_lowest(group["lowest"], seq)
+            group["last_seq"] = max(group["last_seq"], theirs["last_seq"])
 
     def summary(self) -> list[dict[str, Any]]:
         summary = []
         for group in self._groups.values():
-            seqs = sorted(set(group.pop("seqs")))
-            group["first_seq"], group["last_seq"] = seqs[0], seqs[-1]
-            group["examples"] = seqs[:5]
+            lowest = group.pop("lowest")
+            last = group.pop("last_seq")
+            group["first_seq"], group["last_seq"] = lowest[0], last
+            group["examples"] = lowest[:_EXAMPLES]
             summary.append(group)
         summary.sort(
             key=lambda g: (
@@ -138,3 +162,17 @@ class SignatureGroups:
             )
         )
         return summary
+
+
+_EXAMPLES = 5
+
+
+def _keep_lowest(lowest: list[int], seq: int) -> None:
+    """Insert ``seq`` into the sorted distinct ``lowest`` seqs, keeping the ``_EXAMPLES``
+    lowest."""
+    index = bisect.bisect_left(lowest, seq)
+    if index < len(lowest) and lowest[index] == seq:
+        return
+    if index < _EXAMPLES:
+        lowest.insert(index, seq)
+        del lowest[_EXAMPLES:]

@@ -4,6 +4,7 @@ from shadow.kernel.core import Event, Group, Kernel, Process, ProcessGenerator
 from shadow.kernel.gauges import Gauge, Gauges, GaugeSource, ScopedGauges
 from shadow.kernel.rand import KeyedRandom, normal_quantile
 from shadow.kernel.record import FATES, LAYERS, DecisionEvent, Recorder
+from shadow.kernel.taken import OutcomeTaken
 
 __all__ = [
     "FATES",
@@ -16,6 +17,7 @@ __all__ = [
     "Group",
     "Kernel",
     "KeyedRandom",
+    "OutcomeTaken",
     "Process",
     "ProcessGenerator",
     "Recorder",

@@ -16,6 +16,9 @@ Guarantees:
    the message or changed its batch, else empty.
 4. A seq is *open* from ``arrived`` until an event closes it (suppressed, dropped, replied,
    blocked, send failed, agent error); ``restart`` marks every open seq lost.
+5. A streaming run holds only the rows from ``base`` on: ``grow`` adds rows for new seqs,
+   ``take`` hands rows over and forgets them. An outcome event about a seq already taken
+   raises ``OutcomeTaken``: no decision is ever lost silently.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple
 
 from shadow.kernel.core import Kernel
+from shadow.kernel.taken import OutcomeTaken
 
 FATES = (
     "answered",
@@ -101,7 +105,8 @@ class Recorder:
 
     def __init__(self, kernel: Kernel, size: int, capture: Iterable[int] = ()) -> None:
         self.kernel = kernel
-        self.size = size
+        self.size = size  # rows held (seqs base .. base + size - 1)
+        self.base = 0  # the first seq held (guarantee 5)
         self.processing_count = [0] * size
         self.reply_count = [0] * size
         self.first_reply_at = [-1] * size
@@ -171,7 +176,18 @@ class Recorder:
     def wait(self, seq: int, layer: int, waited: int) -> None:
         """Add ``waited`` µs to the seq's wait in ``LAYERS[layer]``."""
         column = self.waits[layer]
-        column[seq] = waited if column[seq] < 0 else column[seq] + waited
+        row = self._row(seq)
+        column[row] = waited if column[row] < 0 else column[row] + waited
+
+    def row(self, seq: int) -> int:
+        """The row of ``seq`` in the outcome lists (``seq`` minus the seqs taken out)."""
+        return self._row(seq)
+
+    def _row(self, seq: int) -> int:
+        row = seq - self.base
+        if row < 0:
+            raise OutcomeTaken(f"seq {seq} was decided after its outcome was taken out")
+        return row
 
     def restart(self) -> list[int]:
         """Mark every open seq lost (a restart wiped it); returns them in arrival order."""
@@ -187,84 +203,142 @@ class Recorder:
     def _arrived(self, seqs: Any, rule: str, detail: str) -> None:
         now = self.kernel.now
         for seq in seqs:
-            self.arrived_at[seq] = now
-            self.system[seq] = self.system_name
+            row = self._row(seq)
+            self.arrived_at[row] = now
+            self.system[row] = self.system_name
             self._open[seq] = None
 
     def _suppressed(self, seqs: Any, rule: str, detail: str) -> None:
         for seq in seqs:
-            self.suppressed_rule[seq] = rule
+            self.suppressed_rule[self._row(seq)] = rule
             self._open.pop(seq, None)
 
     def _dropped(self, seqs: Any, rule: str, detail: str) -> None:
         for seq in seqs:
-            if self.processing_count[seq]:
-                self.unanswered_rule[seq] = rule
+            row = self._row(seq)
+            if self.processing_count[row]:
+                self.unanswered_rule[row] = rule
             else:
-                self.dropped_rule[seq] = rule
+                self.dropped_rule[row] = rule
             self._open.pop(seq, None)
 
     def _processing(self, seqs: Any, rule: str, detail: str) -> None:
         size = len(seqs)
         for seq in seqs:
-            if not self.processing_count[seq]:
-                self.batch_size[seq] = size
-            self.processing_count[seq] += 1
+            row = self._row(seq)
+            if not self.processing_count[row]:
+                self.batch_size[row] = size
+            self.processing_count[row] += 1
 
     def _timeout(self, seqs: Any, rule: str, detail: str) -> None:
         for seq in seqs:
-            self.timeout_rule[seq] = rule
+            self.timeout_rule[self._row(seq)] = rule
 
     def _unanswered(self, seqs: Any, rule: str, detail: str) -> None:
         for seq in seqs:
-            self.unanswered_rule[seq] = rule
+            self.unanswered_rule[self._row(seq)] = rule
             self._open.pop(seq, None)
 
     def _reply(self, seqs: Any, rule: str, detail: str) -> None:
         now = self.kernel.now
         for seq in seqs:
-            if self.first_reply_at[seq] < 0:
-                self.first_reply_at[seq] = now
-                self.reply_text_hash[seq] = detail
+            row = self._row(seq)
+            if self.first_reply_at[row] < 0:
+                self.first_reply_at[row] = now
+                self.reply_text_hash[row] = detail
                 if self.on_first_reply is not None:
                     self.on_first_reply(seq)
-            self.reply_count[seq] += 1
+            self.reply_count[row] += 1
             self._open.pop(seq, None)
 
     def _lost(self, seqs: Any, rule: str, detail: str) -> None:
         for seq in seqs:
-            self.lost[seq] = True
+            self.lost[self._row(seq)] = True
             self._open.pop(seq, None)
 
     def _delayed(self, seqs: Any, rule: str, detail: str) -> None:
         for seq in seqs:
-            self.delay_rule[seq] = rule
+            self.delay_rule[self._row(seq)] = rule
 
     # -- results -----------------------------------------------------------------------------
     def fates(self, drain_rule: str = "run.drain") -> tuple[list[int], list[str], list[str]]:
-        """Fate code, rule and cause of every seq (guarantees 2 and 3)."""
+        """Fate code, rule and cause of every seq held (guarantees 2 and 3)."""
+        return self._fates(self.size, drain_rule)
+
+    def _fates(self, rows: int, drain_rule: str) -> tuple[list[int], list[str], list[str]]:
         fate_codes: list[int] = []
         rules: list[str] = []
         causes: list[str] = []
-        for seq in range(self.size):
-            if self.reply_count[seq]:
+        for row in range(rows):
+            if self.reply_count[row]:
                 fate, rule = 0, ""
-            elif self.lost[seq]:
+            elif self.lost[row]:
                 fate, rule = 1, "environment.restarts"
-            elif self.suppressed_rule[seq] and not self.processing_count[seq]:
-                fate, rule = 2, self.suppressed_rule[seq]
-            elif self.dropped_rule[seq] and not self.processing_count[seq]:
-                fate, rule = 3, self.dropped_rule[seq]
-            elif self.timeout_rule[seq]:
-                fate, rule = 4, self.timeout_rule[seq]
-            elif self.unanswered_rule[seq]:
-                fate, rule = 5, self.unanswered_rule[seq]
+            elif self.suppressed_rule[row] and not self.processing_count[row]:
+                fate, rule = 2, self.suppressed_rule[row]
+            elif self.dropped_rule[row] and not self.processing_count[row]:
+                fate, rule = 3, self.dropped_rule[row]
+            elif self.timeout_rule[row]:
+                fate, rule = 4, self.timeout_rule[row]
+            elif self.unanswered_rule[row]:
+                fate, rule = 5, self.unanswered_rule[row]
             else:
                 fate, rule = 6, drain_rule
             fate_codes.append(fate)
             rules.append(rule)
-            causes.append(rule or self.delay_rule[seq])
+            causes.append(rule or self.delay_rule[row])
         return fate_codes, rules, causes
+
+    # -- streaming (guarantee 5) -------------------------------------------------------------
+    def grow(self, count: int) -> None:
+        """Hold rows for ``count`` more seqs."""
+        self.processing_count.extend([0] * count)
+        self.reply_count.extend([0] * count)
+        self.first_reply_at.extend([-1] * count)
+        self.batch_size.extend([0] * count)
+        self.reply_text_hash.extend([None] * count)
+        for column in self.waits:
+            column.extend([-1] * count)
+        self.arrived_at.extend([-1] * count)
+        for name in _RULES:
+            getattr(self, name).extend([""] * count)
+        self.lost.extend([False] * count)
+        self.system.extend([""] * count)
+        self.size += count
+
+    def settled_until(self, stop: int, settle: int) -> int:
+        """The first seq from ``base`` (up to ``stop``) not settled: arrived ``settle`` µs ago or
+        more, and closed."""
+        limit = self.kernel.now - settle
+        arrived = self.arrived_at
+        is_open = self._open
+        base = self.base
+        seq = base
+        while seq < stop:
+            at = arrived[seq - base]
+            if at < 0 or at > limit or seq in is_open:
+                break
+            seq += 1
+        return seq
+
+    def take(self, stop: int, drain_rule: str = "run.drain") -> dict[str, Any]:
+        """The outcome columns of seqs ``base`` .. ``stop - 1`` (``fate``, ``rule``, ``cause``
+        and every per-seq column), then forget them (guarantee 5)."""
+        rows = stop - self.base
+        fate, rule, cause = self._fates(rows, drain_rule)
+        taken: dict[str, Any] = {"fate": fate, "rule": rule, "cause": cause}
+        for name in _PER_SEQ:
+            column = getattr(self, name)
+            taken[name] = column[:rows]
+            del column[:rows]
+        taken["waits"] = [column[:rows] for column in self.waits]
+        for column in self.waits:
+            del column[:rows]
+        for name in _RULES:
+            del getattr(self, name)[:rows]
+        self.base = stop
+        self.size -= rows
+        return taken
 
 
 _ARRIVED: Final = 0
@@ -276,6 +350,18 @@ _DROPPED: Final = 5
 _TIMEOUT: Final = 6
 _UNANSWERED: Final = 7
 _LOST: Final = 8
+#: Per-seq columns ``take`` hands over (``waits`` apart), and the rule columns it forgets.
+_PER_SEQ = (
+    "processing_count",
+    "reply_count",
+    "first_reply_at",
+    "batch_size",
+    "reply_text_hash",
+    "system",
+    "arrived_at",
+    "lost",
+)
+_RULES = ("suppressed_rule", "dropped_rule", "timeout_rule", "unanswered_rule", "delay_rule")
 #: The handler of each event kind that changes outcomes (``Recorder.event`` branches on it).
 _HANDLERS: dict[str, int] = {
     "arrived": _ARRIVED,

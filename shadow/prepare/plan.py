@@ -14,6 +14,7 @@ from shadow.simulation import (
     default_arms,
     parse_arms,
     run_arms,
+    run_arms_in_chunks,
 )
 
 
@@ -47,9 +48,14 @@ def run_plan(
     prepared: PreparedStream,
     workers: int | None,
     on_progress: ArmProgress | None = None,
+    chunk_sizes: Sequence[int] | None = None,
 ) -> list[ArmResult]:
-    """Run the plan's simulated arms and add ``recorded`` when present, in plan order."""
-    results = run_arms(plan, prepared.stream, workers, on_progress=on_progress)
+    """Run the plan's simulated arms and add ``recorded`` when present, in plan order.
+    ``chunk_sizes``: feed each arm the stream that many seqs at a time (the same results)."""
+    if chunk_sizes is None:
+        results = run_arms(plan, prepared.stream, workers, on_progress=on_progress)
+    else:
+        results = run_arms_in_chunks(plan, prepared.stream, chunk_sizes, workers, on_progress)
     if prepared.recorded is not None and any(s.name == "recorded" for s in plan.arms):
         results.append(prepared.recorded)
     order = {spec.name: index for index, spec in enumerate(plan.arms)}

@@ -39,6 +39,8 @@ class ReplayOptions:
     strict: bool = False
     keep_raw: bool = False
     reports: bool = True
+    chunk: int | None = None  # records per chunk of the streaming replay (None: the default)
+    id_retention: int | None = None  # µs a message id is kept for redelivery detection
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from shadow.runfolder import (
     write_lines,
     write_parquet,
 )
-from shadow.simulation import ArmResult, ArmSpec
+from shadow.simulation import ArmResult, ArmSpec, GaugeRecord
 from shadow.streams import rejection_groups
 from shadow.streams import write_parquet as write_columns
 
@@ -78,21 +79,73 @@ def write_run(
         signatures, pair_counts = _write_divergences(out, comparison)
         outcomes_written.result()
     write_parquet(out / "gauges.parquet", gauge_frame(results))
+    stream = prepared.stream
+    facts = RunFacts(
+        messages=len(stream),
+        contacts=prepared.contacts,
+        first_at_us=prepared.t0,
+        span_us=int(stream.received_at[-1]) if len(stream) else 0,
+        cohorts={
+            stage: (len(np.unique(stream.contact_id.codes[chosen])), int(np.count_nonzero(chosen)))
+            for stage, chosen in stream.cohorts.items()
+        },
+        fates={r.name: np.bincount(r.fate, minlength=len(FATES)) for r in results},
+        message_names=prepared.message_names,
+        text_names=prepared.text_names,
+    )
+    return write_manifest(
+        out,
+        options,
+        config,
+        loaded,
+        specs,
+        results,
+        cohorts,
+        facts,
+        signatures,
+        pair_counts,
+        readings,
+    )
+
+
+@dataclass(slots=True)
+class RunFacts:
+    """What ``run.json`` says of the stream and the outcomes, however they were counted."""
+
+    messages: int
+    contacts: int
+    first_at_us: int
+    span_us: int
+    cohorts: dict[int, tuple[int, int]]  # stage -> (contacts, messages)
+    fates: dict[str, Any]  # arm -> count of each fate code
+    message_names: dict[str, str]
+    text_names: dict[str, dict[str, str]]
+
+
+def write_manifest(
+    out: Path,
+    options: ReplayOptions,
+    config: EffectiveConfig,
+    loaded: LoadedInputs,
+    specs: Sequence[ArmSpec],
+    results: Sequence[ArmResult],
+    cohorts: Cohorts,
+    facts: RunFacts,
+    signatures: list[dict[str, Any]],
+    pair_counts: dict[str, dict[str, dict[str, int]]],
+    readings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``rejected.jsonl`` and ``run.json`` (last: it lists every data file's sha256);
+    returns the replay summary. ``results`` give the arms' stats, gauges and counters."""
     if loaded.rejected:
         write_jsonl(out / "rejected.jsonl", [r.as_json() for r in loaded.rejected])
     fates = {
-        r.name: {
-            fate: int(n) for fate, n in zip(FATES, np.bincount(r.fate, minlength=7), strict=True)
-        }
-        for r in results
+        name: {fate: int(n) for fate, n in zip(FATES, counts, strict=True)}
+        for name, counts in facts.fates.items()
     }
-    stream = prepared.stream
     stages_info = {
-        str(stage): {
-            "contacts": len(np.unique(stream.contact_id.codes[members])),
-            "messages": int(np.count_nonzero(members)),
-        }
-        for stage, members in stream.cohorts.items()
+        str(stage): {"contacts": contacts, "messages": messages}
+        for stage, (contacts, messages) in facts.cohorts.items()
     }
     flat = config.flat()
     manifest: dict[str, Any] = {
@@ -105,16 +158,16 @@ def write_run(
         "config_sha256": config.sha256,
         "seed": flat.get("environment.seed"),
         "arms": [s.name for s in specs if any(r.name == s.name for r in results)],
-        "stages": sorted(stream.cohorts),
+        "stages": sorted(facts.cohorts),
         "flip_at": options.flip_at,
         "rollout": {"fingerprint": cohorts.fingerprint, "cohorts": stages_info},
         "assumptions": assumptions_in_force(flat),
         "keep_raw": options.keep_raw,
         "stream": {
-            "messages": len(stream),
-            "contacts": prepared.contacts,
-            "first_at_us": prepared.t0,
-            "span_s": round((int(stream.received_at[-1]) if len(stream) else 0) / 1e6, 6),
+            "messages": facts.messages,
+            "contacts": facts.contacts,
+            "first_at_us": facts.first_at_us,
+            "span_s": round(facts.span_us / 1e6, 6),
         },
         "fates": fates,
         "divergences": pair_counts,
@@ -136,12 +189,12 @@ def write_run(
         # the texts the agent configuration names, by their class in this run (explain tells
         # the re-run agent; messages carry classes, never texts)
         "text_classes": {
-            kind: dict(sorted(named.items())) for kind, named in prepared.text_names.items()
+            kind: dict(sorted(named.items())) for kind, named in facts.text_names.items()
         },
         "script_message_ids": {
-            raw: prepared.message_names[raw]
+            raw: facts.message_names[raw]
             for raw in sorted(config.model.environment.agent.script)
-            if raw in prepared.message_names
+            if raw in facts.message_names
         },
     }
     if readings is not None:
@@ -150,12 +203,12 @@ def write_run(
     write_json(out / "run.json", manifest)
     return {
         "run_dir": str(out),
-        "messages": len(stream),
+        "messages": facts.messages,
         "rejected_reasons": [
             {"reason": group.reason, "lines": group.count, "first": group.first}
             for group in rejection_groups(loaded.rejected)
         ],
-        "contacts": prepared.contacts,
+        "contacts": facts.contacts,
         "arms": fates,
         "divergences": pair_counts,
         "top_signatures": [
@@ -221,7 +274,11 @@ def _write_divergences(
 
 def gauge_frame(results: Sequence[ArmResult]) -> pd.DataFrame:
     """Every gauge sample of every arm: arm, structure, time (s), value, cap."""
-    gauges = [(result.name, gauge) for result in results for gauge in result.gauges]
+    return gauge_rows([(result.name, gauge) for result in results for gauge in result.gauges])
+
+
+def gauge_rows(gauges: Sequence[tuple[str, GaugeRecord]]) -> pd.DataFrame:
+    """``gauge_frame``'s rows for (arm, gauge) pairs, each with the samples it holds."""
     counts = [len(gauge.samples) for _, gauge in gauges]
     at, value = np.concatenate([np.zeros((0, 2), np.int64), *(g.samples for _, g in gauges)]).T
 

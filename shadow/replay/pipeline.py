@@ -11,6 +11,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence, Sized
 from pathlib import Path
@@ -20,7 +23,7 @@ import pandas as pd
 
 from shadow.common import Stopwatch, UsageError
 from shadow.compare import compare_arms
-from shadow.config import EffectiveConfig
+from shadow.config import EffectiveConfig, selected_readings
 from shadow.prepare import (
     plan_for,
     prepare_stream,
@@ -29,6 +32,7 @@ from shadow.prepare import (
     translate_script,
     translate_texts,
 )
+from shadow.replay.chunks import CHUNK, ChunkLoop, SettledTooEarly
 from shadow.replay.inputs import (
     NOTHING_TO_REPLAY,
     LoadedInputs,
@@ -69,9 +73,14 @@ def replay_records(
     records: Iterable[Any],
     progress: Progress | None = None,
     watch: Stopwatch | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replay already-normalized inbound records (the bench's synthetic load), reading them
-    once: a generator is never held whole."""
+    once: a generator is never held whole. The replay streams (``chunks.ChunkLoop``, chunks
+    of ``options.chunk`` records, default ``CHUNK``). ``profiles``: a cProfile per phase
+    (the bench's ``--profile``)."""
+    if options.chunk is None:
+        options = dataclasses.replace(options, chunk=CHUNK)
     generated: dict[str, Any] = {"generated": options.inputs[0]}
     if isinstance(records, Sized):
         generated["messages"] = len(records)  # else counted once read (replay_loaded)
@@ -85,7 +94,7 @@ def replay_records(
         scenario_env=None,
         stem="generated",
     )
-    return replay_loaded(options, loaded, watch or Stopwatch(), progress)
+    return replay_loaded(options, loaded, watch or Stopwatch(), progress, profiles=profiles)
 
 
 def replay_loaded(
@@ -94,13 +103,17 @@ def replay_loaded(
     watch: Stopwatch,
     progress: Progress | None = None,
     arm_progress: ArmProgress | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Normalize, run every arm, compare, write the run folder and its reports."""
+    """Normalize, run every arm, compare, write the run folder and its reports. With
+    ``options.chunk`` the capture is replayed a chunk at a time (``chunks.ChunkLoop``)."""
     note = progress or (lambda _message: None)
     if isinstance(loaded.inbound, Sized):
         if not len(loaded.inbound):
             raise UsageError(NOTHING_TO_REPLAY)
         note(f"read {len(loaded.inbound)} messages from {len(loaded.inputs)} input(s)")
+    if options.chunk is not None:
+        return _replay_streaming(options, loaded, watch, note, arm_progress, profiles)
     config = effective_config(options, loaded.scenario_env)
     target = options.out or default_out(loaded.stem)
     with staged_folder(target, options.force) as out:
@@ -123,8 +136,10 @@ def _replay_into(
     watch: Stopwatch,
     note: Progress,
     arm_progress: ArmProgress | None,
+    chunk_sizes: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Everything a replay writes, into ``out`` (the staged folder)."""
+    """Everything a replay writes, into ``out`` (the staged folder). ``chunk_sizes``: the
+    arms are fed the stream that many seqs at a time (``_replay_streaming``)."""
     stages = sorted(set(options.stages))
     cohorts = cohorts_for(config, stages)
     environment = config.environment_settings()
@@ -162,7 +177,7 @@ def _replay_into(
     )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")
-    results = run_plan(plan, prepared, options.workers, arm_progress)
+    results = run_plan(plan, prepared, options.workers, arm_progress, chunk_sizes)
     watch.phase("simulate")
     comparison = compare_arms(
         results,
@@ -175,7 +190,9 @@ def _replay_into(
     )
     release_free_memory()
     watch.phase("compare")
-    readings = replay_readings(out, options, loaded, config, prepared, plan, comparison)
+    readings = replay_readings(
+        out, options, loaded, config, prepared, plan, comparison, chunk_sizes
+    )
     if readings is not None:
         watch.phase("readings")
     summary = write_run(
@@ -186,8 +203,124 @@ def _replay_into(
         note("rendering reports")
         render_reports(out, options.out or default_out(loaded.stem))
         watch.phase("reports")
-    write_json(out / "timing.json", watch.report())
+    timing = watch.report()
+    timing["chunks"] = 1 if chunk_sizes is None else len(chunk_sizes)
+    write_json(out / "timing.json", timing)
     return summary
+
+
+def _replay_streaming(
+    options: ReplayOptions,
+    loaded: LoadedInputs,
+    watch: Stopwatch,
+    note: Progress,
+    arm_progress: ArmProgress | None,
+    profiles: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The replay a chunk at a time (``chunks.ChunkLoop``), then its reports; a run with open
+    readings (``reads_whole_run``) through ``_replay_whole_in_chunks``."""
+    size = options.chunk or CHUNK
+    config = effective_config(options, loaded.scenario_env)
+    why = reads_whole_run(options, config)
+    if why is not None:
+        note(f"comparing the whole run at the end ({why})")
+        return _replay_whole_in_chunks(options, loaded, config, size, watch, note, arm_progress)
+    hooks: dict[str, Any] = {
+        "watch": watch,
+        "progress": note,
+        "arm_progress": arm_progress,
+        "profiles": profiles,
+    }
+    target = options.out or default_out(loaded.stem)
+    with staged_folder(target, options.force) as staging:
+        # the loop and its spool (.chunks) write into the staged folder (runfolder.staging)
+        staged = dataclasses.replace(options, out=staging, force=True)
+        try:
+            loop = _fed(ChunkLoop(staged, loaded, **hooks), loaded.inbound, size)
+        except SettledTooEarly:
+            if not isinstance(loaded.inbound, Sequence):
+                raise  # a generator cannot be read again
+            # an arm decided about a seq already written: start over holding every outcome
+            note("a decision came after its seq was written: replaying again, holding outcomes")
+            shutil.rmtree(staging, ignore_errors=True)
+            loop = _fed(ChunkLoop(staged, loaded, settle=None, **hooks), loaded.inbound, size)
+        try:
+            summary = loop.flush()
+        finally:
+            loop.close()
+        if isinstance(loaded.inbound, list):
+            del loaded.inbound[:]
+        if options.reports:
+            note("rendering reports")
+            render_reports(staging, target)
+            watch.phase("reports")
+        timing = watch.report()
+        timing["chunks"] = loop.chunks
+        write_json(staging / "timing.json", timing)
+    summary["run_dir"] = str(target)
+    summary["rejected"] = len(loaded.rejected)
+    return summary
+
+
+def _replay_whole_in_chunks(
+    options: ReplayOptions,
+    loaded: LoadedInputs,
+    config: EffectiveConfig,
+    size: int,
+    watch: Stopwatch,
+    note: Progress,
+    arm_progress: ArmProgress | None,
+) -> dict[str, Any]:
+    """The run normalized, compared and written whole, as without ``--chunk``; only its arms
+    (and each reading's) advance ``size`` records at a time (``run_arms_in_chunks``): the
+    files are those of the whole run by construction, and so is its memory."""
+    records: list[Any] = []
+    sizes: list[int] = []
+    source = iter(loaded.inbound)
+    while chunk := list(itertools.islice(source, size)):
+        sizes.append(len(chunk))
+        records.extend(chunk)
+    if not records:
+        raise UsageError(NOTHING_TO_REPLAY)
+    if isinstance(loaded.inbound, list):
+        del loaded.inbound[:]
+    elif not isinstance(loaded.inbound, Sized):  # as _replay_into counts a generator
+        note(f"read {len(records)} messages from {len(loaded.inputs)} input(s)")
+        for entry in loaded.inputs:
+            entry.setdefault("messages", len(records))
+    whole = dataclasses.replace(loaded, inbound=records)
+    target = options.out or default_out(loaded.stem)
+    with staged_folder(target, options.force) as out:
+        summary = _replay_into(out, options, whole, config, watch, note, arm_progress, sizes)
+    summary["run_dir"] = str(target)
+    summary["rejected"] = len(loaded.rejected)
+    return summary
+
+
+def reads_whole_run(options: ReplayOptions, config: EffectiveConfig) -> str | None:
+    """Why a streaming replay is normalized and compared whole (None: it streams).
+
+    Open readings (``--stage`` with ``run.readings``): each alternative's arms are compared
+    against the main run's outcomes, seq for seq, and graded by its repeat classes, which a
+    chunk loop lets go of once written. Their arms are still fed the same chunks.
+    Everything else streams through ``chunks.ChunkLoop`` (which holds outcomes to the end
+    where its guarantee 3 says).
+    """
+    if options.stages and selected_readings(config.flat()["run.readings"]):
+        return "open readings"
+    return None
+
+
+def _fed(loop: ChunkLoop, records: Iterable[Any], size: int) -> ChunkLoop:
+    """``loop`` fed ``records`` ``size`` at a time (its workers stopped if that fails)."""
+    source = iter(records)
+    try:
+        while chunk := list(itertools.islice(source, size)):
+            loop.feed(chunk)
+    except BaseException:
+        loop.close()
+        raise
+    return loop
 
 
 def render_reports(out: Path, target: Path) -> None:

@@ -50,9 +50,11 @@ def replay_readings(
     prepared: PreparedStream,
     plan: RunPlan,
     main: Comparison,
+    chunk_sizes: Sequence[int] | None = None,
 ) -> dict[str, Any] | None:
     """Run, compare and write every selected reading's alternatives; ``run.json["readings"]``
-    (None without stages)."""
+    (None without stages). ``chunk_sizes``: the arms are fed the stream that many seqs at a
+    time, as the main run's were (the same results)."""
     stages = list(plan.stages)
     if not stages:
         return None
@@ -83,12 +85,22 @@ def replay_readings(
             record["arms"] = names
             record["folder"] = folder
             record["files"] = _run_variant(
-                out / folder, variant, names, options, prepared, plan, main, config
+                out / folder, variant, names, options, prepared, plan, main, config, chunk_sizes
             )
             evaluated.append(record)
+    return readings_record(config, evaluated)
+
+
+def readings_record(
+    config: EffectiveConfig, evaluated: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """``run.json["readings"]`` of a staged run given what was evaluated (nothing when
+    ``run.readings`` selects none: what a streaming run, which replays none, writes)."""
+    setting = config.flat()["run.readings"]
+    chosen = selected_readings(setting)
     return {
-        "setting": flat["run.readings"],
-        "evaluated": evaluated,
+        "setting": setting,
+        "evaluated": list(evaluated),
         "not_evaluated": [r.key for r in READINGS if r not in chosen],
     }
 
@@ -102,6 +114,7 @@ def _run_variant(
     plan: RunPlan,
     main: Comparison,
     config: EffectiveConfig,
+    chunk_sizes: Sequence[int] | None,
 ) -> dict[str, str]:
     environment = translate_script(config.environment_settings(), prepared.message_names)
     models = ModelSettings(variant.legacy_settings(), variant.unified_settings(), environment)
@@ -115,7 +128,7 @@ def _run_variant(
         plan.flip_at,
         plan.flip_downtime,
     )
-    results = run_plan(variant_plan, prepared, options.workers)
+    results = run_plan(variant_plan, prepared, options.workers, chunk_sizes=chunk_sizes)
     comparison = compare_variant(
         results,
         prepared,

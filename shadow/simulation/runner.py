@@ -27,9 +27,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from shadow.common import stop_workers
-from shadow.kernel import LAYERS, DecisionEvent
+from shadow.kernel import LAYERS, DecisionEvent, Gauge
 from shadow.simulation.arms import ArmSpec, ModelSettings, environment_for, factory_for
-from shadow.world import Environment, Message, Restart, message_block, simulate
+from shadow.world import ArmSession, Environment, Message, Restart, message_block, simulate
 
 IntArray = npt.NDArray[np.integer[Any]]
 BoolArray = npt.NDArray[np.bool_]
@@ -130,6 +130,7 @@ class Stream:
     #: a narrowed re-run (``shadow.explain``): only these seqs (ascending) arrive, each with its
     #: own seq, so keyed draws and per-seq columns are those of the whole stream; None: all
     only: IntArray | None = None
+    first_seq: int = 0  # the seq of the first row (a chunk of a longer stream)
 
     def __len__(self) -> int:
         return len(self.received_at)
@@ -175,7 +176,8 @@ class Stream:
                 for table, column in zip(tables, texts, strict=True)
             )
             received = self.received_at[start:stop].tolist()
-            yield message_block(start, mid, contact, received, text, norm, kind, topic, repeat)
+            first = self.first_seq + start
+            yield message_block(first, mid, contact, received, text, norm, kind, topic, repeat)
 
     def _runs(self, texts: tuple[Codes, ...]) -> Iterator[list[Message]]:
         """``only``'s messages, a run of consecutive seqs (at most a block) at a time."""
@@ -332,38 +334,418 @@ def run_arm(
         )
     recorder = run.recorder
     fate, rule, cause = recorder.fates()
-    gauges = [
-        GaugeRecord(
-            g.name,
-            g.cap,
-            g.peak,
-            g.peak_at,
-            np.column_stack(
-                (np.asarray(g.sampled_at, dtype=np.int64), np.asarray(g.sampled, dtype=np.int64))
-            ),
+    columns = {
+        "fate": fate,
+        "rule": rule,
+        "cause": cause,
+        **{name: getattr(recorder, name) for name in _OUTCOME_LISTS},
+        "waits": recorder.waits,
+    }
+    return _arm_result(
+        spec,
+        columns,
+        _gauge_records(run.gauges.all()),
+        run.stats,
+        run.stopped_at,
+        recorder.events,
+        environment.recorded_fallbacks,
+        run.sent_at,
+    )
+
+
+_OUTCOME_LISTS = (
+    "processing_count",
+    "reply_count",
+    "first_reply_at",
+    "batch_size",
+    "reply_text_hash",
+    "system",
+)
+
+
+def _gauge_records(gauges: Sequence[Gauge], forget: bool = False) -> list[GaugeRecord]:
+    records = []
+    for g in gauges:
+        samples = np.column_stack(
+            (np.asarray(g.sampled_at, dtype=np.int64), np.asarray(g.sampled, dtype=np.int64))
         )
-        for g in run.gauges.all()
-    ]
+        records.append(GaugeRecord(g.name, g.cap, g.peak, g.peak_at, samples))
+        if forget:
+            del g.sampled_at[:], g.sampled[:]
+    return records
+
+
+def _arm_result(
+    spec: ArmSpec,
+    columns: dict[str, Any],
+    gauges: list[GaugeRecord],
+    stats: dict[str, int | float],
+    stopped_at: int,
+    events: list[DecisionEvent],
+    recorded_fallbacks: int,
+    sent_at: dict[int, int] | None = None,
+) -> ArmResult:
+    """An arm's result from its recorder's outcome lists (``Recorder.take``'s columns)."""
     default_system = spec.family if spec.family != "rollout" else ""
     return ArmResult(
         name=spec.name,
-        fate=np.asarray(fate, dtype=np.int8),
-        rule=Codes.encode(rule),
-        cause=Codes.encode(cause),
-        processing_count=np.asarray(recorder.processing_count, dtype=np.int32),
-        reply_count=np.asarray(recorder.reply_count, dtype=np.int32),
-        first_reply_at=np.asarray(recorder.first_reply_at, dtype=np.int64),
-        batch_size=np.asarray(recorder.batch_size, dtype=np.int32),
-        reply_text_hash=pa.array(recorder.reply_text_hash, type=pa.string()),
-        waits=np.asarray(recorder.waits, dtype=np.int64),
-        system=Codes.encode(recorder.system).map(lambda s: s or default_system),
+        fate=np.asarray(columns["fate"], dtype=np.int8),
+        rule=Codes.encode(columns["rule"]),
+        cause=Codes.encode(columns["cause"]),
+        processing_count=np.asarray(columns["processing_count"], dtype=np.int32),
+        reply_count=np.asarray(columns["reply_count"], dtype=np.int32),
+        first_reply_at=np.asarray(columns["first_reply_at"], dtype=np.int64),
+        batch_size=np.asarray(columns["batch_size"], dtype=np.int32),
+        reply_text_hash=pa.array(columns["reply_text_hash"], type=pa.string()),
+        waits=np.asarray(columns["waits"], dtype=np.int64).reshape(len(LAYERS), -1),
+        system=Codes.encode(columns["system"]).map(lambda s: s or default_system),
         gauges=gauges,
-        stats=run.stats,
-        stopped_at=run.stopped_at,
-        events=recorder.events,
-        recorded_fallbacks=environment.recorded_fallbacks,
-        sent_at=run.sent_at,
+        stats=stats,
+        stopped_at=stopped_at,
+        events=events,
+        recorded_fallbacks=recorded_fallbacks,
+        sent_at={} if sent_at is None else sent_at,
     )
+
+
+class StreamingArm:
+    """One arm fed a chunk of the stream at a time (``world.ArmSession``), its outcomes taken
+    out as they settle: the same outcomes, seq for seq, as ``run_arm`` over the whole stream.
+
+    ``take`` gives an ``ArmResult`` of the seqs it hands over (no gauges, stats or events);
+    ``finish`` drains the arm and gives the rest, with the arm's gauges and stats.
+    """
+
+    def __init__(
+        self,
+        spec: ArmSpec,
+        plan: RunPlan,
+        recorded_latency: dict[int, int] | None = None,
+        on_progress: ArmProgress | None = None,
+        reference_replies: dict[int, int] | None = None,
+    ) -> None:
+        """``reference_replies``: the recorded replies reactive users pace by (the whole
+        stream's, known up front: a run with recorded replies reads them all first)."""
+        self.spec = spec
+        env_settings = environment_for(spec, plan.settings)
+        self.environment = Environment(env_settings, recorded_latency or {})
+        self.fed = 0
+        self._members: dict[int, bytearray] = {}
+        in_cohort = None
+        if spec.stage is not None:
+            members = self._members[spec.stage] = bytearray()
+            if plan.flip_at is not None:
+                earlier = previous_stage(plan.stages, spec.stage)
+                before = self._members.setdefault(earlier, bytearray())
+                flip_at = plan.flip_at
+
+                def in_cohort(message: Message) -> bool:
+                    chosen = members if message.received_at >= flip_at else before
+                    return bool(chosen[message.seq])
+            else:
+
+                def in_cohort(message: Message) -> bool:
+                    return bool(members[message.seq])
+
+        restarts = [Restart(r.at, r.downtime) for r in env_settings.restarts]
+        if spec.stage is not None and plan.flip_at is not None and plan.flip_downtime is not None:
+            restarts = _with_flip_restart(restarts, Restart(plan.flip_at, plan.flip_downtime))
+        self.session = ArmSession(
+            factory_for(spec, plan.settings, in_cohort),
+            self.environment,
+            0,
+            restarts=tuple(restarts),
+            reference_replies=reference_replies,
+            drain=plan.drain,
+            gauge_interval=plan.gauge_interval,
+            on_progress=(
+                None
+                if on_progress is None
+                else lambda done, now: on_progress(spec.name, done, self.fed, now)
+            ),
+        )
+
+    def feed(self, chunk: Stream) -> None:
+        """Deliver the chunk's messages (the chunk follows the last one fed)."""
+        for stage, members in self._members.items():
+            members.extend(chunk.members(stage).tobytes())
+        self.session.recorder.grow(len(chunk))
+        self.fed += len(chunk)
+        with _collector_at_ease():
+            self.session.feed(chunk.messages())
+
+    @property
+    def base(self) -> int:
+        """The first seq not yet taken."""
+        return self.session.recorder.base
+
+    def settled_until(self, settle: int) -> int:
+        """The first seq not settled (``Recorder.settled_until``)."""
+        return self.session.recorder.settled_until(self.fed, settle)
+
+    def take(self, stop: int) -> ArmResult:
+        """The outcomes of the seqs from ``base`` to ``stop``, forgotten here."""
+        base = self.base
+        columns = self.session.recorder.take(stop)
+        return _arm_result(self.spec, columns, [], {}, 0, [], 0, self._sent_between(base, stop))
+
+    def _sent_between(self, start: int, stop: int) -> dict[int, int]:
+        """The reactive users' sending times of seqs ``start`` .. ``stop - 1`` (seq order);
+        kept in the session, whose stats count them at the end."""
+        sent = self.session.sent_at
+        if not sent:
+            return {}
+        return {seq: sent[seq] for seq in sorted(seq for seq in sent if start <= seq < stop)}
+
+    def take_gauges(self) -> list[GaugeRecord]:
+        """Every gauge (creation order) with the samples taken since the last call, which it
+        forgets (peaks stay)."""
+        return _gauge_records(self.session.gauges.all(), forget=True)
+
+    def finish(self) -> ArmResult:
+        """Drain the arm; the outcomes of every seq not yet taken, and the arm's gauges (with
+        the samples not yet taken), stats and counters."""
+        base = self.base
+        with _collector_at_ease():
+            run = self.session.finish(self.fed)
+        columns = run.recorder.take(self.fed)
+        return _arm_result(
+            self.spec,
+            columns,
+            _gauge_records(run.gauges.all()),
+            run.stats,
+            run.stopped_at,
+            [],
+            self.environment.recorded_fallbacks,
+            self._sent_between(base, self.fed),
+        )
+
+
+def stream_slice(stream: Stream, start: int, stop: int) -> Stream:
+    """Seqs ``start`` .. ``stop - 1`` of ``stream`` as a chunk (``first_seq`` = ``start``)."""
+
+    def codes(column: Codes) -> Codes:
+        return Codes(column.codes[start:stop], column.values)
+
+    return Stream(
+        message_id=codes(stream.message_id),
+        contact_id=codes(stream.contact_id),
+        received_at=stream.received_at[start:stop],
+        text_hash=codes(stream.text_hash),
+        text_norm_hash=codes(stream.text_norm_hash),
+        type=codes(stream.type),
+        topic=codes(stream.topic),
+        repeat_kind=codes(stream.repeat_kind),
+        cohorts={stage: members[start:stop] for stage, members in stream.cohorts.items()},
+        recorded_latency=stream.recorded_latency,
+        reference_replies=stream.reference_replies,
+        first_seq=stream.first_seq + start,
+    )
+
+
+def run_arms_in_chunks(
+    plan: RunPlan,
+    stream: Stream,
+    chunk_sizes: Sequence[int],
+    workers: int | None = None,
+    on_progress: ArmProgress | None = None,
+) -> list[ArmResult]:
+    """``run_arms``, each arm a ``StreamingArm`` fed the stream ``chunk_sizes`` seqs at a time
+    (in worker processes with two workers or more): the same results (``ArmSession``'s
+    guarantee), the outcomes all taken at the end."""
+    specs = [spec for spec in plan.arms if spec.simulated]
+    processes = max(1, min(workers or os.cpu_count() or 1, len(specs) or 1))
+    pool = None
+    if processes > 1 and len(specs) > 1:
+        pool = ArmWorkers(
+            specs,
+            plan,
+            stream.recorded_latency,
+            processes,
+            on_progress,
+            stream.reference_replies,
+        )
+    try:
+        arms: list[StreamingArm | _RemoteArm] = [
+            pool.arm(spec.name)
+            if pool is not None
+            else StreamingArm(
+                spec, plan, stream.recorded_latency, on_progress, stream.reference_replies
+            )
+            for spec in specs
+        ]
+        start = 0
+        for size in chunk_sizes:
+            chunk = stream_slice(stream, start, start + size)
+            for arm in arms:
+                arm.feed(chunk)
+            if pool is not None:  # each process takes one chunk at a time for all its arms
+                for index in range(processes):
+                    pool.wait(index)
+            start += size
+        assert start == len(stream), "the chunks cover the stream"
+        return [arm.finish() for arm in arms]
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+class ArmWorkers:
+    """Streaming arms in long-lived worker processes (forked), each process serving some of
+    the arms chunk by chunk: the arms of one chunk run in parallel. ``arm(name)`` is a
+    stand-in for that arm's ``StreamingArm`` (``feed`` returns at once; the next call waits
+    for the chunk to be done). Results are the in-process ones (guarantee 2)."""
+
+    def __init__(
+        self,
+        specs: Sequence[ArmSpec],
+        plan: RunPlan,
+        recorded_latency: dict[int, int],
+        processes: int,
+        on_progress: ArmProgress | None = None,
+        reference_replies: dict[int, int] | None = None,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self.on_progress = on_progress
+        self.links: list[Any] = []
+        self.procs: list[Any] = []
+        self.home: dict[str, int] = {}
+        groups: list[list[ArmSpec]] = [[] for _ in range(processes)]
+        for index, spec in enumerate(specs):
+            groups[index % processes].append(spec)
+            self.home[spec.name] = index % processes
+        release_free_memory()
+        for group in groups:
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve,
+                args=(
+                    child,
+                    group,
+                    plan,
+                    recorded_latency,
+                    on_progress is not None,
+                    reference_replies,
+                ),
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            self.links.append(parent)
+            self.procs.append(process)
+        self.waiting = [False] * processes
+
+    def arm(self, name: str) -> _RemoteArm:
+        return _RemoteArm(self, name)
+
+    def send(self, index: int, *command: Any) -> None:
+        self.wait(index)
+        self.links[index].send(command)
+        self.waiting[index] = True
+
+    def wait(self, index: int) -> Any:
+        """The answer to the last command sent to process ``index`` (None if none pending)."""
+        if not self.waiting[index]:
+            return None
+        self.waiting[index] = False
+        while True:
+            kind, value = self.links[index].recv()
+            if kind == "progress":
+                if self.on_progress is not None:
+                    self.on_progress(*value)
+                continue
+            if kind == "error":
+                self.close()
+                raise value
+            return value
+
+    def ask(self, index: int, *command: Any) -> Any:
+        self.send(index, *command)
+        return self.wait(index)
+
+    def close(self) -> None:
+        for link in self.links:
+            with contextlib.suppress(OSError):
+                link.close()
+        for process in self.procs:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+class _RemoteArm:
+    def __init__(self, workers: ArmWorkers, name: str) -> None:
+        self.workers = workers
+        self.name = name
+        self.index = workers.home[name]
+        self.base = 0
+
+    def feed(self, chunk: Stream) -> None:
+        # one feed per process for all its arms: sent with the first of them
+        if self.workers.waiting[self.index]:
+            return
+        self.workers.send(self.index, "feed", chunk)
+
+    def settled_until(self, settle: int) -> int:
+        settled: dict[str, int] = self.workers.ask(self.index, "settled", settle)
+        return settled[self.name]
+
+    def take(self, stop: int) -> ArmResult:
+        self.base = stop
+        result: ArmResult = self.workers.ask(self.index, "take", self.name, stop)
+        return result
+
+    def take_gauges(self) -> list[GaugeRecord]:
+        gauges: list[GaugeRecord] = self.workers.ask(self.index, "gauges", self.name)
+        return gauges
+
+    def finish(self) -> ArmResult:
+        result: ArmResult = self.workers.ask(self.index, "finish", self.name)
+        return result
+
+
+def _serve(
+    link: Any,
+    specs: Sequence[ArmSpec],
+    plan: RunPlan,
+    recorded_latency: dict[int, int],
+    progress: bool,
+    reference_replies: dict[int, int] | None = None,
+) -> None:
+    """A worker's loop: commands in, answers out, until the link closes."""
+
+    def report(*item: Any) -> None:
+        link.send(("progress", item))
+
+    arms = {
+        spec.name: StreamingArm(
+            spec, plan, recorded_latency, report if progress else None, reference_replies
+        )
+        for spec in specs
+    }
+    while True:
+        try:
+            command, *args = link.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if command == "feed":
+                for arm in arms.values():
+                    arm.feed(args[0])
+                answer: Any = None
+            elif command == "settled":
+                answer = {name: arm.settled_until(args[0]) for name, arm in arms.items()}
+            elif command == "take":
+                answer = arms[args[0]].take(args[1])
+            elif command == "gauges":
+                answer = arms[args[0]].take_gauges()
+            else:
+                answer = arms[args[0]].finish()
+        except Exception as exc:
+            link.send(("error", exc))
+            return
+        link.send(("ok", answer))
 
 
 @contextlib.contextmanager
@@ -431,11 +813,13 @@ def run_arms(
         _SHARED.clear()
 
 
-def release_free_memory() -> None:
+def release_free_memory(collect: bool = True) -> None:
     """Give freed memory back to the system (before forking, each worker starts out resident
     with every page this process holds), and have large arrays always mapped apart, so that
-    freeing one gives its pages back at once (glibc)."""
-    gc.collect()
+    freeing one gives its pages back at once (glibc). ``collect=False`` skips the full
+    garbage collection (it walks every live object: often, on a large heap, it dominates)."""
+    if collect:
+        gc.collect()
     pa.default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):  # glibc only
         libc = ctypes.CDLL(None)
@@ -462,11 +846,15 @@ def _relay(queue: Any, on_progress: ArmProgress) -> None:
 __all__ = [
     "LAYERS",
     "ArmResult",
+    "ArmWorkers",
     "Codes",
     "GaugeRecord",
     "RunPlan",
     "Stream",
+    "StreamingArm",
     "release_free_memory",
     "run_arm",
     "run_arms",
+    "run_arms_in_chunks",
+    "stream_slice",
 ]

@@ -22,7 +22,7 @@ from shadow.streams.parquet import (
     write_parquet,
 )
 from shadow.streams.record import EVENT_KINDS, InboundRecord, OutboundRecord, Rejected
-from shadow.streams.redact import write_redacted
+from shadow.streams.redact import Redactor, write_redacted
 from shadow.streams.scenarios import builtin_names, list_scenarios, load_scenario
 from shadow.streams.signatures import SignatureError, twilio_signature, verify_signature
 from shadow.streams.validate import RejectionGroup, rejection_groups, validate_document
@@ -41,6 +41,7 @@ __all__ = [
     "OutboundRecord",
     "Pseudonyms",
     "ReadOptions",
+    "Redactor",
     "Rejected",
     "RejectionGroup",
     "SignatureError",

@@ -17,7 +17,8 @@ Guarantees:
 3. ``bucket`` is the record's own (a redacted capture's) or ``bucket_of(real contact id)``.
 4. ``write_parquet`` writes with a fixed schema and fixed options (zstd level 3, no statistics,
    no dictionary, no schema or pandas metadata, one row group): the same columns give the same
-   bytes, whatever the run.
+   bytes, whatever the run. (A replay writes its ``stream.parquet`` with the same options in
+   row groups of 65,536 rows, a chunk at a time: ``shadow.replay.chunks``.)
 5. A stream holding delivered events (docs/capture.md) has two more columns: ``event`` (the
    kind; null for a message) and ``refers_to`` (the pseudonym of the message an edit or a
    deletion refers to, as ``message_id``'s; null when none). Other streams keep their columns.

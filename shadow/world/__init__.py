@@ -5,7 +5,7 @@ The models import it beside the kernel; it imports only the kernel. Draws are ke
 they are about, so two arms meet the same world.
 """
 
-from shadow.world.arm_loop import ModelFactory, Router, simulate
+from shadow.world.arm_loop import ArmRun, ArmSession, ModelFactory, Router, simulate
 from shadow.world.environment import (
     REDELIVERY,
     AgentCall,
@@ -30,6 +30,8 @@ __all__ = [
     "AgentCall",
     "AgentError",
     "AgentSettings",
+    "ArmRun",
+    "ArmSession",
     "Environment",
     "EnvironmentSettings",
     "Latency",

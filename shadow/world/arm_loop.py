@@ -102,233 +102,318 @@ def simulate(
     reference_replies: Mapping[int, int] | None = None,
 ) -> ArmRun:
     """Run one arm over ``messages`` (sorted by ``received_at``) and return its record."""
-    kernel = Kernel()
-    recorder = Recorder(kernel, size, capture)
-    gauges = Gauges(kernel, gauge_interval)
-    router = factory if isinstance(factory, Router) else Router({"": factory}, lambda _m: "")
-    instances: dict[str, Model] = {}
-    groups: list[Group] = []
-    totals: dict[str, int | float] = {}
-    down = [False]
-    buffered: list[Message] = []
-    withheld: list[int] = []
+    session = ArmSession(
+        factory,
+        environment,
+        size,
+        restarts=restarts,
+        drain=drain,
+        gauge_interval=gauge_interval,
+        capture=capture,
+        on_progress=on_progress,
+        progress_every=progress_every,
+        reference_replies=reference_replies,
+    )
+    session.feed(messages)
+    return session.finish(size)
 
-    def start_instances() -> None:
-        groups.clear()
-        for name, make in router.factories.items():
-            group = Group(name or "arm")
-            view = gauges.scoped(name) if name else gauges
-            instances[name] = make(kernel, environment, recorder, view, group)
-            groups.append(group)
 
-    def deliver(message: Message) -> None:
-        system = router.route(message)
-        recorder.system_name = system
-        recorder.event("arrived", message.seq, "", system)
-        instances[system].on_message(message)
+class ArmSession:
+    """One arm whose kernel stays alive across chunks of messages (``feed`` each chunk, then
+    ``finish``): the same run, event for event, as ``simulate`` over their concatenation.
 
-    windows = [(r.at, r.at + r.downtime) for r in restarts]
-    redelivery = environment.settings.redelivery
-    schedule = REDELIVERY[redelivery]
-    latest_attempt = [0]
+    A chunk's arrivals are delivered and the kernel stops after the last one's microtasks;
+    timers due later fire when the next chunk's arrivals (or the drain) come past them, in the
+    order one uninterrupted run fires them (kernel guarantees 4 and 5). ``recorder`` is sized
+    ``size`` up front; a streaming caller starts it at 0 and grows it as seqs come.
+    """
 
-    def down_until(now: int) -> int | None:
-        """When the arm is back, if it is down at ``now`` (or within a planned window)."""
-        for start, end in windows:
-            if start <= now < end:
-                return end
-        return None
+    def __init__(
+        self,
+        factory: ModelFactory | Router,
+        environment: Environment,
+        size: int,
+        *,
+        restarts: Sequence[Restart] = (),
+        drain: int = 120_000_000,
+        gauge_interval: int = 10_000_000,
+        capture: Iterable[int] = (),
+        on_progress: Callable[[int, int], object] | None = None,
+        progress_every: int = 5_000,
+        reference_replies: Mapping[int, int] | None = None,
+    ) -> None:
+        self.restarts = tuple(restarts)
+        self.drain = drain
+        self.on_progress = on_progress
+        self.progress_every = progress_every
+        self.delivered = 0
+        self.last_arrival = 0
+        self._setup(factory, environment, size, capture, gauge_interval, reference_replies)
 
-    def retry(message: Message, after: int) -> None:
-        """Guarantee 5: the gateway's next attempt at ``after`` or later, or the message is
-        lost when the gateway gives up first (or never retries)."""
-        at = None if schedule is None else schedule.attempt_at_or_after(message.received_at, after)
-        if at is None:
+    def _setup(
+        self,
+        factory: ModelFactory | Router,
+        environment: Environment,
+        size: int,
+        capture: Iterable[int],
+        gauge_interval: int,
+        reference_replies: Mapping[int, int] | None,
+    ) -> None:
+        """The arm's state and its event handlers (closures over that state)."""
+        restarts = self.restarts
+        kernel = Kernel()
+        recorder = Recorder(kernel, size, capture)
+        gauges = Gauges(kernel, gauge_interval)
+        router = factory if isinstance(factory, Router) else Router({"": factory}, lambda _m: "")
+        instances: dict[str, Model] = {}
+        groups: list[Group] = []
+        totals: dict[str, int | float] = {}
+        down = [False]
+        buffered: list[Message] = []
+        withheld: list[int] = []
+
+        def start_instances() -> None:
+            groups.clear()
+            for name, make in router.factories.items():
+                group = Group(name or "arm")
+                view = gauges.scoped(name) if name else gauges
+                instances[name] = make(kernel, environment, recorder, view, group)
+                groups.append(group)
+
+        def deliver(message: Message) -> None:
             system = router.route(message)
             recorder.system_name = system
             recorder.event("arrived", message.seq, "", system)
-            recorder.event("lost", message.seq, "environment.redelivery")
-            return
-        latest_attempt[0] = max(latest_attempt[0], at)
-        kernel.call_at(at, partial(attempt, message))
+            instances[system].on_message(message)
 
-    def attempt(message: Message) -> None:
-        now = kernel.now
-        end = down_until(now)
-        if end is not None:
-            retry(message, end)
-        elif down[0]:  # the bot comes back at this very instant: this attempt fails
-            retry(message, now + 1)
-        else:
-            deliver(message)
+        windows = [(r.at, r.at + r.downtime) for r in restarts]
+        redelivery = environment.settings.redelivery
+        schedule = REDELIVERY[redelivery]
+        latest_attempt = [0]
 
-    reactive = environment.settings.users == "reactive"
-    pacing_max = environment.settings.pacing_max
-    last_sent: dict[tuple[str, str], int] = {}
-    # guarantee 7: what each contact's user last wrote, each message's shift, who waits
-    anchors: dict[str, Message] = {}
-    planned: dict[tuple[str, str], int] = {}
-    shift: dict[int, int] = {}
-    unsent: dict[int, list[tuple[Message, int]]] = {}  # seq not sent yet -> its resends
-    waiting: dict[int, list[tuple[Message, int]]] = {}  # anchor seq -> (message, gap)
-    sent_at: dict[int, int] = {}
+        def down_until(now: int) -> int | None:
+            """When the arm is back, if it is down at ``now`` (or within a planned window)."""
+            for start, end in windows:
+                if start <= now < end:
+                    return end
+            return None
 
-    def send(message: Message, at: int) -> None:
-        """The user sends ``message`` at ``at`` (not before now)."""
-        seq = message.seq
-        at = max(at, kernel.now)
-        shift[seq] = at - message.received_at
-        if at != message.received_at:
-            sent_at[seq] = at
-            message = Message(
-                seq,
-                message.message_id,
-                message.contact_id,
-                at,
-                message.text_hash,
-                message.text_norm_hash,
-                message.type,
-                message.topic,
-                message.repeat_kind,
+        def retry(message: Message, after: int) -> None:
+            """Guarantee 5: the gateway's next attempt at ``after`` or later, or the message is
+            lost when the gateway gives up first (or never retries)."""
+            at = (
+                None
+                if schedule is None
+                else schedule.attempt_at_or_after(message.received_at, after)
             )
-        if at <= kernel.now:
-            admit(message)
-        else:
-            latest_attempt[0] = max(latest_attempt[0], at)
-            kernel.call_at(at, partial(admit, message))
-        for resend, delay in unsent.pop(seq, ()):
-            send(resend, at + delay)
-
-    def on_first_reply(seq: int) -> None:
-        now = kernel.now
-        for message, gap in waiting.pop(seq, ()):
-            send(message, now + gap)
-
-    def give_up(anchor: int, message: Message) -> None:
-        """The user waited ``pacing_max`` past the stream time for the reply, and writes."""
-        pending = waiting.get(anchor)
-        if pending is None:
-            return
-        for index, (queued, _) in enumerate(pending):
-            if queued is message:
-                del pending[index]
-                send(message, kernel.now)
+            if at is None:
+                system = router.route(message)
+                recorder.system_name = system
+                recorder.event("arrived", message.seq, "", system)
+                recorder.event("lost", message.seq, "environment.redelivery")
                 return
+            latest_attempt[0] = max(latest_attempt[0], at)
+            kernel.call_at(at, partial(attempt, message))
 
-    def plan(message: Message) -> None:
-        """Guarantee 7: when this arm's user sends ``message`` (seen at its stream time)."""
-        contact = message.contact_id
-        key = (contact, message.text_hash)
-        if message.repeat_kind == "resend":
-            origin = planned.get(key)
-            if origin is None:
-                send(message, message.received_at)
-            elif origin in shift:
-                send(message, message.received_at + shift[origin])
-            else:  # the original is not sent yet: the resend keeps its delay after it
-                unsent.setdefault(origin, []).append((message, 0))
-            return
-        planned[key] = message.seq
-        anchor = anchors.get(contact)
-        anchors[contact] = message
-        if anchor is None:
-            send(message, message.received_at)
-            return
-        reference = (
-            anchor.received_at if reference_replies is None else reference_replies.get(anchor.seq)
-        )
-        gap = None if reference is None else message.received_at - reference
-        if gap is not None and gap > pacing_max:  # a new conversation
-            send(message, message.received_at)
-        elif gap is None or gap < 0:  # written before the reply: paced by the anchor's sending
-            if anchor.seq in shift:
-                send(message, message.received_at + shift[anchor.seq])
-            else:
-                unsent.setdefault(anchor.seq, []).append((message, 0))
-        elif recorder.first_reply_at[anchor.seq] >= 0:
-            send(message, recorder.first_reply_at[anchor.seq] + gap)
-        else:
-            waiting.setdefault(anchor.seq, []).append((message, gap))
-            until = message.received_at + pacing_max
-            latest_attempt[0] = max(latest_attempt[0], until)
-            kernel.call_at(until, partial(give_up, anchor.seq, message))
-
-    def admit(message: Message) -> None:
-        if reactive:  # guarantee 6: the user would not resend what this arm already answered
-            key = (message.contact_id, message.text_hash)
-            if message.repeat_kind == "resend":
-                origin = last_sent.get(key)
-                if origin is not None and recorder.first_reply_at[origin] >= 0:
-                    recorder.event("dropped", message.seq, "environment.users", "users")
-                    withheld.append(message.seq)
-                    return
-            last_sent[key] = message.seq
-        # Buffer while the arm is down, and for the whole [T, T + D) window even before the
-        # restart's timer ran (an arrival due at T precedes same-instant timers).
-        now = kernel.now
-        if redelivery != "burst":
+        def attempt(message: Message) -> None:
+            now = kernel.now
             end = down_until(now)
             if end is not None:
                 retry(message, end)
-                return
-            if not down[0]:
+            elif down[0]:  # the bot comes back at this very instant: this attempt fails
+                retry(message, now + 1)
+            else:
                 deliver(message)
-                return
-        if down[0] or any(start <= now < end for start, end in windows):
-            buffered.append(message)
-        else:
-            deliver(message)
 
-    def restart(downtime: int) -> None:
-        for name, instance in instances.items():
-            for key, value in instance.stats().items():
-                totals[f"{name}.{key}" if name else key] = (
-                    totals.get(f"{name}.{key}" if name else key, 0) + value
+        reactive = environment.settings.users == "reactive"
+        pacing_max = environment.settings.pacing_max
+        last_sent: dict[tuple[str, str], int] = {}
+        # guarantee 7: what each contact's user last wrote, each message's shift, who waits
+        anchors: dict[str, Message] = {}
+        planned: dict[tuple[str, str], int] = {}
+        shift: dict[int, int] = {}
+        unsent: dict[int, list[tuple[Message, int]]] = {}  # seq not sent yet -> its resends
+        waiting: dict[int, list[tuple[Message, int]]] = {}  # anchor seq -> (message, gap)
+        sent_at: dict[int, int] = {}
+
+        def send(message: Message, at: int) -> None:
+            """The user sends ``message`` at ``at`` (not before now)."""
+            seq = message.seq
+            at = max(at, kernel.now)
+            shift[seq] = at - message.received_at
+            if at != message.received_at:
+                sent_at[seq] = at
+                message = Message(
+                    seq,
+                    message.message_id,
+                    message.contact_id,
+                    at,
+                    message.text_hash,
+                    message.text_norm_hash,
+                    message.type,
+                    message.topic,
+                    message.repeat_kind,
                 )
-        for group in groups:
-            group.stop()
-        recorder.restart()
-        down[0] = True
-        kernel.call_at(kernel.now + downtime, come_back)
+            if at <= kernel.now:
+                admit(message)
+            else:
+                latest_attempt[0] = max(latest_attempt[0], at)
+                kernel.call_at(at, partial(admit, message))
+            for resend, delay in unsent.pop(seq, ()):
+                send(resend, at + delay)
 
-    def come_back() -> None:
-        down[0] = False
+        def on_first_reply(seq: int) -> None:
+            now = kernel.now
+            for message, gap in waiting.pop(seq, ()):
+                send(message, now + gap)
+
+        def give_up(anchor: int, message: Message) -> None:
+            """The user waited ``pacing_max`` past the stream time for the reply, and writes."""
+            pending = waiting.get(anchor)
+            if pending is None:
+                return
+            for index, (queued, _) in enumerate(pending):
+                if queued is message:
+                    del pending[index]
+                    send(message, kernel.now)
+                    return
+
+        def plan(message: Message) -> None:
+            """Guarantee 7: when this arm's user sends ``message`` (seen at its stream time)."""
+            contact = message.contact_id
+            key = (contact, message.text_hash)
+            if message.repeat_kind == "resend":
+                origin = planned.get(key)
+                if origin is None:
+                    send(message, message.received_at)
+                elif origin in shift:
+                    send(message, message.received_at + shift[origin])
+                else:  # the original is not sent yet: the resend keeps its delay after it
+                    unsent.setdefault(origin, []).append((message, 0))
+                return
+            planned[key] = message.seq
+            anchor = anchors.get(contact)
+            anchors[contact] = message
+            if anchor is None:
+                send(message, message.received_at)
+                return
+            reference = (
+                anchor.received_at
+                if reference_replies is None
+                else reference_replies.get(anchor.seq)
+            )
+            gap = None if reference is None else message.received_at - reference
+            if gap is not None and gap > pacing_max:  # a new conversation
+                send(message, message.received_at)
+            elif gap is None or gap < 0:  # written before the reply: paced by the anchor's sending
+                if anchor.seq in shift:
+                    send(message, message.received_at + shift[anchor.seq])
+                else:
+                    unsent.setdefault(anchor.seq, []).append((message, 0))
+            elif recorder.first_reply_at[recorder.row(anchor.seq)] >= 0:
+                send(message, recorder.first_reply_at[recorder.row(anchor.seq)] + gap)
+            else:
+                waiting.setdefault(anchor.seq, []).append((message, gap))
+                until = message.received_at + pacing_max
+                latest_attempt[0] = max(latest_attempt[0], until)
+                kernel.call_at(until, partial(give_up, anchor.seq, message))
+
+        def admit(message: Message) -> None:
+            if reactive:  # guarantee 6: the user would not resend what this arm already answered
+                key = (message.contact_id, message.text_hash)
+                if message.repeat_kind == "resend":
+                    origin = last_sent.get(key)
+                    if origin is not None and recorder.first_reply_at[recorder.row(origin)] >= 0:
+                        recorder.event("dropped", message.seq, "environment.users", "users")
+                        withheld.append(message.seq)
+                        return
+                last_sent[key] = message.seq
+            # Buffer while the arm is down, and for the whole [T, T + D) window even before the
+            # restart's timer ran (an arrival due at T precedes same-instant timers).
+            now = kernel.now
+            if redelivery != "burst":
+                end = down_until(now)
+                if end is not None:
+                    retry(message, end)
+                    return
+                if not down[0]:
+                    deliver(message)
+                    return
+            if down[0] or any(start <= now < end for start, end in windows):
+                buffered.append(message)
+            else:
+                deliver(message)
+
+        def restart(downtime: int) -> None:
+            for name, instance in instances.items():
+                for key, value in instance.stats().items():
+                    totals[f"{name}.{key}" if name else key] = (
+                        totals.get(f"{name}.{key}" if name else key, 0) + value
+                    )
+            for group in groups:
+                group.stop()
+            recorder.restart()
+            down[0] = True
+            kernel.call_at(kernel.now + downtime, come_back)
+
+        def come_back() -> None:
+            down[0] = False
+            start_instances()
+            pending = list(buffered)
+            buffered.clear()
+            for message in pending:
+                deliver(message)
+
         start_instances()
-        pending = list(buffered)
-        buffered.clear()
-        for message in pending:
-            deliver(message)
+        for planned_restart in restarts:
+            kernel.call_at(planned_restart.at, partial(restart, planned_restart.downtime))
+        if reactive:
+            recorder.on_first_reply = on_first_reply
+        self.kernel, self.recorder, self.gauges = kernel, recorder, gauges
+        self.instances, self.totals = instances, totals
+        self.reactive, self.withheld, self.sent_at = reactive, withheld, sent_at
+        self.latest_attempt = latest_attempt
+        self.entry = plan if reactive else admit
 
-    start_instances()
-    for planned_restart in restarts:
-        kernel.call_at(planned_restart.at, partial(restart, planned_restart.downtime))
-    if reactive:
-        recorder.on_first_reply = on_first_reply
-
-    last_arrival = [0]
-
-    def arrivals() -> Iterable[tuple[int, Message]]:
-        for count, message in enumerate(messages, 1):
-            last_arrival[0] = message.received_at
-            if on_progress is not None and count % progress_every == 0:
-                on_progress(count, kernel.now)
+    def _arrivals(self, messages: Iterable[Message]) -> Iterable[tuple[int, Message]]:
+        on_progress, every = self.on_progress, self.progress_every
+        for message in messages:
+            self.last_arrival = message.received_at
+            self.delivered += 1
+            if on_progress is not None and self.delivered % every == 0:
+                on_progress(self.delivered, self.kernel.now)
             yield message.received_at, message
 
-    kernel.run(None, arrivals(), plan if reactive else admit)
-    restarts_end = max((r.at + r.downtime for r in restarts), default=0)
-    stop = max(last_arrival[0], restarts_end, latest_attempt[0]) + drain
-    kernel.run(stop)
-    while latest_attempt[0] + drain > stop:  # a redelivery scheduled during the drain
-        stop = latest_attempt[0] + drain
+    def feed(self, messages: Iterable[Message]) -> None:
+        """Deliver a chunk of messages (sorted by ``received_at``, none before the last fed)."""
+        self.kernel.run(None, self._arrivals(messages), self.entry)
+
+    def finish(self, size: int) -> ArmRun:
+        """Run the drain (guarantee 3) and return the arm's record; ``size``: seqs in all."""
+        restarts_end = max((r.at + r.downtime for r in self.restarts), default=0)
+        kernel = self.kernel
+        latest_attempt = self.latest_attempt
+        stop = max(self.last_arrival, restarts_end, latest_attempt[0]) + self.drain
         kernel.run(stop)
-    if on_progress is not None:
-        on_progress(size, kernel.now)
-    stats = dict(totals)
-    for name, instance in instances.items():
-        for key, value in instance.stats().items():
-            full = f"{name}.{key}" if name else key
-            stats[full] = stats.get(full, 0) + value
-    if reactive:
-        stats["users.withheld"] = len(withheld)
-        stats["users.paced"] = len(sent_at)
-    return ArmRun(recorder, gauges, stats, kernel.now, len(restarts), withheld, sent_at)
+        while latest_attempt[0] + self.drain > stop:  # a redelivery scheduled during the drain
+            stop = latest_attempt[0] + self.drain
+            kernel.run(stop)
+        if self.on_progress is not None:
+            self.on_progress(size, kernel.now)
+        stats = dict(self.totals)
+        for name, instance in self.instances.items():
+            for key, value in instance.stats().items():
+                full = f"{name}.{key}" if name else key
+                stats[full] = stats.get(full, 0) + value
+        if self.reactive:
+            stats["users.withheld"] = len(self.withheld)
+            stats["users.paced"] = len(self.sent_at)
+        return ArmRun(
+            self.recorder,
+            self.gauges,
+            stats,
+            kernel.now,
+            len(self.restarts),
+            self.withheld,
+            self.sent_at,
+        )

@@ -88,8 +88,8 @@ CASES = {
             "new",
         ],
     ),
-    "bench": (
-        "shadow.replay.pipeline:write_run",
+    "bench": (  # the bench replays through the streaming path (issue 20)
+        "shadow.replay.chunks:write_manifest",
         1,
         ["bench", "--messages", "200", "--contacts", "20", "--workers", "1"],
     ),

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shadow.compare.lines as divergence_lines
+import shadow.replay.chunks as chunks
 import shadow.replay.manifest as manifest
 from shadow.common.jsonio import compact_json
 from shadow.compare.lines import outcome_records
@@ -83,14 +84,18 @@ def test_written_lines_are_the_reference_dicts_as_json(
 ) -> None:
     written: list[str] = []
 
-    def checked(pair: PairDivergences, b: pd.DataFrame, c: pd.DataFrame) -> Iterator[str]:
-        texts = list(divergence_lines.divergence_texts(pair, b, c, size=7))  # several chunks
+    def checked(
+        pair: PairDivergences, b: pd.DataFrame, c: pd.DataFrame, first_seq: int = 0
+    ) -> Iterator[str]:
+        texts = list(divergence_lines.divergence_texts(pair, b, c, 7, first_seq))  # in pieces
         reference = divergence_records(pair, b, c, outcome_records)
-        assert texts == [compact_json(line) for line in reference]
+        shifted = [{**line, "seq": line["seq"] + first_seq} for line in reference]
+        assert texts == [compact_json(line) for line in shifted]
         written.extend(texts)
         return iter(texts)
 
-    monkeypatch.setattr(manifest, "divergence_texts", checked)
+    monkeypatch.setattr(chunks, "divergence_texts", checked)  # the streaming replay (--chunk)
+    monkeypatch.setattr(manifest, "divergence_texts", checked)  # the whole-run replay
     out = tmp_path / "run"
     replay(ReplayOptions(inputs=[f"scenario:{scenario}"], out=out, reports=False, **options))
     assert written, "the scenario should diverge somewhere"
