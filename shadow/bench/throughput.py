@@ -25,18 +25,29 @@ PHASES = ("normalize", "simulate", "compare", "write")
 
 
 def run_bench(
-    messages: int, contacts: int, workers: int | None, profile: Path | None = None
+    messages: int,
+    contacts: int,
+    workers: int | None,
+    profile: Path | None = None,
+    chunk: int | None = None,
 ) -> dict[str, Any]:
     """Replay ``messages`` synthetic messages; returns the ``bench --json`` document.
+
+    ``chunk``: replay a chunk of that many messages at a time (the streaming replay,
+    ``shadow replay --chunk``); None: the whole-run replay, ``shadow replay``'s default.
+    Profiles are taken where the streaming replay times its phases, so ``profile`` streams
+    (chunks of ``CHUNK`` messages unless ``chunk`` says otherwise).
 
     With ``profile``, each phase runs under its own cProfile and the folder gets
     ``<phase>.prof`` (for ``pstats`` or snakeviz) and ``<phase>.txt`` (the 40 costliest calls
     by cumulative time) for every phase.
     """
     from shadow.common import Stopwatch
-    from shadow.replay import ReplayOptions, replay_records
+    from shadow.replay import CHUNK, ReplayOptions, replay_records
 
     profiles = {phase: cProfile.Profile() for phase in PHASES} if profile else None
+    if profile is not None and chunk is None:
+        chunk = CHUNK
 
     with tempfile.TemporaryDirectory(prefix="shadow-bench-") as folder:
         watch = Stopwatch()  # the replay alone: what messages/s is about
@@ -47,6 +58,7 @@ def run_bench(
             workers=workers,
             arms=["legacy", "unified"],
             reports=False,
+            chunk=chunk,
         )
         replay_records(options, records, watch=watch, profiles=profiles)
         timing = json.loads((Path(folder) / "run" / "timing.json").read_text(encoding="utf-8"))
@@ -68,6 +80,7 @@ def run_bench(
         "compiled": timing["compiled"],
         "phases": timing["phases"],
         "generate_s": round(watch.excluded, 3),
+        "chunk": chunk,  # None: the whole-run replay
         "chunks": timing["chunks"],
     }
 

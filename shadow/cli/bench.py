@@ -15,15 +15,22 @@ def bench(
     messages: Annotated[int, typer.Option("--messages", help="Stream messages.")] = 200_000,
     contacts: Annotated[int, typer.Option("--contacts", help="Distinct contacts.")] = 5_000,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    chunk: Annotated[
+        int | None,
+        typer.Option("--chunk", help="Stream the replay a chunk of N messages at a time."),
+    ] = None,
     profile: Annotated[
         Path | None,
-        typer.Option("--profile", help="Write a cProfile of each phase into this folder."),
+        typer.Option(
+            "--profile",
+            help="Write a cProfile of each phase into this folder (streams the replay).",
+        ),
     ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Throughput and peak memory of a full replay (legacy, unified, comparator).
 
-    Example: shadow bench --messages 200000 --profile build/profile
+    Example: shadow bench --messages 2000000 --contacts 40000 --chunk 100000
     """
     from shadow.bench import run_bench
 
@@ -31,7 +38,9 @@ def bench(
         raise UsageError("--messages and --contacts must be at least 1")
     if workers is not None and workers < 1:
         raise UsageError(f"--workers: must be at least 1 (got {workers})")
-    result = run_bench(messages, contacts, workers, profile)
+    if chunk is not None and chunk < 1:
+        raise UsageError(f"--chunk: must be at least 1 (got {chunk})")
+    result = run_bench(messages, contacts, workers, profile, chunk)
     if json_:
         print_json(result)
         return
@@ -42,6 +51,7 @@ def bench(
         markup=False,
     )
     build = "compiled (make fast)" if result["compiled"] else "pure Python"
-    out.print(f"phases: {result['phases']}; core: {build}", markup=False)
+    mode = f"streamed in {result['chunks']} chunks" if result["chunk"] else "whole run"
+    out.print(f"phases: {result['phases']}; core: {build}; {mode}", markup=False)
     if profile is not None:
         out.print(f"profiles: {profile}/<phase>.prof and .txt", markup=False)

@@ -1,6 +1,7 @@
 """``shadow replay`` as a library call, read top to bottom in ``pipeline``: read, normalize,
 simulate, compare, write, report."""
 
+from shadow.replay.chunks import CHUNK
 from shadow.replay.inputs import (
     LoadedInputs,
     ReplayOptions,
@@ -12,6 +13,7 @@ from shadow.replay.inputs import (
 from shadow.replay.pipeline import replay, replay_records
 
 __all__ = [
+    "CHUNK",
     "LoadedInputs",
     "ReplayOptions",
     "cohorts_for",

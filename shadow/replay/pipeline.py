@@ -76,11 +76,9 @@ def replay_records(
     profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replay already-normalized inbound records (the bench's synthetic load), reading them
-    once: a generator is never held whole. The replay streams (``chunks.ChunkLoop``, chunks
-    of ``options.chunk`` records, default ``CHUNK``). ``profiles``: a cProfile per phase
-    (the bench's ``--profile``)."""
-    if options.chunk is None:
-        options = dataclasses.replace(options, chunk=CHUNK)
+    once: a generator is never held whole. With ``options.chunk`` the replay streams
+    (``chunks.ChunkLoop``), else it runs whole, as ``shadow replay`` does by default.
+    ``profiles``: a cProfile per phase (the bench's ``--profile``)."""
     generated: dict[str, Any] = {"generated": options.inputs[0]}
     if isinstance(records, Sized):
         generated["messages"] = len(records)  # else counted once read (replay_loaded)

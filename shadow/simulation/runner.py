@@ -664,8 +664,12 @@ class ArmWorkers:
         return self.wait(index)
 
     def close(self) -> None:
-        for link in self.links:
-            with contextlib.suppress(OSError):
+        # "stop" first: closing our end is not enough, since a worker forked later holds a
+        # copy of it, so the earlier worker would never read EOF (and join would time out)
+        for index, link in enumerate(self.links):
+            with contextlib.suppress(OSError, ValueError):
+                if not self.waiting[index]:
+                    link.send(("stop",))
                 link.close()
         for process in self.procs:
             process.join(timeout=5)
@@ -713,7 +717,7 @@ def _serve(
     progress: bool,
     reference_replies: dict[int, int] | None = None,
 ) -> None:
-    """A worker's loop: commands in, answers out, until the link closes."""
+    """A worker's loop: commands in, answers out, until "stop" or the link closes."""
 
     def report(*item: Any) -> None:
         link.send(("progress", item))
@@ -728,6 +732,8 @@ def _serve(
         try:
             command, *args = link.recv()
         except (EOFError, OSError):
+            return
+        if command == "stop":
             return
         try:
             if command == "feed":
