@@ -26,12 +26,12 @@ demo: $(VENV)/.runtime
 	$(BIN)/shadow replay replay_data/captures/sample-cloud-api.jsonl --out $(DEMO_OUT) --force
 	@echo "report: $(DEMO_OUT)/report.md and $(DEMO_OUT)/report.html"
 
+# pytest: two tests at a time per worker, longest first (tests/conftest.py, LONGEST_FIRST): no
+# worker is left alone with a long test at the end
 test: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	# two tests at a time per worker, longest first (tests/conftest.py, LONGEST_FIRST): no
-	# worker is left alone with a long test at the end
 	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n 2 --dist load --maxschedchunk 2 -m "not browser and not bench"
 
 test-browser: $(VENV)/.test
