@@ -32,7 +32,7 @@ test: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n 2 --dist load --maxschedchunk 2 -m "not browser and not bench"
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n 2 --dist load --maxschedchunk 2 --durations=15 -m "not browser and not bench"
 
 test-browser: $(VENV)/.test
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)

@@ -88,10 +88,15 @@ CASES = {
             "new",
         ],
     ),
-    "bench": (  # the bench replays through the streaming path (issue 20)
-        "shadow.replay.chunks:write_manifest",
+    "bench": (
+        "shadow.replay.pipeline:write_run",
         1,
         ["bench", "--messages", "200", "--contacts", "20", "--workers", "1"],
+    ),
+    "bench-streaming": (
+        "shadow.replay.chunks:write_manifest",
+        1,
+        ["bench", "--messages", "200", "--contacts", "20", "--workers", "1", "--chunk", "50"],
     ),
     "generate": ("json:dumps", 2, ["generate", "conflict-2-oi", "--output", "new.jsonl"]),
     "redact": (

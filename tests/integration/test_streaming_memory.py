@@ -17,7 +17,7 @@ from pathlib import Path
 SCRIPT = """
 import json, resource, sys, tempfile
 from pathlib import Path
-from shadow.replay import ReplayOptions, replay_records
+from shadow.replay import CHUNK, ReplayOptions, replay_records
 from shadow.streams import steady_load
 
 messages = int(sys.argv[1])
@@ -28,6 +28,7 @@ with tempfile.TemporaryDirectory() as folder:
         arms=["legacy", "unified"],
         reports=False,
         id_retention=3_600_000_000,
+        chunk=CHUNK,
     )
     summary = replay_records(options, steady_load(messages, 2000))
     timing = json.loads((Path(folder) / "run" / "timing.json").read_text(encoding="utf-8"))
