@@ -17,7 +17,11 @@ from setuptools import setup
 #: The hot path: the kernel, the environment, the arm loop and the four models (not their
 #: settings, read once per instance). Nothing here imports pandas, pydantic or rich
 #: (tests/test_architecture.py keeps it so). Compiled frozen dataclasses do not unpickle: what
-#: a worker sends back (outcome columns, ``DecisionEvent`` named tuples) must not be one.
+#: a worker sends back (outcome columns, ``DecisionEvent`` named tuples) must not be one. The
+#: other classes here are ``mypyc_attr(allow_interpreted_subclasses=True)``: their ``__new__``
+#: then leaves ``__init__`` alone, so pickle can rebuild them, which ``shadow watch``'s
+#: checkpoints need (``shadow.simulation.warm``); ``serializable=True`` alone would do, but in
+#: mypyc 1.x/2.x it also skips ``__init__`` when Python code calls the class.
 COMPILED = [
     "shadow/kernel/__init__.py",
     "shadow/kernel/core.py",

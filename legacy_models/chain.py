@@ -20,6 +20,8 @@ Guarantees:
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from legacy_models.coordinator import Coordinator
 from legacy_models.orchestrator import Orchestrator
 from legacy_models.response_manager import ResponseManager
@@ -29,6 +31,7 @@ from shadow.kernel import GaugeSource, Group, Kernel, Recorder
 from shadow.world import Environment
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class LegacyChain:
     """The ``legacy`` arm: the three layers in sequence."""
 

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from mypy_extensions import mypyc_attr
+
 from legacy_models.settings import CoordinatorSettings
 from legacy_models.steps import AgentSteps, Done, drop_expired
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
@@ -46,6 +48,7 @@ BatchProcessor = Callable[[Sequence[Message], Done], None]
 Entry = tuple[Message, int, Event]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Coordinator:
     """The coordinator layer around any batch processor."""
 
@@ -328,6 +331,7 @@ def _window_check(accepted_at: int | None, now: int, window: int) -> str:
     )
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _FlushedBatch:
     """A batch the ``process`` flush started: settles its members when the processor ends."""
 
@@ -341,6 +345,7 @@ class _FlushedBatch:
         self.coordinator._settle(self.batch, resolved)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Loop:
     """C1 ``loop``: run batches from the head of the contact's queue until it is empty.
 
@@ -394,6 +399,7 @@ class _Loop:
         self.next()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _NaiveCaller:
     """C1 ``naive_await``: await the current holder once (an ``if``), then run one batch."""
 
@@ -428,6 +434,7 @@ class _NaiveCaller:
             coordinator._end_loop(self.contact)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class CoordinatorArm:
     """The coordinator alone: its processor calls the agent on the batch and sends once."""
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from mypy_extensions import mypyc_attr
+
 from legacy_models.settings import OrchestratorSettings
 from legacy_models.steps import AgentSteps
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
@@ -42,6 +44,7 @@ LAYER = "orchestrator"
 Processor = Callable[[Message], Event]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Waiter:
     """A message inside its lock wait (O2)."""
 
@@ -59,6 +62,7 @@ class _Waiter:
             self.orchestrator._lock_wait_expired(self)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Run:
     """One processor call racing the processing timer (O1), and the lock tenure it runs under.
 
@@ -107,6 +111,7 @@ class _Run:
                 orchestrator._hand_over(contact)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Orchestrator:
     """The orchestrator layer around any processor (the chain's or a direct agent call)."""
 
@@ -347,6 +352,7 @@ class Orchestrator:
         self.rec.event("slot_wait", message.seq, "orchestrator.max_concurrent_contacts", LAYER)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class OrchestratorArm:
     """The orchestrator alone: its processor calls the agent and sends once."""
 

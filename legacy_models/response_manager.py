@@ -20,6 +20,8 @@ Guarantees (docs/models.md, Legacy 3):
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from legacy_models.settings import ResponseManagerSettings
 from legacy_models.steps import AgentSteps, Done, drop_expired
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
@@ -28,6 +30,7 @@ from shadow.world import Environment, Message
 LAYER = "response_manager"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ResponseManager:
     """``sendResponse(to, message)`` with the 30 s reply window and retries."""
 
@@ -150,6 +153,7 @@ class ResponseManager:
         self.g_cache.set(len(self.cache))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Delivery:
     """One reply's attempts (R2 [A9]): each attempt's settle is where the retry loop resumes."""
 
@@ -201,6 +205,7 @@ class _Delivery:
         kernel.call_at(kernel.now + delay, self.attempt, manager.group)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ResponseManagerArm:
     """The response manager alone: every message goes straight to the agent, then here."""
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from mypy_extensions import mypyc_attr
+
 from shadow.kernel import Event, Group, Kernel, Recorder
 from shadow.world import AgentCall, AgentError, Environment, Message
 
@@ -50,6 +52,7 @@ def drop_expired(recorded_at: dict[Key, int], now: int, window: int) -> None:
         del recorded_at[key]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class AgentSteps:
     """Agent call, then a delivery step (``deliver``; default: one send attempt)."""
 
@@ -94,6 +97,7 @@ class AgentSteps:
         sent.add_callback(_SentOnce(self, seqs, reply, done).settled)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Answer:
     """The agent call in flight: its settle is the point the process would resume."""
 
@@ -119,6 +123,7 @@ class _Answer:
         self.done(False)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _SentOnce:
     """The single attempt of ``send_once`` in flight."""
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from mypy_extensions import mypyc_attr
+
 from shadow.kernel import Gauge
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BoundedCache:
     """``key -> [timestamp, count]`` with first-in eviction, as the seed's capped ``Map``s."""
 

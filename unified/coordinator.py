@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from mypy_extensions import mypyc_attr
+
 from shadow.kernel import Event, GaugeSource, Group, Kernel, Recorder
 from shadow.world import AgentCall, AgentError, Environment, Message
 from unified.caches import BoundedCache
@@ -50,6 +52,7 @@ RULE_AGENT = "environment.agent"
 RULE_LOCK = "unified.lock"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _ContactLock:
     """``contactLocks[contact]``: ``{locked, lockTime, queue}`` plus who holds the lock."""
 
@@ -63,6 +66,7 @@ class _ContactLock:
         self.queue: deque[tuple[Message, int]] = deque()  # (message, accepted at)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Processing:
     """One message from taking its contact's lock to its last decision (U6, U7, U8).
 
@@ -249,6 +253,7 @@ class _Processing:
         self._answered(True)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class UnifiedCoordinator:
     """One UnifiedMessageCoordinator instance (one process of the bot) in virtual time."""
 

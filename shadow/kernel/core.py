@@ -32,6 +32,10 @@ Guarantees (tests cite them by number):
     schedule for the same instant still runs before the clock moves.
 12. A settled event holds no reference to its waiters, so a waiter that holds its event makes
     no reference cycle: a run leaves its garbage to reference counting, not to the collector.
+13. A kernel stopped between runs pickles with everything it holds (timers, microtasks,
+    periodic tasks, groups), provided their callbacks do (bound methods, ``functools.partial``,
+    no closures; no process is left mid-generator); the copy runs on exactly as the original
+    would (what ``shadow watch`` checkpoints).
 """
 
 from __future__ import annotations
@@ -42,12 +46,15 @@ from heapq import heappop, heappush
 from itertools import count
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 #: A process: a generator that yields a delay in microseconds (int) or an Event to wait for.
 ProcessGenerator = Generator[Any, Any, Any]
 
 _INFINITY = 1 << 62
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Group:
     """Processes, timers and periodic tasks that stop together (one coordinator instance)."""
 
@@ -65,6 +72,7 @@ class Group:
         return f"Group({self.name!r}, alive={self.alive})"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Event:
     """A promise: settles once, wakes every waiter in order (guarantees 2 and 3)."""
 
@@ -147,6 +155,7 @@ class Event:
             self._more.append(callback)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Process(Event):
     """A generator driven by the kernel; as an event it settles with the generator's result."""
 
@@ -196,6 +205,27 @@ class Process(Event):
             raise TypeError(f"a process yields a delay (int µs) or an Event, not {target!r}")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
+class _Every:
+    """One periodic task (``Kernel.every``): an object, not a closure, so a kernel pickles."""
+
+    __slots__ = ("fn", "group", "kernel", "period")
+
+    def __init__(
+        self, kernel: Kernel, period: int, fn: Callable[[], None], group: Group | None
+    ) -> None:
+        self.kernel = kernel
+        self.period = period
+        self.fn = fn
+        self.group = group
+
+    def __call__(self, _: Any) -> None:
+        self.fn()
+        kernel = self.kernel
+        kernel.schedule(kernel.now + self.period, self, None, self.group)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Kernel:
     """Virtual clock, timer heap and microtask queue. See the module docstring for the rules."""
 
@@ -206,6 +236,27 @@ class Kernel:
         self._sequence = count(1)  # creation order of timers (guarantee 4)
         self._instant_end: list[tuple[Callable[[], None], Group]] = []
         self.root = Group("root")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Guarantee 13: the whole state, the timer counter as the number it will give next
+        (``itertools.count`` pickles only with a deprecation warning)."""
+        created = int(repr(self._sequence)[len("count(") : -1])
+        return {
+            "now": self.now,
+            "ready": self._ready,
+            "heap": self._heap,
+            "created": created,
+            "instant_end": self._instant_end,
+            "root": self.root,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.now = state["now"]
+        self._ready = state["ready"]
+        self._heap = state["heap"]
+        self._sequence = count(state["created"])
+        self._instant_end = state["instant_end"]
+        self.root = state["root"]
 
     # -- scheduling -------------------------------------------------------------------------
     def schedule(
@@ -243,11 +294,7 @@ class Kernel:
         """Call ``fn()`` at ``now + period``, then every ``period``, while the group lives."""
         if period <= 0:
             raise ValueError("a periodic task needs a positive period")
-
-        def tick(_: Any) -> None:
-            fn()
-            self.schedule(self.now + period, tick, None, group)
-
+        tick = _Every(self, period, fn, group)
         self.schedule(self.now + period, tick, None, group)
 
     def any_of(self, events: Sequence[Event]) -> Event:

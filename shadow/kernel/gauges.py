@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mypy_extensions import mypyc_attr
+
 from shadow.kernel.core import Group, Kernel
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(slots=True)
 class Gauge:
     """One structure's size. Models call ``set`` after every change."""
@@ -46,6 +49,7 @@ class Gauge:
         self.set(self.value + delta)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Gauges:
     """The gauges of one arm, sampled by one periodic task."""
 
@@ -80,6 +84,7 @@ class Gauges:
         return ScopedGauges(self, prefix)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ScopedGauges:
     """Gauges of one coordinator instance inside an arm that runs several."""
 

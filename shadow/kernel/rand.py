@@ -18,6 +18,8 @@ from hashlib import blake2b
 from statistics import NormalDist
 from struct import Struct
 
+from mypy_extensions import mypyc_attr
+
 _SCALE = 1.0 / (1 << 64)
 # What ``NormalDist.inv_cdf`` calls once it has checked its argument (CPython's own C function
 # since 3.10): called directly, an agent call is spared a Python frame. The same function, so
@@ -33,6 +35,7 @@ def _encode(key: tuple[KeyPart, ...]) -> bytes:
     return "\x1f".join(map(str, key)).encode()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class KeyedRandom:
     """Uniform numbers drawn from ``(seed, *key)``; see the module's guarantees."""
 

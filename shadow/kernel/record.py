@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from shadow.kernel.core import Kernel
 from shadow.kernel.taken import OutcomeTaken
 
@@ -100,6 +102,7 @@ class DecisionEvent(NamedTuple):
     detail: str
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Recorder:
     """Per-seq outcome columns of one arm, filled by decision events."""
 

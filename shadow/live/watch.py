@@ -1,21 +1,28 @@
 """``shadow watch``: follow a growing capture and keep a run folder current.
 
-Interim design (until the streaming chunk loop lands): each cycle re-runs the replay pipeline
-over the settled prefix of the capture, i.e. every line whose ``received_at`` is at least the
-safety lag older than the newest line seen, into a fresh generation folder, then points the run
-folder (a symlink) at it in one atomic rename.
+Each cycle replays the settled prefix of the capture (every line whose ``received_at`` is at
+least the safety lag older than the newest line seen) into a fresh generation folder, then
+points the run folder (a symlink) at it in one atomic rename. The arms are not simulated
+again each cycle: they are kept alive between cycles (``shadow.simulation.WarmArms``) and fed
+only the messages that settled since the last one; each cycle's files come from a drained copy
+of them. Normalizing, comparing and writing still read the whole prefix each cycle.
 
 Guarantees:
 
-1. Exact by construction: a published run folder is the replay of its prefix, so once the
-   capture stops growing (no new line for ``idle`` wall seconds: the lag no longer applies and
-   the whole capture is published) its files equal ``shadow replay`` of the final capture.
+1. Exact by construction: a published run folder is the replay of its prefix (``WarmArms``
+   guarantee 1), so once the capture stops growing (no new line for ``idle`` wall seconds: the
+   lag no longer applies and the whole capture is published) its files equal ``shadow
+   replay`` of the final capture.
 2. A line older than an already published cutoff is late: counted (``late_lines``, an alert
-   metric) and included from the next cycle on.
+   metric) and included from the next cycle on. It sorts into messages the arms have already
+   run, so that cycle simulates them afresh from the start (``WarmArms`` guarantee 2; the
+   cycle's log line says how many messages it re-simulated).
 3. Checkpoints: after every published cycle and on ``stop`` (SIGTERM) the journal is synced,
-   then ``checkpoint.json`` written atomically with each source's offset and each journal
-   segment's size. A restart (after SIGTERM or a crash) cuts the journal back to the
-   checkpoint and reads the sources on from their offsets: no line lost, none counted twice.
+   the arms are saved (``arms.pickle``), then ``checkpoint.json`` written atomically with each
+   source's offset and each journal segment's size. A restart (after SIGTERM or a crash) cuts
+   the journal back to the checkpoint, reads the sources on from their offsets (no line lost,
+   none counted twice) and takes the arms up where they were saved: it simulates again only
+   what the crashed process simulated after its last checkpoint, one cycle at most.
 4. Alerts are derived from the published run folder (a pure function of it, the late lines
    and the lag samples); only transitions not yet delivered are delivered.
 5. The wall clock and the sleeping come from the caller (the CLI): this module reads neither.
@@ -41,6 +48,7 @@ from shadow.live.follow import Follower
 from shadow.live.journal import Journal
 from shadow.live.metrics import WatchMetrics
 from shadow.replay import ReplayOptions, replay
+from shadow.simulation import WarmArms
 
 CHECKPOINT_VERSION = 1
 
@@ -79,6 +87,8 @@ _STATE_FILES = frozenset(
     {
         "journal",
         "prefix",
+        "arms.pickle",
+        "arms.pickle.tmp",
         "watch.log",
         "alerts.jsonl",
         "watch-status.json",
@@ -121,6 +131,7 @@ class Watcher:
         self.follower = Follower(options.capture, self.journal)
         webhook = WebhookSender(options.webhook) if options.webhook else None
         self.delivery = Delivery(self.state_dir / "alerts.jsonl", alert_echo, iso_us, webhook)
+        self.warm = WarmArms()
         self.last_growth = clock()
         self.last_cycle_wall: float | None = None
         self.firing: list[tuple[str, str]] = []
@@ -176,15 +187,18 @@ class Watcher:
             self.log(f"warning: {warning}")
         self.state = WatchState(**saved["state"])
         self.delivery.delivered = set(self.state.delivered_alerts)
+        self.warm = WarmArms.load(self.state_dir / "arms.pickle")
         self.log(
             f"resumed from checkpoint: cycle {self.state.cycles}, "
             f"{self.journal.lines} lines, cutoff "
-            f"{iso_us(self.state.published_cutoff) if self.state.published_cutoff else '-'}"
+            f"{iso_us(self.state.published_cutoff) if self.state.published_cutoff else '-'}, "
+            f"arms at message {self.warm.fed}"
         )
 
     def checkpoint(self) -> None:
-        """Journal durable first, then the checkpoint replaced atomically."""
+        """Journal and arms durable first, then the checkpoint replaced atomically."""
         self.journal.sync()
+        self.warm.save(self.state_dir / "arms.pickle")
         self.state.delivered_alerts = sorted(self.delivery.delivered)
         document = {
             "version": CHECKPOINT_VERSION,
@@ -267,12 +281,13 @@ class Watcher:
             self.options.replay, inputs=[str(f) for f in files], out=target, force=True
         )
         try:
-            summary = replay(options)
+            summary = replay(options, warm=self.warm)
         except ShadowError as exc:
             self.log(f"cycle skipped: {exc.message}")
             return False
         finally:
             shutil.rmtree(prefix, ignore_errors=True)  # raw lines: kept no longer than needed
+            simulated, resimulated = self.warm.end_cycle()
         self._swap(target)
         state.late_pending = False
         for old in self.state_dir.glob("gen-*"):
@@ -287,10 +302,11 @@ class Watcher:
         self._alerts(figures, cutoff)
         self.log(
             f"cycle {state.cycles}: published up to {iso_us(cutoff)} "
-            f"({summary['messages']} messages re-simulated, lag {format_duration(lag)}, "
+            f"({summary['messages']} messages, {simulated} simulated, "
+            f"{resimulated} re-simulated, lag {format_duration(lag)}, "
             f"late lines {state.late_lines}{', idle: whole capture' if idle else ''})"
         )
-        self._status(summary, cutoff, newest)
+        self._status(summary, cutoff, newest, simulated, resimulated)
         self._set_metrics(figures, lag)
         return True
 
@@ -337,7 +353,9 @@ class Watcher:
             firing[(t.check, t.key)] = t.state == "firing"
         self.firing = sorted(key for key, on in firing.items() if on)
 
-    def _status(self, summary: dict[str, Any], cutoff: int, newest: int) -> None:
+    def _status(
+        self, summary: dict[str, Any], cutoff: int, newest: int, simulated: int, resimulated: int
+    ) -> None:
         status = {
             "cycle": self.state.cycles,
             "generation": self.state.generation,
@@ -346,7 +364,8 @@ class Watcher:
             "capture_lines": self.journal.lines,
             "late_lines": self.state.late_lines,
             "messages": summary["messages"],
-            "resimulated_messages": summary["messages"],
+            "simulated_messages": simulated,
+            "resimulated_messages": resimulated,
             "alerts_delivered": len(self.delivery.delivered),
             "firing": [list(key) for key in self.firing],
         }

@@ -11,6 +11,7 @@ from shadow.simulation import (
     ArmSpec,
     ModelSettings,
     RunPlan,
+    WarmArms,
     default_arms,
     parse_arms,
     run_arms,
@@ -49,10 +50,15 @@ def run_plan(
     workers: int | None,
     on_progress: ArmProgress | None = None,
     chunk_sizes: Sequence[int] | None = None,
+    warm: WarmArms | None = None,
 ) -> list[ArmResult]:
     """Run the plan's simulated arms and add ``recorded`` when present, in plan order.
-    ``chunk_sizes``: feed each arm the stream that many seqs at a time (the same results)."""
-    if chunk_sizes is None:
+    ``chunk_sizes``: feed each arm the stream that many seqs at a time (the same results).
+    ``warm``: arms kept from an earlier replay of a prefix of this stream, fed only the rest
+    (``shadow watch``; the same results)."""
+    if warm is not None:
+        results = warm.run(plan, prepared.stream)
+    elif chunk_sizes is None:
         results = run_arms(plan, prepared.stream, workers, on_progress=on_progress)
     else:
         results = run_arms_in_chunks(plan, prepared.stream, chunk_sizes, workers, on_progress)

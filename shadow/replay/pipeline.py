@@ -47,7 +47,7 @@ from shadow.replay.inputs import (
 from shadow.replay.manifest import write_run, write_stream
 from shadow.replay.readings import replay_readings
 from shadow.runfolder import staged_folder, write_json
-from shadow.simulation import ArmProgress, ModelSettings, release_free_memory
+from shadow.simulation import ArmProgress, ModelSettings, WarmArms, release_free_memory
 
 Progress = Callable[[str], None]
 
@@ -56,16 +56,21 @@ def replay(
     options: ReplayOptions,
     progress: Progress | None = None,
     arm_progress: ArmProgress | None = None,
+    warm: WarmArms | None = None,
 ) -> dict[str, Any]:
     """Run a whole replay into its run folder; returns the ``--json`` summary.
 
     ``progress`` hears phase notes, ``arm_progress`` each arm's messages and virtual time.
+    ``warm``: arms kept from the replay of a prefix of this capture (``shadow watch``), fed
+    only what they have not seen; they are left at the end of this capture for the next one.
     """
     watch = Stopwatch()
     check_options(options, default_out(input_stem(options.inputs)))
+    if warm is not None and options.chunk is not None:
+        raise UsageError("a replay with warm arms runs whole (no --chunk)")
     loaded = load_inputs(options)
     watch.phase("read")
-    return replay_loaded(options, loaded, watch, progress, arm_progress)
+    return replay_loaded(options, loaded, watch, progress, arm_progress, warm=warm)
 
 
 def replay_records(
@@ -102,6 +107,7 @@ def replay_loaded(
     progress: Progress | None = None,
     arm_progress: ArmProgress | None = None,
     profiles: dict[str, Any] | None = None,
+    warm: WarmArms | None = None,
 ) -> dict[str, Any]:
     """Normalize, run every arm, compare, write the run folder and its reports. With
     ``options.chunk`` the capture is replayed a chunk at a time (``chunks.ChunkLoop``)."""
@@ -115,7 +121,7 @@ def replay_loaded(
     config = effective_config(options, loaded.scenario_env)
     target = options.out or default_out(loaded.stem)
     with staged_folder(target, options.force) as out:
-        summary = _replay_into(out, options, loaded, config, watch, note, arm_progress)
+        summary = _replay_into(out, options, loaded, config, watch, note, arm_progress, warm=warm)
     summary["run_dir"] = str(target)
     summary["rejected"] = len(loaded.rejected)
     return summary
@@ -135,9 +141,11 @@ def _replay_into(
     note: Progress,
     arm_progress: ArmProgress | None,
     chunk_sizes: Sequence[int] | None = None,
+    warm: WarmArms | None = None,
 ) -> dict[str, Any]:
     """Everything a replay writes, into ``out`` (the staged folder). ``chunk_sizes``: the
-    arms are fed the stream that many seqs at a time (``_replay_streaming``)."""
+    arms are fed the stream that many seqs at a time (``_replay_streaming``); ``warm``: arms
+    kept from the replay of a prefix of this capture, fed only the rest (``shadow watch``)."""
     stages = sorted(set(options.stages))
     cohorts = cohorts_for(config, stages)
     environment = config.environment_settings()
@@ -175,7 +183,7 @@ def _replay_into(
     )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")
-    results = run_plan(plan, prepared, options.workers, arm_progress, chunk_sizes)
+    results = run_plan(plan, prepared, options.workers, arm_progress, chunk_sizes, warm)
     watch.phase("simulate")
     comparison = compare_arms(
         results,
@@ -189,7 +197,7 @@ def _replay_into(
     release_free_memory()
     watch.phase("compare")
     readings = replay_readings(
-        out, options, loaded, config, prepared, plan, comparison, chunk_sizes
+        out, options, loaded, config, prepared, plan, comparison, chunk_sizes, warm
     )
     if readings is not None:
         watch.phase("readings")

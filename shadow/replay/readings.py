@@ -37,7 +37,7 @@ from shadow.config import (
 from shadow.prepare import PreparedStream, plan_for, run_plan, translate_script
 from shadow.replay.inputs import LoadedInputs, ReplayOptions, compare_settings, effective_config
 from shadow.runfolder import sha256_file, write_lines, write_parquet
-from shadow.simulation import ModelSettings, RunPlan, parse_arms
+from shadow.simulation import ModelSettings, RunPlan, WarmArms, parse_arms
 
 READINGS_FOLDER = "readings"
 
@@ -51,10 +51,12 @@ def replay_readings(
     plan: RunPlan,
     main: Comparison,
     chunk_sizes: Sequence[int] | None = None,
+    warm: WarmArms | None = None,
 ) -> dict[str, Any] | None:
     """Run, compare and write every selected reading's alternatives; ``run.json["readings"]``
     (None without stages). ``chunk_sizes``: the arms are fed the stream that many seqs at a
-    time, as the main run's were (the same results)."""
+    time, as the main run's were; ``warm``: arms kept from the last replay of a prefix
+    (``shadow watch``). Either way, the same results."""
     stages = list(plan.stages)
     if not stages:
         return None
@@ -85,7 +87,16 @@ def replay_readings(
             record["arms"] = names
             record["folder"] = folder
             record["files"] = _run_variant(
-                out / folder, variant, names, options, prepared, plan, main, config, chunk_sizes
+                out / folder,
+                variant,
+                names,
+                options,
+                prepared,
+                plan,
+                main,
+                config,
+                chunk_sizes,
+                warm,
             )
             evaluated.append(record)
     return readings_record(config, evaluated)
@@ -115,6 +126,7 @@ def _run_variant(
     main: Comparison,
     config: EffectiveConfig,
     chunk_sizes: Sequence[int] | None,
+    warm: WarmArms | None,
 ) -> dict[str, str]:
     environment = translate_script(config.environment_settings(), prepared.message_names)
     models = ModelSettings(variant.legacy_settings(), variant.unified_settings(), environment)
@@ -128,7 +140,7 @@ def _run_variant(
         plan.flip_at,
         plan.flip_downtime,
     )
-    results = run_plan(variant_plan, prepared, options.workers, chunk_sizes=chunk_sizes)
+    results = run_plan(variant_plan, prepared, options.workers, chunk_sizes=chunk_sizes, warm=warm)
     comparison = compare_variant(
         results,
         prepared,

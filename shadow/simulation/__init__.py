@@ -18,6 +18,7 @@ from shadow.simulation.runner import (
     run_arms_in_chunks,
     stream_slice,
 )
+from shadow.simulation.warm import WarmArms
 
 __all__ = [
     "ArmProgress",
@@ -31,6 +32,7 @@ __all__ = [
     "RunPlan",
     "Stream",
     "StreamingArm",
+    "WarmArms",
     "default_arms",
     "default_pairs",
     "parse_arms",

@@ -84,6 +84,16 @@ def environment_for(spec: ArmSpec, settings: ModelSettings) -> EnvironmentSettin
     return settings.environment
 
 
+class _CohortRoute:
+    """A rollout arm's route: ``unified`` for the cohort, else ``legacy`` (picklable)."""
+
+    def __init__(self, in_cohort: Callable[[Message], bool]) -> None:
+        self.in_cohort = in_cohort
+
+    def __call__(self, message: Message) -> str:
+        return "unified" if self.in_cohort(message) else "legacy"
+
+
 def factory_for(
     spec: ArmSpec,
     settings: ModelSettings,
@@ -104,13 +114,12 @@ def factory_for(
     if spec.family == "rollout":
         if in_cohort is None:
             raise ValueError("a rollout arm needs its cohort")
-        cohort = in_cohort
         return Router(
             {
                 "legacy": partial(LegacyChain, settings=legacy),
                 "unified": partial(UnifiedCoordinator, settings=settings.unified),
             },
-            lambda message: "unified" if cohort(message) else "legacy",
+            _CohortRoute(in_cohort),
         )
     raise ValueError(f"arm {spec.name} is not simulated")
 

@@ -408,6 +408,20 @@ def _arm_result(
     )
 
 
+class _Cohort:
+    """Whether a message's contact is in a rollout arm's cohort (seq-indexed membership; with a
+    flip, ``before`` until ``flip_at``): an object, not a closure, so an arm pickles."""
+
+    def __init__(self, members: bytearray, before: bytearray, flip_at: int) -> None:
+        self.members = members
+        self.before = before
+        self.flip_at = flip_at
+
+    def __call__(self, message: Message) -> bool:
+        chosen = self.members if message.received_at >= self.flip_at else self.before
+        return bool(chosen[message.seq])
+
+
 class StreamingArm:
     """One arm fed a chunk of the stream at a time (``world.ArmSession``), its outcomes taken
     out as they settle: the same outcomes, seq for seq, as ``run_arm`` over the whole stream.
@@ -437,15 +451,9 @@ class StreamingArm:
             if plan.flip_at is not None:
                 earlier = previous_stage(plan.stages, spec.stage)
                 before = self._members.setdefault(earlier, bytearray())
-                flip_at = plan.flip_at
-
-                def in_cohort(message: Message) -> bool:
-                    chosen = members if message.received_at >= flip_at else before
-                    return bool(chosen[message.seq])
+                in_cohort = _Cohort(members, before, plan.flip_at)
             else:
-
-                def in_cohort(message: Message) -> bool:
-                    return bool(members[message.seq])
+                in_cohort = _Cohort(members, members, 0)
 
         restarts = [Restart(r.at, r.downtime) for r in env_settings.restarts]
         if spec.stage is not None and plan.flip_at is not None and plan.flip_downtime is not None:
@@ -458,12 +466,13 @@ class StreamingArm:
             reference_replies=reference_replies,
             drain=plan.drain,
             gauge_interval=plan.gauge_interval,
-            on_progress=(
-                None
-                if on_progress is None
-                else lambda done, now: on_progress(spec.name, done, self.fed, now)
-            ),
+            on_progress=None if on_progress is None else self._progress,
         )
+        self.on_progress = on_progress
+
+    def _progress(self, done: int, now: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.spec.name, done, self.fed, now)
 
     def feed(self, chunk: Stream) -> None:
         """Deliver the chunk's messages (the chunk follows the last one fed)."""

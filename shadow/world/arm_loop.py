@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
+from mypy_extensions import mypyc_attr
+
 from shadow.kernel import Gauges, GaugeSource, Group, Kernel, Recorder
 from shadow.world.environment import REDELIVERY, Environment, Message, Restart
 
@@ -63,6 +65,7 @@ class Model(Protocol):
 ModelFactory = Callable[[Kernel, Environment, Recorder, GaugeSource, Group], Model]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(slots=True)
 class ArmRun:
     """What one arm left behind: the recorder's columns, gauges, stats, and when it stopped."""
@@ -79,6 +82,12 @@ class ArmRun:
     sent_at: dict[int, int] = field(default_factory=dict)
 
 
+def _one_instance(message: Message) -> str:
+    """The route of an arm with one instance (a function, not a lambda: a session pickles)."""
+    return ""
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Router:
     """Sends each message to one of several instances (the rollout arm); default: one instance."""
 
@@ -118,6 +127,7 @@ def simulate(
     return session.finish(size)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ArmSession:
     """One arm whose kernel stays alive across chunks of messages (``feed`` each chunk, then
     ``finish``): the same run, event for event, as ``simulate`` over their concatenation.
@@ -126,6 +136,10 @@ class ArmSession:
     timers due later fire when the next chunk's arrivals (or the drain) come past them, in the
     order one uninterrupted run fires them (kernel guarantees 4 and 5). ``recorder`` is sized
     ``size`` up front; a streaming caller starts it at 0 and grows it as seqs come.
+
+    Between feeds a session pickles, and the copy runs on as the original would (kernel
+    guarantee 13): its event handlers are methods, not closures. ``on_progress`` is not part
+    of what pickles; a copy reports no progress.
     """
 
     def __init__(
@@ -148,232 +162,230 @@ class ArmSession:
         self.progress_every = progress_every
         self.delivered = 0
         self.last_arrival = 0
-        self._setup(factory, environment, size, capture, gauge_interval, reference_replies)
-
-    def _setup(
-        self,
-        factory: ModelFactory | Router,
-        environment: Environment,
-        size: int,
-        capture: Iterable[int],
-        gauge_interval: int,
-        reference_replies: Mapping[int, int] | None,
-    ) -> None:
-        """The arm's state and its event handlers (closures over that state)."""
-        restarts = self.restarts
         kernel = Kernel()
-        recorder = Recorder(kernel, size, capture)
-        gauges = Gauges(kernel, gauge_interval)
-        router = factory if isinstance(factory, Router) else Router({"": factory}, lambda _m: "")
-        instances: dict[str, Model] = {}
-        groups: list[Group] = []
-        totals: dict[str, int | float] = {}
-        down = [False]
-        buffered: list[Message] = []
-        withheld: list[int] = []
+        self.kernel = kernel
+        self.recorder = recorder = Recorder(kernel, size, capture)
+        self.gauges = Gauges(kernel, gauge_interval)
+        self.environment = environment
+        self.router = (
+            factory if isinstance(factory, Router) else Router({"": factory}, _one_instance)
+        )
+        self.reference_replies = reference_replies
+        self.instances: dict[str, Model] = {}
+        self.groups: list[Group] = []
+        self.totals: dict[str, int | float] = {}
+        self.down = False
+        self.buffered: list[Message] = []
+        self.withheld: list[int] = []
+        self.windows = [(r.at, r.at + r.downtime) for r in self.restarts]
+        self.redelivery = environment.settings.redelivery
+        self.schedule = REDELIVERY[self.redelivery]
+        self.latest_attempt = 0
+        self.reactive = environment.settings.users == "reactive"
+        self.pacing_max = environment.settings.pacing_max
+        self.last_sent: dict[tuple[str, str], int] = {}
+        # guarantee 7: what each contact's user last wrote, each message's shift, who waits
+        self.anchors: dict[str, Message] = {}
+        self.planned: dict[tuple[str, str], int] = {}
+        self.shift: dict[int, int] = {}
+        self.unsent: dict[int, list[tuple[Message, int]]] = {}  # seq not sent yet -> resends
+        self.waiting: dict[int, list[tuple[Message, int]]] = {}  # anchor seq -> (message, gap)
+        self.sent_at: dict[int, int] = {}
+        self.start_instances()
+        for planned_restart in self.restarts:
+            kernel.call_at(planned_restart.at, partial(self.restart, planned_restart.downtime))
+        if self.reactive:
+            recorder.on_first_reply = self.on_first_reply
 
-        def start_instances() -> None:
-            groups.clear()
-            for name, make in router.factories.items():
-                group = Group(name or "arm")
-                view = gauges.scoped(name) if name else gauges
-                instances[name] = make(kernel, environment, recorder, view, group)
-                groups.append(group)
+    def __getstate__(self) -> dict[str, object]:
+        state = {name: getattr(self, name) for name in _SESSION_STATE}
+        state["on_progress"] = None
+        return state
 
-        def deliver(message: Message) -> None:
-            system = router.route(message)
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    # -- the event handlers (methods: a session pickles) ------------------------------------
+    def start_instances(self) -> None:
+        groups = self.groups
+        groups.clear()
+        kernel, gauges = self.kernel, self.gauges
+        for name, make in self.router.factories.items():
+            group = Group(name or "arm")
+            view = gauges.scoped(name) if name else gauges
+            self.instances[name] = make(kernel, self.environment, self.recorder, view, group)
+            groups.append(group)
+
+    def deliver(self, message: Message) -> None:
+        system = self.router.route(message)
+        recorder = self.recorder
+        recorder.system_name = system
+        recorder.event("arrived", message.seq, "", system)
+        self.instances[system].on_message(message)
+
+    def down_until(self, now: int) -> int | None:
+        """When the arm is back, if it is down at ``now`` (or within a planned window)."""
+        for start, end in self.windows:
+            if start <= now < end:
+                return end
+        return None
+
+    def retry(self, message: Message, after: int) -> None:
+        """Guarantee 5: the gateway's next attempt at ``after`` or later, or the message is
+        lost when the gateway gives up first (or never retries)."""
+        schedule = self.schedule
+        at = None if schedule is None else schedule.attempt_at_or_after(message.received_at, after)
+        if at is None:
+            system = self.router.route(message)
+            recorder = self.recorder
             recorder.system_name = system
             recorder.event("arrived", message.seq, "", system)
-            instances[system].on_message(message)
+            recorder.event("lost", message.seq, "environment.redelivery")
+            return
+        self.latest_attempt = max(self.latest_attempt, at)
+        self.kernel.call_at(at, partial(self.attempt, message))
 
-        windows = [(r.at, r.at + r.downtime) for r in restarts]
-        redelivery = environment.settings.redelivery
-        schedule = REDELIVERY[redelivery]
-        latest_attempt = [0]
+    def attempt(self, message: Message) -> None:
+        now = self.kernel.now
+        end = self.down_until(now)
+        if end is not None:
+            self.retry(message, end)
+        elif self.down:  # the bot comes back at this very instant: this attempt fails
+            self.retry(message, now + 1)
+        else:
+            self.deliver(message)
 
-        def down_until(now: int) -> int | None:
-            """When the arm is back, if it is down at ``now`` (or within a planned window)."""
-            for start, end in windows:
-                if start <= now < end:
-                    return end
-            return None
-
-        def retry(message: Message, after: int) -> None:
-            """Guarantee 5: the gateway's next attempt at ``after`` or later, or the message is
-            lost when the gateway gives up first (or never retries)."""
-            at = (
-                None
-                if schedule is None
-                else schedule.attempt_at_or_after(message.received_at, after)
+    def send(self, message: Message, at: int) -> None:
+        """The user sends ``message`` at ``at`` (not before now)."""
+        kernel = self.kernel
+        seq = message.seq
+        at = max(at, kernel.now)
+        self.shift[seq] = at - message.received_at
+        if at != message.received_at:
+            self.sent_at[seq] = at
+            message = Message(
+                seq,
+                message.message_id,
+                message.contact_id,
+                at,
+                message.text_hash,
+                message.text_norm_hash,
+                message.type,
+                message.topic,
+                message.repeat_kind,
             )
-            if at is None:
-                system = router.route(message)
-                recorder.system_name = system
-                recorder.event("arrived", message.seq, "", system)
-                recorder.event("lost", message.seq, "environment.redelivery")
+        if at <= kernel.now:
+            self.admit(message)
+        else:
+            self.latest_attempt = max(self.latest_attempt, at)
+            kernel.call_at(at, partial(self.admit, message))
+        for resend, delay in self.unsent.pop(seq, ()):
+            self.send(resend, at + delay)
+
+    def on_first_reply(self, seq: int) -> None:
+        now = self.kernel.now
+        for message, gap in self.waiting.pop(seq, ()):
+            self.send(message, now + gap)
+
+    def give_up(self, anchor: int, message: Message) -> None:
+        """The user waited ``pacing_max`` past the stream time for the reply, and writes."""
+        pending = self.waiting.get(anchor)
+        if pending is None:
+            return
+        for index, (queued, _) in enumerate(pending):
+            if queued is message:
+                del pending[index]
+                self.send(message, self.kernel.now)
                 return
-            latest_attempt[0] = max(latest_attempt[0], at)
-            kernel.call_at(at, partial(attempt, message))
 
-        def attempt(message: Message) -> None:
-            now = kernel.now
-            end = down_until(now)
-            if end is not None:
-                retry(message, end)
-            elif down[0]:  # the bot comes back at this very instant: this attempt fails
-                retry(message, now + 1)
+    def plan(self, message: Message) -> None:
+        """Guarantee 7: when this arm's user sends ``message`` (seen at its stream time)."""
+        contact = message.contact_id
+        key = (contact, message.text_hash)
+        shift = self.shift
+        if message.repeat_kind == "resend":
+            origin = self.planned.get(key)
+            if origin is None:
+                self.send(message, message.received_at)
+            elif origin in shift:
+                self.send(message, message.received_at + shift[origin])
+            else:  # the original is not sent yet: the resend keeps its delay after it
+                self.unsent.setdefault(origin, []).append((message, 0))
+            return
+        self.planned[key] = message.seq
+        anchors = self.anchors
+        anchor = anchors.get(contact)
+        anchors[contact] = message
+        if anchor is None:
+            self.send(message, message.received_at)
+            return
+        replies = self.reference_replies
+        reference = anchor.received_at if replies is None else replies.get(anchor.seq)
+        gap = None if reference is None else message.received_at - reference
+        recorder = self.recorder
+        if gap is not None and gap > self.pacing_max:  # a new conversation
+            self.send(message, message.received_at)
+        elif gap is None or gap < 0:  # written before the reply: paced by the anchor's sending
+            if anchor.seq in shift:
+                self.send(message, message.received_at + shift[anchor.seq])
             else:
-                deliver(message)
+                self.unsent.setdefault(anchor.seq, []).append((message, 0))
+        elif recorder.first_reply_at[recorder.row(anchor.seq)] >= 0:
+            self.send(message, recorder.first_reply_at[recorder.row(anchor.seq)] + gap)
+        else:
+            self.waiting.setdefault(anchor.seq, []).append((message, gap))
+            until = message.received_at + self.pacing_max
+            self.latest_attempt = max(self.latest_attempt, until)
+            self.kernel.call_at(until, partial(self.give_up, anchor.seq, message))
 
-        reactive = environment.settings.users == "reactive"
-        pacing_max = environment.settings.pacing_max
-        last_sent: dict[tuple[str, str], int] = {}
-        # guarantee 7: what each contact's user last wrote, each message's shift, who waits
-        anchors: dict[str, Message] = {}
-        planned: dict[tuple[str, str], int] = {}
-        shift: dict[int, int] = {}
-        unsent: dict[int, list[tuple[Message, int]]] = {}  # seq not sent yet -> its resends
-        waiting: dict[int, list[tuple[Message, int]]] = {}  # anchor seq -> (message, gap)
-        sent_at: dict[int, int] = {}
-
-        def send(message: Message, at: int) -> None:
-            """The user sends ``message`` at ``at`` (not before now)."""
-            seq = message.seq
-            at = max(at, kernel.now)
-            shift[seq] = at - message.received_at
-            if at != message.received_at:
-                sent_at[seq] = at
-                message = Message(
-                    seq,
-                    message.message_id,
-                    message.contact_id,
-                    at,
-                    message.text_hash,
-                    message.text_norm_hash,
-                    message.type,
-                    message.topic,
-                    message.repeat_kind,
-                )
-            if at <= kernel.now:
-                admit(message)
-            else:
-                latest_attempt[0] = max(latest_attempt[0], at)
-                kernel.call_at(at, partial(admit, message))
-            for resend, delay in unsent.pop(seq, ()):
-                send(resend, at + delay)
-
-        def on_first_reply(seq: int) -> None:
-            now = kernel.now
-            for message, gap in waiting.pop(seq, ()):
-                send(message, now + gap)
-
-        def give_up(anchor: int, message: Message) -> None:
-            """The user waited ``pacing_max`` past the stream time for the reply, and writes."""
-            pending = waiting.get(anchor)
-            if pending is None:
-                return
-            for index, (queued, _) in enumerate(pending):
-                if queued is message:
-                    del pending[index]
-                    send(message, kernel.now)
-                    return
-
-        def plan(message: Message) -> None:
-            """Guarantee 7: when this arm's user sends ``message`` (seen at its stream time)."""
-            contact = message.contact_id
-            key = (contact, message.text_hash)
+    def admit(self, message: Message) -> None:
+        recorder = self.recorder
+        if self.reactive:  # guarantee 6: the user would not resend what this arm answered
+            key = (message.contact_id, message.text_hash)
             if message.repeat_kind == "resend":
-                origin = planned.get(key)
-                if origin is None:
-                    send(message, message.received_at)
-                elif origin in shift:
-                    send(message, message.received_at + shift[origin])
-                else:  # the original is not sent yet: the resend keeps its delay after it
-                    unsent.setdefault(origin, []).append((message, 0))
-                return
-            planned[key] = message.seq
-            anchor = anchors.get(contact)
-            anchors[contact] = message
-            if anchor is None:
-                send(message, message.received_at)
-                return
-            reference = (
-                anchor.received_at
-                if reference_replies is None
-                else reference_replies.get(anchor.seq)
-            )
-            gap = None if reference is None else message.received_at - reference
-            if gap is not None and gap > pacing_max:  # a new conversation
-                send(message, message.received_at)
-            elif gap is None or gap < 0:  # written before the reply: paced by the anchor's sending
-                if anchor.seq in shift:
-                    send(message, message.received_at + shift[anchor.seq])
-                else:
-                    unsent.setdefault(anchor.seq, []).append((message, 0))
-            elif recorder.first_reply_at[recorder.row(anchor.seq)] >= 0:
-                send(message, recorder.first_reply_at[recorder.row(anchor.seq)] + gap)
-            else:
-                waiting.setdefault(anchor.seq, []).append((message, gap))
-                until = message.received_at + pacing_max
-                latest_attempt[0] = max(latest_attempt[0], until)
-                kernel.call_at(until, partial(give_up, anchor.seq, message))
-
-        def admit(message: Message) -> None:
-            if reactive:  # guarantee 6: the user would not resend what this arm already answered
-                key = (message.contact_id, message.text_hash)
-                if message.repeat_kind == "resend":
-                    origin = last_sent.get(key)
-                    if origin is not None and recorder.first_reply_at[recorder.row(origin)] >= 0:
-                        recorder.event("dropped", message.seq, "environment.users", "users")
-                        withheld.append(message.seq)
-                        return
-                last_sent[key] = message.seq
-            # Buffer while the arm is down, and for the whole [T, T + D) window even before the
-            # restart's timer ran (an arrival due at T precedes same-instant timers).
-            now = kernel.now
-            if redelivery != "burst":
-                end = down_until(now)
-                if end is not None:
-                    retry(message, end)
+                origin = self.last_sent.get(key)
+                if origin is not None and recorder.first_reply_at[recorder.row(origin)] >= 0:
+                    recorder.event("dropped", message.seq, "environment.users", "users")
+                    self.withheld.append(message.seq)
                     return
-                if not down[0]:
-                    deliver(message)
-                    return
-            if down[0] or any(start <= now < end for start, end in windows):
-                buffered.append(message)
-            else:
-                deliver(message)
+            self.last_sent[key] = message.seq
+        # Buffer while the arm is down, and for the whole [T, T + D) window even before the
+        # restart's timer ran (an arrival due at T precedes same-instant timers).
+        now = self.kernel.now
+        if self.redelivery != "burst":
+            end = self.down_until(now)
+            if end is not None:
+                self.retry(message, end)
+                return
+            if not self.down:
+                self.deliver(message)
+                return
+        if self.down or any(start <= now < end for start, end in self.windows):
+            self.buffered.append(message)
+        else:
+            self.deliver(message)
 
-        def restart(downtime: int) -> None:
-            for name, instance in instances.items():
-                for key, value in instance.stats().items():
-                    totals[f"{name}.{key}" if name else key] = (
-                        totals.get(f"{name}.{key}" if name else key, 0) + value
-                    )
-            for group in groups:
-                group.stop()
-            recorder.restart()
-            down[0] = True
-            kernel.call_at(kernel.now + downtime, come_back)
+    def restart(self, downtime: int) -> None:
+        totals = self.totals
+        for name, instance in self.instances.items():
+            for key, value in instance.stats().items():
+                full = f"{name}.{key}" if name else key
+                totals[full] = totals.get(full, 0) + value
+        for group in self.groups:
+            group.stop()
+        self.recorder.restart()
+        self.down = True
+        kernel = self.kernel
+        kernel.call_at(kernel.now + downtime, self.come_back)
 
-        def come_back() -> None:
-            down[0] = False
-            start_instances()
-            pending = list(buffered)
-            buffered.clear()
-            for message in pending:
-                deliver(message)
-
-        start_instances()
-        for planned_restart in restarts:
-            kernel.call_at(planned_restart.at, partial(restart, planned_restart.downtime))
-        if reactive:
-            recorder.on_first_reply = on_first_reply
-        self.kernel, self.recorder, self.gauges = kernel, recorder, gauges
-        self.instances, self.totals = instances, totals
-        self.reactive, self.withheld, self.sent_at = reactive, withheld, sent_at
-        self.latest_attempt = latest_attempt
-        self.entry = plan if reactive else admit
+    def come_back(self) -> None:
+        self.down = False
+        self.start_instances()
+        pending = list(self.buffered)
+        self.buffered.clear()
+        for message in pending:
+            self.deliver(message)
 
     def _arrivals(self, messages: Iterable[Message]) -> Iterable[tuple[int, Message]]:
         on_progress, every = self.on_progress, self.progress_every
@@ -386,17 +398,16 @@ class ArmSession:
 
     def feed(self, messages: Iterable[Message]) -> None:
         """Deliver a chunk of messages (sorted by ``received_at``, none before the last fed)."""
-        self.kernel.run(None, self._arrivals(messages), self.entry)
+        self.kernel.run(None, self._arrivals(messages), self.plan if self.reactive else self.admit)
 
     def finish(self, size: int) -> ArmRun:
         """Run the drain (guarantee 3) and return the arm's record; ``size``: seqs in all."""
         restarts_end = max((r.at + r.downtime for r in self.restarts), default=0)
         kernel = self.kernel
-        latest_attempt = self.latest_attempt
-        stop = max(self.last_arrival, restarts_end, latest_attempt[0]) + self.drain
+        stop = max(self.last_arrival, restarts_end, self.latest_attempt) + self.drain
         kernel.run(stop)
-        while latest_attempt[0] + self.drain > stop:  # a redelivery scheduled during the drain
-            stop = latest_attempt[0] + self.drain
+        while self.latest_attempt + self.drain > stop:  # a redelivery scheduled in the drain
+            stop = self.latest_attempt + self.drain
             kernel.run(stop)
         if self.on_progress is not None:
             self.on_progress(size, kernel.now)
@@ -417,3 +428,39 @@ class ArmSession:
             self.withheld,
             self.sent_at,
         )
+
+
+#: What a pickled session holds (``ArmSession.__getstate__``).
+_SESSION_STATE = (
+    "restarts",
+    "drain",
+    "on_progress",
+    "progress_every",
+    "delivered",
+    "last_arrival",
+    "kernel",
+    "recorder",
+    "gauges",
+    "environment",
+    "router",
+    "reference_replies",
+    "instances",
+    "groups",
+    "totals",
+    "down",
+    "buffered",
+    "withheld",
+    "windows",
+    "redelivery",
+    "schedule",
+    "latest_attempt",
+    "reactive",
+    "pacing_max",
+    "last_sent",
+    "anchors",
+    "planned",
+    "shift",
+    "unsent",
+    "waiting",
+    "sent_at",
+)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from struct import Struct
 
+from mypy_extensions import mypyc_attr
+
 from shadow.kernel import Event, Kernel, KeyedRandom, normal_quantile
 
 MS = 1_000
@@ -32,6 +34,7 @@ _TWO_WORDS = Struct("<2Q")
 _THREE_WORDS = Struct("<3Q")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Message:
     """One inbound message as the coordinators see it (texts only as hashes).
 
@@ -144,16 +147,50 @@ class Latency:
         return self.sampler()(u)
 
     def sampler(self) -> Callable[[float], int]:
-        """``draw`` with its parameters worked out once (the agent draws once per call)."""
+        """``draw`` with its parameters worked out once (the agent draws once per call); an
+        object, not a closure, so an arm's state pickles (kernel guarantee 13)."""
         if self.kind == "fixed":
-            fixed = max(0, round(self.fixed / MS)) * MS
-            return lambda _u: fixed
+            return _FixedSampler(max(0, round(self.fixed / MS)) * MS)
         if self.kind == "uniform":
-            low, span = self.low, self.high - self.low
-            return lambda u: max(0, round((low + span * u) / MS)) * MS
+            return _UniformSampler(self.low, self.high - self.low)
         mu = math.log(self.median)
         sigma = max(math.log(self.p95) - mu, 0.0) / 1.6448536269514722
-        return lambda u: max(0, round(math.exp(mu + sigma * normal_quantile(u)) / MS)) * MS
+        return _LognormalSampler(mu, sigma)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class _FixedSampler:
+    __slots__ = ("fixed",)
+
+    def __init__(self, fixed: int) -> None:
+        self.fixed = fixed
+
+    def __call__(self, u: float) -> int:
+        return self.fixed
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class _UniformSampler:
+    __slots__ = ("low", "span")
+
+    def __init__(self, low: int, span: int) -> None:
+        self.low = low
+        self.span = span
+
+    def __call__(self, u: float) -> int:
+        return max(0, round((self.low + self.span * u) / MS)) * MS
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class _LognormalSampler:
+    __slots__ = ("mu", "sigma")
+
+    def __init__(self, mu: float, sigma: float) -> None:
+        self.mu = mu
+        self.sigma = sigma
+
+    def __call__(self, u: float) -> int:
+        return max(0, round(math.exp(self.mu + self.sigma * normal_quantile(u)) / MS)) * MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +286,7 @@ class EnvironmentSettings:
 _OUTCOME_RANK = {"ok": 0, "error": 1, "hang": 2}
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class AgentCall:
     """One agent call: its event (value: reply text hash) and what was drawn for it."""
 
@@ -276,6 +314,7 @@ def normalize_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Environment:
     """Agent and sender of one arm; stateless apart from what was drawn (guarantee 1)."""
 
@@ -304,6 +343,11 @@ class Environment:
             value = self._reply_text(reply)
             self._replies[key] = value
             self._replies[agent.key_classes.get(key) or text_token(normalize_text(key))] = value
+
+    def use_recorded_latency(self, recorded_latency: Mapping[int, int]) -> None:
+        """Replace the recorded latencies (a longer stream's: the same for every seq drawn
+        so far, ``shadow.simulation.warm`` guarantee 2)."""
+        self._recorded = recorded_latency
 
     def agent_call(self, kernel: Kernel, members: Sequence[Message]) -> AgentCall:
         """Start an agent call on ``members`` now; its event settles per guarantee 2-3."""

@@ -5,6 +5,7 @@ and the metrics endpoint. Every wait is a bounded loop; nothing asserts on time.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -138,6 +139,15 @@ def test_late_line_counted_alerted_and_included(tmp_path: Path) -> None:
     watcher.send_signal(signal.SIGTERM)
     assert watcher.wait(timeout=120) == 0
     assert _status(run)["late_lines"] == 1
+    # the late message sorts first: the cycle that took it in simulated afresh every message
+    # the arms had been fed (all the last cycle published), and said so
+    cycles = re.findall(
+        r"\((\d+) messages, (\d+) simulated, (\d+) re-simulated.*late lines (\d+)",
+        (run.with_name("run.watch") / "watch.log").read_text(),
+    )
+    late = next(i for i, cycle in enumerate(cycles) if cycle[3] == "1")
+    assert int(cycles[late][2]) == int(cycles[late - 1][0]) > 0
+    assert all(cycle[2] == "0" for cycle in cycles[:late])
     alerts = (run.with_name("run.watch") / "alerts.jsonl").read_text().splitlines()
     assert any(json.loads(a)["alert"] == "late lines" for a in alerts)
     assert "[firing] late lines" in watcher.communicate()[0]
@@ -173,6 +183,19 @@ def test_sigkill_twenty_times_loses_and_doubles_nothing(tmp_path: Path) -> None:
     assert _status(run)["capture_lines"] == len(LINES)
     assert log.read_text().count("resumed from checkpoint") == len(bursts)
     _assert_equals_offline(capture, run, tmp_path)
+    # each restart took the arms up at its checkpoint: it simulated again only what the killed
+    # process had simulated after it, no more than one cycle (a checkpoint follows each cycle)
+    published, largest, restarts = 0, 0, 0
+    for line in log.read_text().splitlines():
+        if resumed := re.search(r"arms at message (\d+)$", line):
+            arms = int(resumed[1])
+            assert published - largest <= arms <= published, (line, published, largest)
+            restarts += 1
+        elif cycle := re.match(r"cycle \d+: .*\((\d+) messages, (\d+) simulated, (\d+) re-", line):
+            messages, simulated, resimulated = (int(cycle[i]) for i in (1, 2, 3))
+            assert resimulated == 0, line  # no late line here: no prefix changed
+            published, largest = max(published, messages), max(largest, simulated)
+    assert restarts == len(bursts) and published > 2 * largest  # the bound says something
 
 
 def test_bad_usage_is_one_line_exit_3_before_reading(tmp_path: Path) -> None:

@@ -132,3 +132,11 @@ def test_the_compiled_build_writes_the_same_bytes(tmp_path: Path) -> None:
             folders.append(digests(out))
         assert folders[0] == folders[1], args
         assert "divergences.jsonl" in folders[0]
+    # shadow watch's checkpoints: the compiled arms pickle and run on as the pure ones do
+    check = [str(ROOT / "tests" / "warm_support.py"), replays[-1][0], "10"]
+    printed = [
+        run(python, *check, cwd=tmp_path) for python in (Path(sys.executable), bin_dir / "python")
+    ]
+    assert [p.returncode for p in printed] == [0, 0], printed[1].stderr[-2000:]
+    assert printed[0].stdout == printed[1].stdout
+    assert [line.split()[0] for line in printed[1].stdout.splitlines()] == ["True"] * 3
