@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -101,7 +102,7 @@ def cloud_audio(message_id: str, at: int, sha256: str = "", kind: str = "audio")
 
 def repeat_classes(
     path: Path, answered_at: list[int] | None
-) -> tuple[list[str | None], list[int], dict[str, object]]:
+) -> tuple[list[str | None], list[int], dict[str, Any]]:
     capture = read_captures([str(path)])
     prepared = prepare_stream(capture.inbound, [], None, False, 0)
     answered = None if answered_at is None else np.asarray(answered_at, dtype=np.int64)
