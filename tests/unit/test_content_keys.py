@@ -33,7 +33,7 @@ EXPECTED = {
     "cloud/reaction": ["reaction:wamid.OUT0001:👍", *["reaction:wamid.OUT0001:"] * 2],
     "cloud/contacts": [""],
     "evolution/voice": ["sha256:dm9pY2Utbm90ZQ=="],
-    "evolution/image": ["sha256:AQIDBA=="],  # a serialized Buffer: its bytes, base64
+    "evolution/image": ["sha256:AQIDBA=="],  # a serialized Uint8Array: its bytes, base64
     "evolution/location": ["geo:-23.55000,-46.63000"],
     "evolution/reaction": ["reaction:BAE5000001:❤️"],
     "evolution/buttons_response": ["reply:yes", "reply:r1"],
@@ -78,6 +78,7 @@ def test_keys_are_canonical() -> None:
     assert media_key("abc", "id1") == "sha256:abc"
     assert media_key(None, "id1") == media_key("", "id1") == "media:id1"
     assert media_key({"0": 255, "1": 0}) == "sha256:/wA="
+    assert media_key({"type": "Buffer", "data": [255, 0]}) == "sha256:/wA="
     assert media_key([1, 300]) == media_key(None, None) == ""
     assert reply_key("  ") == reaction_key(None, "x") == ""
 
