@@ -181,3 +181,22 @@ def test_redacted_capture_keeps_content_equality_and_no_raw_key(tmp_path: Path) 
     write_redacted(read_captures([str(out)]), tmp_path / "again.jsonl", "a-key")
     again = (tmp_path / "again.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["content_key"] for line in again] == keys  # kept as they are
+
+
+def test_a_scenario_message_content_keeps_the_identity(tmp_path: Path) -> None:
+    """A scenario's listed ``content`` (what ``shadow repro`` writes) reaches the stream as the
+    shadow format's ``content_key``: two voice notes of one content class repeat."""
+    from shadow.streams.generate import generate_to_file
+
+    scenario = tmp_path / "voices.yaml"
+    scenario.write_text(
+        "name: voices\ndescription: d\nduration: 1m\ncontacts: 1\ntraffic:\n  - messages:\n"
+        "      - {at: 0s, contact: 1, type: voice, content: c1}\n"
+        "      - {at: 5s, contact: 1, type: voice, content: c1}\n"
+        "      - {at: 6s, contact: 1, type: voice}\n",
+        encoding="utf-8",
+    )
+    capture = tmp_path / "voices.jsonl"
+    generate_to_file(str(scenario), capture, 1)
+    kinds, repeat_of, _ = repeat_classes(capture, [-1, -1, -1])
+    assert kinds == ["distinct", "resend", "distinct"] and repeat_of == [-1, 0, -1]
