@@ -59,6 +59,13 @@ TEXT_REPLY = "Zimbramolar: olá Iracema! Seu pedido está a caminho"
 TEXT_CONTINUATION = "Borbotoaria e já faz uma semana"
 TEXT_EDITED = "Trapezoidália: na verdade é tamanho 43"
 MEDIA_ID = "1479537139650973"
+# content keys (shadow/streams/content.py): media hashes and a place, never written as they are
+MEDIA_SHA256 = "UXVpbmNhamFndWFyYUltYWdlbUhhc2g="
+VOICE_SHA256 = "Qm9yb3JvY2FWb2ljZU5vdGVIYXNoMDE="
+VOICE_MEDIA_ID = "2958164370215846"
+EVOLUTION_SHA256 = "VGFtYW5kdWFWb3pFdm9sdXRpb25IYXNo"
+LATITUDE = "-19.9173846"
+LONGITUDE = "-43.9346521"
 EVOLUTION_ID = "3EB0C72A19F5D8F49A1F"
 ZAPI_ID = "3EB0D41B7E2C96A8F05B"
 TWILIO_SID = "SM5f8e2d1c9b7a6f4e3d2c1b0a9f8e7d6c"
@@ -117,6 +124,13 @@ CANARIES: tuple[Canary, ...] = (
     Canary("continuation", TEXT_CONTINUATION, "text", ("Borbotoaria",)),
     Canary("edited text", TEXT_EDITED, "text", ("Trapezoidália",)),
     Canary("media id", MEDIA_ID, "id"),
+    Canary("media sha256", MEDIA_SHA256, "id"),
+    Canary("voice sha256", VOICE_SHA256, "id"),
+    Canary("voice media id", VOICE_MEDIA_ID, "id"),
+    Canary("evolution sha256", EVOLUTION_SHA256, "id"),
+    # the place as the capture gives it, and as its content key rounds it
+    Canary("latitude", LATITUDE, "id", ("19.91738",)),
+    Canary("longitude", LONGITUDE, "id", ("43.93465",)),
     Canary("wamid A1", WAMID_A1, "id"),
     Canary("wamid A2", WAMID_A2, "id"),
     Canary("wamid B1", WAMID_B1, "id"),
@@ -230,9 +244,32 @@ def cloud_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
         "image": {
             "caption": TEXT_CAPTION,
             "mime_type": "image/jpeg",
-            "sha256": "Qm9ndXMgc2hhMjU2IG9mIHRoZSBtZWRpYQ==",
+            "sha256": MEDIA_SHA256,
             "id": MEDIA_ID,
         },
+    }
+    # an uncaptioned voice note sent twice (one file: one sha256), then a place
+    voices = [
+        {
+            "from": PHONE_B,
+            "id": ident,
+            "timestamp": str(T0 + 6),
+            "type": "audio",
+            "audio": {
+                "mime_type": "audio/ogg; codecs=opus",
+                "sha256": VOICE_SHA256,
+                "id": VOICE_MEDIA_ID,
+                "voice": True,
+            },
+        }
+        for ident in (wamid(PHONE_B, "3EB0V01CE0000000000001"), wamid(PHONE_B, "3EB0V01CE02"))
+    ]
+    place = {
+        "from": PHONE_B,
+        "id": wamid(PHONE_B, "3EB0L0CA7100000000000001"),
+        "timestamp": str(T0 + 7),
+        "type": "location",
+        "location": {"latitude": float(LATITUDE), "longitude": float(LONGITUDE)},
     }
     button = {
         "from": PHONE_A,
@@ -252,6 +289,11 @@ def cloud_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
     lines = [
         _signed(cs, 1, _cloud_body({"contacts": _contacts(NAME_A, PHONE_A), "messages": [text_a]})),
         _signed(cs, 6, _cloud_body({"contacts": _contacts(NAME_B, PHONE_B), "messages": [image]})),
+        _signed(
+            cs,
+            7,
+            _cloud_body({"contacts": _contacts(NAME_B, PHONE_B), "messages": [*voices, place]}),
+        ),
         _signed(cs, 8, _cloud_body({"statuses": [status]})),
         _signed(
             cs, 10, _cloud_body({"contacts": _contacts(NAME_A, PHONE_A), "messages": [button]})
@@ -366,7 +408,11 @@ def evolution_lines(cs: CaptureSet, malformed: bool) -> tuple[list[str], int]:
                 ),
                 "pushName": NAME_B,
                 "message": {
-                    "imageMessage": {"caption": TEXT_CAPTION, "mimetype": "image/jpeg"},
+                    "imageMessage": {
+                        "caption": TEXT_CAPTION,
+                        "mimetype": "image/jpeg",
+                        "fileSha256": EVOLUTION_SHA256,
+                    },
                     "messageContextInfo": {},
                 },
                 "messageType": "imageMessage",

@@ -49,8 +49,9 @@ OUTCOME_COLUMNS = (
 REPEAT_KINDS = ("redelivery", "resend", "repeat_after_reply", "distinct", "unknown")
 #: Scenario labels (``repeat_kind`` of the shadow format) -> classes.
 LABELS = {"resend": "resend", "legit": "repeat_after_reply"}
-#: A message type whose empty text is the whole content: anything else with an empty text is
-#: media without a caption, whose identity (media id, sha256, place) the stream does not hold.
+#: A message type whose empty text is the whole content: anything else with an empty text and
+#: no content class is media without a caption whose identity (media id, sha256, place) the
+#: capture did not give.
 TEXT_TYPES = ("text", "")
 EMPTY_TEXT = text_token("")
 
@@ -63,7 +64,7 @@ def stream_repeats(
     return repeat_facts(
         stream.contact_id.codes,
         stream.message_id.codes,
-        content_identity(stream.type, stream.text_hash),
+        content_identity(stream.type, stream.text_hash, stream.content_hash),
         stream.received_at,
         stream.repeat_kind,
         repeat_horizon,
@@ -71,13 +72,16 @@ def stream_repeats(
     )
 
 
-def content_identity(kind: Codes, text_hash: Codes) -> IntArray:
+def content_identity(kind: Codes, text_hash: Codes, content: Codes | None = None) -> IntArray:
     """One integer per seq: equal exactly when two messages carry the same content.
 
-    The content is the message type with its text (or caption). A non-text message without a
-    caption carries content the stream does not identify (a voice note, a sticker, a place):
-    it gets an identity of its own, so it is never taken for a copy of another message; only
-    the same message id (a redelivery) repeats it.
+    The content is the message type with its text (or caption) and its content class
+    (``content``: ``stream.parquet``'s ``content_hash``, the class of a media hash or id, a
+    place, a chosen reply, a reaction's target; "" or ``None`` when unknown). A non-text
+    message with neither a caption nor a content class carries content the stream does not
+    identify (a voice note of a capture without hashes): it gets an identity of its own, so it
+    is never taken for a copy of another message; only the same message id (a redelivery)
+    repeats it. Text messages have no content class: their identity is their text's.
     """
     types = np.asarray(kind.codes, dtype=np.int64)
     texts = np.asarray(text_hash.codes, dtype=np.int64)
@@ -88,6 +92,13 @@ def content_identity(kind: Codes, text_hash: Codes) -> IntArray:
     unidentified = ~textual[types] & empty[texts]
     width = int(texts.max(initial=0)) + 2
     identity = (types + 1) * width + (texts + 1)
+    if content is not None:
+        classes = np.asarray(content.codes, dtype=np.int64)
+        known = np.array([bool(name) for name in [*content.vocabulary, None]], dtype=bool)
+        unidentified &= ~known[classes]
+        # (type, text) and class, made dense again: the key stays far from int64's limits
+        combined = identity * (int(classes.max(initial=0)) + 2) + (classes + 1)
+        identity = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
     size = len(identity)
     # beyond every (type, text) code: one identity per unidentified message
     return np.where(unidentified, identity.max(initial=0) + 1 + np.arange(size), identity)
@@ -146,9 +157,10 @@ class RepeatIndex:
     recent: no change). A message id is forgotten once more than ``id_retention`` µs passed
     since it was last seen: a redelivery later than that is taken for a new message (the one
     difference from ``repeat_facts``, none while the retention exceeds the stream's span).
-    Content is ``content_identity``'s (with ``types``: a non-text message without a caption
-    is never a copy). An unlabelled content repeat is ``unknown`` here: ``answered_repeats``
-    tells it once the baseline's reply to its original is final.
+    Content is ``content_identity``'s (with ``types`` and ``contents``, the content classes:
+    a non-text message with neither a caption nor a content class is never a copy). An
+    unlabelled content repeat is ``unknown`` here: ``answered_repeats`` tells it once the
+    baseline's reply to its original is final.
     """
 
     def __init__(self, repeat_horizon: int, id_retention: int) -> None:
@@ -166,11 +178,13 @@ class RepeatIndex:
         received_at: Sequence[int],
         labels: Sequence[str],
         types: Sequence[str] | None = None,
+        contents: Sequence[str | None] | None = None,
     ) -> tuple[IntArray, Codes]:
         """``repeat_of`` and ``repeat_kind`` of seqs ``first_seq`` on, given their columns
         (missing strings as empty ones, as the stream's codes hold them)."""
         ids, texts = self._ids, self._texts
         kinds = [""] * len(received_at) if types is None else types
+        classes = [""] * len(received_at) if contents is None else contents
         horizon, retention = self.repeat_horizon, self.id_retention
         size = len(received_at)
         repeat_of = np.full(size, -1, dtype=np.int64)
@@ -182,8 +196,10 @@ class RepeatIndex:
                 _forget(ids, at - retention)  # row by row: the same whatever the chunks
             by_id = (contact[row], message[row])
             kind_name = kinds[row] or ""
-            by_text: tuple[str, ...] | None = (contact[row], kind_name, text[row])
-            if kind_name not in TEXT_TYPES and text[row] in (EMPTY_TEXT, "", None):
+            content = classes[row] or ""
+            by_text: tuple[str, ...] | None = (contact[row], kind_name, text[row], content)
+            unknown = not content and text[row] in (EMPTY_TEXT, "", None)
+            if unknown and kind_name not in TEXT_TYPES:
                 by_text = None  # content the stream does not identify: no copy of anything
             found = ids.pop(by_id, None)
             if found is not None:

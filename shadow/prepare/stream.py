@@ -67,6 +67,7 @@ def prepare_stream(
     named_messages: Collection[str] | None = None,
     links: bool = False,
     agent: AgentSettings | None = None,
+    contents: bool | None = None,
 ) -> PreparedStream:
     """Pseudonymize, rebase times on the first message, compute cohorts and recorded replies.
 
@@ -74,11 +75,12 @@ def prepare_stream(
     holds the ids of ``named_messages`` (every id when ``None``). ``links``: the records hold
     delivered events, whose kind and original message id ``stream.parquet`` keeps.
     ``text_names`` holds the classes of the texts ``agent`` names (``translate_texts``).
+    ``contents``: ``stream_columns``'.
     """
     names = Pseudonyms.from_environment()
     raw = record_columns(inbound, keep_raw, links)
     bucket_of = cohorts.entry_stage if cohorts else None
-    columns = stream_columns(raw, keep_raw, names, bucket_of)
+    columns = stream_columns(raw, keep_raw, names, bucket_of, contents)
     out_columns = outbound_columns(outbound, keep_raw, names, raw)
     del raw
     t0 = int(columns["received_at"][0].as_py()) if len(columns["received_at"]) else 0
@@ -147,6 +149,7 @@ def stream_from_columns(
         type=text("type"),
         topic=text("topic"),
         repeat_kind=text("repeat_kind"),
+        content_hash=text("content_hash") if "content_hash" in columns else None,
     )
     buckets = column("bucket")
     known = buckets.is_valid().to_numpy(zero_copy_only=False)

@@ -427,6 +427,7 @@ class ChunkLoop:
         self.raw_script = dict(environment.agent.script)
         self.agent = environment.agent
         self.links = bool(loaded.accounting.get("delivered"))
+        self.contents = loaded.contents
         self.text_names: dict[str, dict[str, str]] | None = None  # known whole (recorded)
         self.script = dict(self.raw_script)
         environment = replace(environment, agent=replace(environment.agent, script=self.script))
@@ -647,6 +648,7 @@ class ChunkLoop:
                 named_messages=self.raw_script,
                 links=self.links,
                 agent=self.agent,
+                contents=self.contents,
             )
             del batch[:]
             columns, stream, recorded = prepared.columns, prepared.stream, prepared.recorded
@@ -659,7 +661,9 @@ class ChunkLoop:
             raw = record_columns(batch, options.keep_raw, self.links)
             del batch[:]
             self.names.received = raw["received_at"].to_pylist()
-            columns = stream_columns(raw, options.keep_raw, self.names, self.cohorts.entry_stage)
+            columns = stream_columns(
+                raw, options.keep_raw, self.names, self.cohorts.entry_stage, self.contents
+            )
             del raw
             if self.t0 is None:
                 self.t0 = int(columns["received_at"][0].as_py())
@@ -689,6 +693,7 @@ class ChunkLoop:
             received.tolist(),
             stream.repeat_kind.tolist(),
             stream.type.tolist(),
+            None if stream.content_hash is None else stream.content_hash.tolist(),
         )
         facts = {
             "contact_id": pa.array(contact, pa.string()),

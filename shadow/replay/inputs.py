@@ -55,6 +55,9 @@ class LoadedInputs:
     warnings: list[str]
     scenario_env: dict[str, Any] | None
     stem: str
+    #: some inbound record has a content key: ``stream.parquet`` has ``content_hash`` (a
+    #: stream written a chunk at a time must know it before its first chunk)
+    contents: bool = False
 
 
 def load_inputs(options: ReplayOptions) -> LoadedInputs:
@@ -116,6 +119,7 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
         warnings=warnings,
         scenario_env=scenario_env,
         stem=stem,
+        contents=any(record.content_key for record in capture.inbound),
     )
 
 

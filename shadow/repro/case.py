@@ -5,8 +5,8 @@ Guarantees:
 1. A case holds no capture value: texts, replies, topics, contacts and message ids are class
    numbers (equal in the case exactly when equal in the run), rendered as placeholders
    (``text 1``, ``Text 1``: same normalized text, another exact text; ``reply 1``; ``t1``;
-   contact 1; ``m1``) numbered by first appearance, and times are rendered relative to the
-   case's first message.
+   contact 1; ``m1``; content classes ``c1``) numbered by first appearance, and times are
+   rendered relative to the case's first message.
 2. ``scenario_mapping`` is a function of the case's content alone: the same case renders the
    same mapping, hence the same YAML bytes.
 3. Each kept message's simulated world (agent latency, outcome and reply) is pinned in the
@@ -42,6 +42,7 @@ class Item:
     latency: int  # pinned agent latency, µs
     outcome: str  # pinned agent outcome: ok, error, hang
     reply: int  # pinned reply class
+    content: int = -1  # content class (a media hash, a place, ...: stream.parquet); -1: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ def scenario_mapping(case: Case, name: str, description: str) -> dict[str, Any]:
     contact_of = dict(zip(contacts, numbers, strict=True))
     message_of = _numbering(item.message for item in items)
     topic_of = _numbering(item.topic for item in items if item.topic >= 0)
+    content_of = _numbering(item.content for item in items if item.content >= 0)
     reply_of = _numbering(item.reply for item in items)
     norms = [item.norm for item in items if item.norm >= 0]
     norm_of = _numbering(norms)
@@ -139,6 +141,8 @@ def scenario_mapping(case: Case, name: str, description: str) -> dict[str, Any]:
         entry["topic"] = f"t{topic_of[item.topic]}" if item.topic >= 0 else ""
         if item.repeat_kind in ("resend", "legit"):
             entry["repeat_kind"] = item.repeat_kind
+        if item.content >= 0:
+            entry["content"] = f"c{content_of[item.content]}"
         listed.append(entry)
         pin: dict[str, Any] = {"outcome": item.outcome}
         if item.outcome != "hang":

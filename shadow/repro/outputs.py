@@ -192,7 +192,7 @@ def render_report(repro: Repro, before: tuple[int, int], after: tuple[int, int])
                 f"contact {message['contact']}",
                 message["id"],
                 f'"{message["text"]}"',
-                message.get("type", "text"),
+                _type_cell(message),
                 message["topic"],
                 message.get("repeat_kind", ""),
                 f"{agent}, {pin['reply']}",
@@ -254,3 +254,9 @@ def render_report(repro: Repro, before: tuple[int, int], after: tuple[int, int])
         "",
     ]
     return "\n".join(lines)
+
+
+def _type_cell(message: dict[str, Any]) -> str:
+    """The message's type, with its content class (``c1``...) when it has one."""
+    kind = str(message.get("type", "text"))
+    return f"{kind} ({message['content']})" if message.get("content") else kind

@@ -34,6 +34,7 @@ from shadow.repro.oracle import Found, replay_scenario
 from shadow.repro.outputs import Repro, render_report, render_test, scenario_text
 from shadow.repro.reduce import Budget, Reducer, by_contact, by_message, simplify
 from shadow.runfolder import verify_folder
+from shadow.simulation import Codes
 from shadow.world import Environment, text_token
 
 #: Contacts tried alone before ddmin over every contact.
@@ -260,6 +261,8 @@ def _initial_case(
     items: list[Item] = []
     norm_codes = stream.text_norm_hash.codes
     topic_codes = stream.topic.codes
+    contents = stream.content_hash
+    content_values = [] if contents is None else contents.values.to_pylist()
     for message in stream.messages():
         seq = message.seq
         call = environment.agent_call(kernel, [message])
@@ -281,6 +284,7 @@ def _initial_case(
                 latency=call.latency,
                 outcome=call.outcome,
                 reply=replies.setdefault(call.reply, len(replies)),
+                content=_content_class(contents, content_values, seq),
             )
         )
     config = load_config(None, [], manifest["config"], scenario_source="run.json")
@@ -393,3 +397,11 @@ def _verified(
         timelines=tuple(timelines),
         outcomes=causes,
     )
+
+
+def _content_class(contents: Codes | None, values: list[str | None], seq: int) -> int:
+    """The seq's content class code (stream.parquet's ``content_hash``); -1 when none."""
+    if contents is None:
+        return -1
+    code = int(contents.codes[seq])
+    return code if code >= 0 and values[code] else -1

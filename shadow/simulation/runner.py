@@ -131,6 +131,9 @@ class Stream:
     #: own seq, so keyed draws and per-seq columns are those of the whole stream; None: all
     only: IntArray | None = None
     first_seq: int = 0  # the seq of the first row (a chunk of a longer stream)
+    #: the equality class of each message's content key (``stream.parquet``'s ``content_hash``:
+    #: a media hash, a place, ...; "" where none); None when the stream has no such column
+    content_hash: Codes | None = None
 
     def __len__(self) -> int:
         return len(self.received_at)
@@ -549,6 +552,7 @@ def stream_slice(stream: Stream, start: int, stop: int) -> Stream:
         recorded_latency=stream.recorded_latency,
         reference_replies=stream.reference_replies,
         first_seq=stream.first_seq + start,
+        content_hash=None if stream.content_hash is None else codes(stream.content_hash),
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shadow.streams.base import LineError, opt_str
+from shadow.streams.content import geo_key, media_key, reaction_key, reply_key
 from shadow.streams.fields import maybe_time, millis_to_us
 from shadow.streams.record import EventKind
 
@@ -161,6 +162,8 @@ class Content:
     name: str = ""
     refers_to: str = ""
     at: int | None = None
+    #: what identifies the message's non-text content (content.py); "" when nothing does
+    key: str = ""
 
 
 def _millis(value: Any) -> int | None:
@@ -188,19 +191,52 @@ def _unwrap(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+#: Media messages, whose ``fileSha256`` identifies the file.
+_MEDIA = frozenset(
+    {"imageMessage", "videoMessage", "ptvMessage", "audioMessage", "documentMessage"}
+    | {"stickerMessage"}
+)
+
+
+def content_key(name: str, body: Any) -> str:
+    """What identifies a Baileys message's non-text content (content.py): a media file's
+    ``fileSha256``, a location's degrees, a reaction's ``key.id`` and ``text``, the chosen
+    button's or list row's id."""
+    if not isinstance(body, dict):
+        return ""
+    if name in _MEDIA:
+        return media_key(body.get("fileSha256"))
+    if name in ("locationMessage", "liveLocationMessage"):
+        return geo_key(body.get("degreesLatitude"), body.get("degreesLongitude"))
+    if name == "reactionMessage":
+        key = body.get("key")
+        return reaction_key(key.get("id") if isinstance(key, dict) else None, body.get("text"))
+    if name == "buttonsResponseMessage":
+        return reply_key(body.get("selectedButtonId"))
+    if name == "templateButtonReplyMessage":
+        return reply_key(body.get("selectedId"))
+    if name == "listResponseMessage":
+        reply = body.get("singleSelectReply")
+        return reply_key(reply.get("selectedRowId") if isinstance(reply, dict) else None)
+    return ""
+
+
 def _message(name: str, body: Any) -> Content:
     kind, text_field = _TYPES[name]
     if name == "conversation":
         if not isinstance(body, str):
             raise LineError("message.conversation is not a string")
         return Content("message", kind, body)
+    key = content_key(name, body)
     if name == "audioMessage" and isinstance(body, dict) and body.get("ptt"):
-        return Content("message", "voice")
+        return Content("message", "voice", key=key)
     if name == "documentWithCaptionMessage" and isinstance(body, dict):
         inner = body.get("message")
         document = inner.get("documentMessage") if isinstance(inner, dict) else None
-        return Content("message", kind, opt_str(document or {}, "caption"))
-    return Content("message", kind, opt_str(body or {}, text_field) if text_field else "")
+        key = content_key("documentMessage", document)
+        return Content("message", kind, opt_str(document or {}, "caption"), key=key)
+    text = opt_str(body or {}, text_field) if text_field else ""
+    return Content("message", kind, text, key=key)
 
 
 def _edited(protocol: dict[str, Any], kind: EventKind, name: str) -> Content:

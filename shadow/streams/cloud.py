@@ -36,6 +36,7 @@ from shadow.streams.base import (
     need_list,
     opt_str,
 )
+from shadow.streams.content import geo_key, media_key, reaction_key, reply_key
 from shadow.streams.detect import classify_object
 from shadow.streams.fields import (
     contact_digits,
@@ -74,6 +75,29 @@ def message_text(message: dict[str, Any], kind: str) -> str:
         return opt_str(need_dict(message, "button"), "text")
     if kind == "reaction":
         return opt_str(need_dict(message, "reaction"), "emoji")
+    return ""
+
+
+def content_key(message: dict[str, Any], kind: str) -> str:
+    """What identifies a Cloud API message's non-text content (content.py): the media's
+    ``sha256`` (else its ``id``), a location's degrees, the chosen reply's ``id`` or a quick
+    reply button's ``payload``, a reaction's ``message_id`` and ``emoji``."""
+    body = message.get("audio" if kind == "voice" else kind)
+    if not isinstance(body, dict):
+        return ""
+    if kind in (*_MEDIA, "voice"):
+        return media_key(body.get("sha256"), body.get("id"))
+    if kind == "location":
+        return geo_key(body.get("latitude"), body.get("longitude"))
+    if kind == "interactive":
+        for reply in ("button_reply", "list_reply"):
+            if isinstance(body.get(reply), dict):
+                return reply_key(body[reply].get("id"))
+        return ""
+    if kind == "button":
+        return reply_key(body.get("payload"))
+    if kind == "reaction":
+        return reaction_key(body.get("message_id"), body.get("emoji"))
     return ""
 
 
@@ -203,6 +227,7 @@ def parse_object(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
                         None,
                         ctx.file,
                         number,
+                        content_key=content_key(message, kind),
                     )
                 )
     return classify_items(number, inbound, [], receipts, groups, events)

@@ -193,7 +193,18 @@ def _item(number: int, data: Any, ctx: FileContext, acc: _Items) -> None:
         raise LineError("data.key.id is not a string")
     acc.inbound.append(
         InboundRecord(
-            message_id, contact, at, at, content.type, content.text, "", "", None, ctx.file, number
+            message_id,
+            contact,
+            at,
+            at,
+            content.type,
+            content.text,
+            "",
+            "",
+            None,
+            ctx.file,
+            number,
+            content_key=content.key,
         )
     )
 

@@ -35,6 +35,7 @@ from shadow.streams.base import (
     need_id,
     opt_str,
 )
+from shadow.streams.content import geo_key, media_key, reaction_key, reply_key
 from shadow.streams.detect import classify_object
 from shadow.streams.fields import (
     contact_digits,
@@ -100,6 +101,28 @@ def _zapi_event(obj: dict[str, Any]) -> tuple[EventKind, str] | None:
     return None
 
 
+def _zapi_key(obj: dict[str, Any]) -> str:
+    """What identifies a ``ReceivedCallback``'s non-text content (content.py): the media's
+    URL (Z-API gives no hash), a location's degrees, a reaction's ``referencedMessage`` and
+    ``value``, the chosen button's or list row's id."""
+    for key in ("image", "video", "audio", "document", "sticker"):
+        if isinstance(obj.get(key), dict):
+            return media_key(None, obj[key].get(f"{key}Url"))
+    body = obj.get("location")
+    if isinstance(body, dict):
+        return geo_key(body.get("latitude"), body.get("longitude"))
+    body = obj.get("reaction")
+    if isinstance(body, dict):
+        target = body.get("referencedMessage")
+        ident = target.get("messageId") if isinstance(target, dict) else None
+        return reaction_key(ident, body.get("value"))
+    body = obj.get("buttonsResponseMessage")
+    if isinstance(body, dict):
+        return reply_key(body.get("buttonId"))
+    body = obj.get("listResponseMessage")
+    return reply_key(body.get("selectedRowId")) if isinstance(body, dict) else ""
+
+
 def _zapi_content(obj: dict[str, Any]) -> tuple[str, str, str]:
     """``(type, text, unknown object name)`` of a ``ReceivedCallback``."""
     for key, canonical, text_field in _ZAPI_TYPES:
@@ -138,7 +161,20 @@ def parse_zapi(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResult
         out = OutboundRecord(contact, at, None, text, ctx.file, number)
         return LineResult(number, "outbound", outbound=[out])
     message_id = need_id(obj.get("messageId"), "messageId")
-    record = InboundRecord(message_id, contact, at, at, kind, text, "", "", None, ctx.file, number)
+    record = InboundRecord(
+        message_id,
+        contact,
+        at,
+        at,
+        kind,
+        text,
+        "",
+        "",
+        None,
+        ctx.file,
+        number,
+        content_key=_zapi_key(obj) if kind != "text" else "",
+    )
     return LineResult(number, "inbound", inbound=[record])
 
 
@@ -220,6 +256,19 @@ def _twilio_type(fields: dict[str, str]) -> str | None:
     return "text" if not declared else "unsupported"
 
 
+def _twilio_key(fields: dict[str, str], kind: str) -> str:
+    """What identifies a Twilio message's non-text content (content.py): a location's
+    ``Latitude``/``Longitude``, a button's ``ButtonPayload``, a list reply's ``ListId``, else
+    the first media's ``MediaUrl0`` (Twilio gives no hash)."""
+    if kind == "location":
+        return geo_key(fields.get("Latitude"), fields.get("Longitude"))
+    if kind == "button":
+        return reply_key(fields.get("ButtonPayload"))
+    if kind == "interactive":
+        return reply_key(fields.get("ListId"))
+    return "" if kind == "text" else media_key(None, fields.get("MediaUrl0"))
+
+
 def parse_twilio(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResult:
     fields = _twilio_fields(obj)
     if "MessageStatus" in fields and "Body" not in fields:
@@ -237,7 +286,18 @@ def parse_twilio(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
         return classify_items(number, [], [], 0, 0, [item])
     text = fields.get("ButtonText", "") if kind == "button" else fields.get("Body", "")
     record = InboundRecord(
-        message_id, contact, at, None, kind, text, "", "", None, ctx.file, number
+        message_id,
+        contact,
+        at,
+        None,
+        kind,
+        text,
+        "",
+        "",
+        None,
+        ctx.file,
+        number,
+        content_key=_twilio_key(fields, kind),
     )
     return LineResult(number, "inbound", inbound=[record])
 

@@ -64,6 +64,7 @@ class Row:
     type: str
     topic: str
     repeat_kind: str = ""
+    content_key: str = ""  # a listed message's ``content`` (a repro's content class)
 
 
 def contact_id(index: int) -> str:
@@ -219,6 +220,7 @@ def _listed(element: _Element, spec: Messages) -> None:
             message_id=message.id if message.id is not None else row.message_id,
             topic=message.topic if message.topic is not None else row.topic,
             repeat_kind=message.repeat_kind,
+            content_key=message.content,
         )
 
 
@@ -296,7 +298,8 @@ def iso_ms(start: datetime, at: int) -> str:
 
 
 def row_dict(row: Row, start: datetime) -> dict[str, str]:
-    """A shadow JSONL object (docs/capture.md): ``repeat_kind`` only when set."""
+    """A shadow JSONL object (docs/capture.md): ``repeat_kind`` and ``content_key`` only when
+    set."""
     document = {
         "received_at": iso_ms(start, row.at),
         "contact_id": row.contact_id,
@@ -307,6 +310,8 @@ def row_dict(row: Row, start: datetime) -> dict[str, str]:
     }
     if row.repeat_kind:
         document["repeat_kind"] = row.repeat_kind
+    if row.content_key:
+        document["content_key"] = row.content_key
     return document
 
 

@@ -22,6 +22,11 @@ Guarantees:
 5. A stream holding delivered events (docs/capture.md) has two more columns: ``event`` (the
    kind; null for a message) and ``refers_to`` (the pseudonym of the message an edit or a
    deletion refers to, as ``message_id``'s; null when none). Other streams keep their columns.
+6. A stream whose records carry content keys (record.py: a media hash, a place, ...) has one
+   more column, ``content_hash``: each key's equality class as guarantee 1a makes text classes
+   (``k0000001``... in order of first appearance, or ``k`` + 16 hex digits of a keyed HMAC),
+   ``""`` where a message has no key. No raw key is written, ``keep_raw`` or not. Other streams
+   keep their columns (and their bytes).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ STREAM_SCHEMA: dict[str, Any] = {
     "type": _STR,
     "text_hash": _STR,
     "text_norm_hash": _STR,
+    "content_hash": _STR,
     "topic": _STR,
     "repeat_kind": _STR,
     "bucket": _INT,
@@ -89,6 +95,7 @@ class Pseudonyms:
         keyed = self._redactor
         self._texts = _Names("t", 7, None if keyed is None else keyed.text_class)
         self._norms = _Names("n", 7, None if keyed is None else keyed.norm_class)
+        self._contents = _Names("k", 7, None if keyed is None else keyed.content_class)
 
     @classmethod
     def from_environment(cls) -> Pseudonyms:
@@ -116,6 +123,14 @@ class Pseudonyms:
         """The classes of an arrow column of normalized-text tokens (``text_norm_hash``)."""
         return _classes(self._norms, tokens)
 
+    def contents(self, keys: Any) -> Any:
+        """The classes of an arrow column of raw content keys (guarantee 6; ``""`` stays)."""
+        if isinstance(keys, pa.ChunkedArray):
+            keys = keys.combine_chunks()
+        # classes of tokens, as for texts: no raw key is held, even in memory
+        tokens = pa.array([text_token(key) if key else "" for key in keys.to_pylist()], _STR)
+        return _classes(self._contents, tokens, "")
+
     def texts_named(self, exact: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """The classes of texts a configuration names, for those seen in the run: ``exact``
         texts (agent replies) by their exact class, ``keys`` (reply-map keys) by the class of
@@ -139,12 +154,12 @@ class Pseudonyms:
 _EMPTY_TOKEN = text_token("")
 
 
-def _classes(names: _Names, tokens: Any) -> Any:
+def _classes(names: _Names, tokens: Any, empty_token: str = _EMPTY_TOKEN) -> Any:
     """Guarantee 1a's classes; the empty text's is ``""`` (it reveals nothing, and a model or
     the comparator tells media without a caption by it)."""
     if isinstance(tokens, pa.ChunkedArray):
         tokens = tokens.combine_chunks()
-    empty = pc.equal(tokens, _EMPTY_TOKEN)
+    empty = pc.equal(tokens, empty_token)
     return names.encode(pc.if_else(empty, None, tokens)).fill_null("")
 
 
@@ -211,10 +226,11 @@ def record_columns(
 ) -> dict[str, Any]:
     """The inbound records' own fields as arrow columns, consumed a chunk at a time (no record
     is kept). ``text`` adds the raw texts, ``links`` each delivered event's kind and the id of
-    the message it refers to."""
-    fields = (*_RECORD_FIELDS, *(("event", "refers_to") if links else ()))
+    the message it refers to. ``content_key`` is always there (raw: ``stream_columns`` turns
+    it into classes)."""
+    fields = (*_RECORD_FIELDS, "content_key", *(("event", "refers_to") if links else ()))
     fields = (*fields, "text") if text else fields
-    getters = [(operator.attrgetter(name), STREAM_SCHEMA[name]) for name in fields]
+    getters = [(operator.attrgetter(name), STREAM_SCHEMA.get(name, _STR)) for name in fields]
     parts: list[list[Any]] = []
     records = iter(records)
     while chunk := list(itertools.islice(records, _CHUNK)):
@@ -224,7 +240,7 @@ def record_columns(
     return {
         name: pa.concat_arrays([part[index] for part in parts])
         if parts
-        else pa.array([], STREAM_SCHEMA[name])
+        else pa.array([], STREAM_SCHEMA.get(name, _STR))
         for index, name in enumerate(fields)
     }
 
@@ -234,9 +250,12 @@ def stream_columns(
     keep_raw: bool = False,
     pseudonyms: Pseudonyms | None = None,
     bucket_of: Callable[[str], int] | None = None,
+    contents: bool | None = None,
 ) -> dict[str, Any]:
-    """The columns of ``stream.parquet`` as arrow arrays (guarantees 1-3), from a capture, an
-    iterable of records read once, or their ``record_columns``."""
+    """The columns of ``stream.parquet`` as arrow arrays (guarantees 1-3, 5, 6), from a
+    capture, an iterable of records read once, or their ``record_columns``. ``contents``: with
+    the ``content_hash`` column (``None``: when some record has a content key; a stream
+    written a chunk at a time says it for the whole stream)."""
     names = pseudonyms or Pseudonyms.from_environment()
     raw = _raw_columns(inbound, keep_raw)
     size = len(raw["received_at"])
@@ -255,10 +274,15 @@ def stream_columns(
         "type": raw["type"],
         "text_hash": names.texts(raw["text_hash"]),
         "text_norm_hash": names.norms(raw["text_norm_hash"]),
-        "topic": raw["topic"],
-        "repeat_kind": raw["repeat_kind"],
-        "bucket": bucket,
     }
+    keys = raw.get("content_key")
+    if contents is None:
+        contents = keys is not None and bool(pc.any(pc.not_equal(keys, "")).as_py())
+    if contents:  # guarantee 6
+        columns["content_hash"] = (
+            names.contents(keys) if keys is not None else pa.array([""] * size, _STR)
+        )
+    columns.update(topic=raw["topic"], repeat_kind=raw["repeat_kind"], bucket=bucket)
     if "event" in raw:  # delivered events (guarantee 5)
         columns["event"] = _blank_as_null(raw["event"])
         refers_to = _blank_as_null(raw["refers_to"])

@@ -14,6 +14,8 @@ Guarantees:
    deletion, a system notice, an error-only payload or an unknown type. It is counted, never a
    bad line; its ``message`` is what delivering it to the models gives (``None`` when the
    payload has no contact, time or id to build one from).
+6. ``content_key`` (content.py) says what a message's non-text content is, as the capture
+   knows it; like ``text`` it is a raw value, stored only as an equality class.
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ class InboundRecord:
     #: a delivered event's kind (``EVENT_KINDS``) and the message id it refers to; "" otherwise
     event: str = ""
     refers_to: str = ""
+    #: what identifies non-text content (content.py: a media hash or id, a place, a chosen
+    #: reply, a reaction's target); "" when the capture knows nothing. A raw value: never
+    #: written as it is (``stream.parquet`` holds its equality class, guarantee 6)
+    content_key: str = ""
     text_hash: str = field(init=False, compare=False)
     text_norm_hash: str = field(init=False, compare=False)
 

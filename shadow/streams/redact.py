@@ -8,7 +8,9 @@ Guarantees:
    ``~r1:<HMAC of the normalized text>:<HMAC of the exact text>`` (16 hex digits each). Equal
    inputs give equal outputs, so redeliveries, resends (exact text) and normalized repeats are
    recognized in the redacted capture as in the original (record.py rule 3). Empty texts (media
-   without caption) stay empty: they carry nothing and keep their shared hash [F11].
+   without caption) stay empty: they carry nothing and keep their shared hash [F11]. A content
+   key (a media hash, a place: record.py) becomes ``~r1:`` + 20 hex digits of a keyed HMAC:
+   equal contents stay equal, nothing of the content is written.
 3. The output is shadow JSONL (docs/capture.md), in stream order, inbound and outbound lines merged
    by time (inbound first on ties). No name, phone number, raw id or raw text is written.
 4. ``--flag NAME`` writes each inbound contact's Unleash bucket, computed from the REAL id, and
@@ -60,6 +62,16 @@ class Redactor:
         """The equality class of a normalized text's token (a run's ``text_norm_hash``)."""
         return "n" + self._mac("text-norm-class", token)[:16]
 
+    def content(self, key: str) -> str:
+        """A content key's pseudonym (guarantee 2); an empty or already redacted key as is."""
+        if not key or key.startswith(REDACTED_PREFIX):
+            return key
+        return REDACTED_PREFIX + self._mac("content", key)[:20]
+
+    def content_class(self, token: str) -> str:
+        """The equality class of a content key's token (a run's ``content_hash``)."""
+        return "k" + self._mac("content-class", token)[:16]
+
     def text(self, text: str) -> str:
         if not text or is_redacted(text):
             return text
@@ -83,6 +95,8 @@ def _inbound_line(
         line["topic"] = record.topic
     if record.repeat_kind:
         line["repeat_kind"] = record.repeat_kind
+    if record.content_key:
+        line["content_key"] = redactor.content(record.content_key)
     value = record.bucket
     if value is None and settings is not None:
         value = int(bucket(record.contact_id, settings))

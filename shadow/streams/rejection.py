@@ -92,7 +92,7 @@ _WWEBJS = (
 )
 _SHADOW = (
     "received_at contact_id message_id text type direction reply_to topic repeat_kind bucket "
-    "sent_at shadow_header redacted flag fingerprint generator"
+    "sent_at content_key shadow_header redacted flag fingerprint generator"
 )
 
 #: The documented field names of each JSON format's payload (and its logging wrapper).

@@ -118,6 +118,9 @@ class ListedMessage(_Spec):
     id: str | None = Field(None, min_length=1, description="default wamid.<name>.<element>.<n>")
     topic: str | None = Field(None, description="default t<element>.<n>")
     repeat_kind: str = Field("", pattern=r"^(|resend|legit)$")
+    content: str = Field(
+        "", description="what identifies non-text content: equal strings, the same content"
+    )
 
     @field_validator("at")
     @classmethod

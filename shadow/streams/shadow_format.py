@@ -2,7 +2,9 @@
 
 One record a line with ``received_at, contact_id, message_id, text`` and optional ``type``
 (default ``text``), ``direction`` (``in`` | ``out``), ``reply_to``, ``topic``, ``repeat_kind``
-(``resend`` | ``legit``), ``bucket`` (1..100), ``sent_at``. A ``{"shadow_header": {...}}`` line
+(``resend`` | ``legit``), ``bucket`` (1..100), ``sent_at``, ``content_key`` (what identifies
+non-text content: content.py's key, or any opaque string standing for it, as ``redact`` and
+``repro`` write it; equal strings are the same content). A ``{"shadow_header": {...}}`` line
 carries the rollout fingerprint of a redacted capture; it is counted ``skipped``. CSV has the
 same column names in a header row; each physical line is one row (quoted newlines are not
 supported: such a row is a bad line) [F3].
@@ -41,6 +43,7 @@ COLUMNS = (
     "repeat_kind",
     "bucket",
     "sent_at",
+    "content_key",
 )
 
 
@@ -96,6 +99,7 @@ def parse_record(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
         _bucket(obj.get("bucket")),
         ctx.file,
         number,
+        content_key=_text_field(obj, "content_key"),
     )
     return LineResult(number, "inbound", inbound=[record])
 

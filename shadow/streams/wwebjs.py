@@ -29,6 +29,7 @@ from shadow.streams.base import (
     need_id,
     opt_str,
 )
+from shadow.streams.content import geo_key, media_key, reaction_key, reply_key
 from shadow.streams.detect import classify_object
 from shadow.streams.fields import (
     contact_digits,
@@ -117,10 +118,41 @@ def _wwebjs_reaction(number: int, obj: dict[str, Any], ctx: FileContext) -> Line
     at = seconds_to_us(need(obj, "timestamp"), "timestamp")
     message_id = need_id(_serialized(obj), "id._serialized")
     text = opt_str(obj, "reaction")
+    target = obj.get("msgId")
+    key = reaction_key(target.get("_serialized") if isinstance(target, dict) else None, text)
     record = InboundRecord(
-        message_id, contact, at, at, "reaction", text, "", "", None, ctx.file, number
+        message_id,
+        contact,
+        at,
+        at,
+        "reaction",
+        text,
+        "",
+        "",
+        None,
+        ctx.file,
+        number,
+        content_key=key,
     )
     return LineResult(number, "inbound", inbound=[record])
+
+
+def _content_key(obj: dict[str, Any], kind: str) -> str:
+    """What identifies a Message's non-text content (content.py): a media file's
+    ``_data.filehash`` (else its ``mediaKey``), ``location``'s degrees, the chosen
+    ``selectedButtonId`` or ``selectedRowId``."""
+    if kind == "location":
+        place = obj.get("location")
+        if isinstance(place, dict):
+            return geo_key(place.get("latitude"), place.get("longitude"))
+        return ""
+    if kind in ("button", "interactive"):
+        return reply_key(obj.get("selectedButtonId") or obj.get("selectedRowId"))
+    if kind in ("image", "video", "audio", "voice", "document", "sticker"):
+        data = obj.get("_data")
+        digest = data.get("filehash") if isinstance(data, dict) else None
+        return media_key(digest, obj.get("mediaKey"))
+    return ""
 
 
 def _wwebjs_event(declared: str, client_event: str) -> EventKind | None:
@@ -178,7 +210,20 @@ def parse_wwebjs(number: int, obj: dict[str, Any], ctx: FileContext) -> LineResu
         out = OutboundRecord(contact, at, None, text, ctx.file, number)
         return LineResult(number, "outbound", outbound=[out])
     message_id = need_id(_serialized(obj), "id._serialized")
-    record = InboundRecord(message_id, contact, at, at, kind, text, "", "", None, ctx.file, number)
+    record = InboundRecord(
+        message_id,
+        contact,
+        at,
+        at,
+        kind,
+        text,
+        "",
+        "",
+        None,
+        ctx.file,
+        number,
+        content_key=_content_key(obj, kind),
+    )
     return LineResult(number, "inbound", inbound=[record])
 
 

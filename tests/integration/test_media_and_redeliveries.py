@@ -91,3 +91,63 @@ def test_media_and_redeliveries_are_graded_by_what_the_user_lived(tmp_path: Path
             "stranded",
         ]
         assert shown == [counts[name] for name in order], arm
+
+
+def _cloud_line(message: dict[str, object]) -> str:
+    value = {"messaging_product": "whatsapp", "messages": [message]}
+    body = {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": value}]}]}
+    return json.dumps(body)
+
+
+def _voice(ident: str, at: int, sha256: str) -> dict[str, object]:
+    audio = {"mime_type": "audio/ogg", "sha256": sha256, "id": f"media-{ident}", "voice": True}
+    return {
+        "from": "5511999990001",
+        "id": ident,
+        "timestamp": str(at),
+        "type": "audio",
+        "audio": audio,
+    }
+
+
+def test_a_resent_voice_note_is_a_resend_whole_and_streamed(tmp_path: Path) -> None:
+    """Two uncaptioned voice notes of one file (one sha256) 20 s apart: the second repeats the
+    first (a resend, or a repeat after a reply when the baseline answered the first in
+    between); a place right after stays distinct. The streamed run writes the whole run's
+    files."""
+    from shadow.replay.inputs import ReplayOptions
+    from shadow.replay.pipeline import replay
+
+    t0 = 1767261600
+    capture = tmp_path / "voice.jsonl"
+    place = {"latitude": -23.5613, "longitude": -46.6565}
+    lines = [
+        _cloud_line(_voice("wamid.V1", t0, "c2FtZQ==")),
+        _cloud_line(_voice("wamid.V2", t0 + 20, "c2FtZQ==")),
+        _cloud_line(
+            {
+                "from": "5511999990001",
+                "id": "wamid.L1",
+                "timestamp": str(t0 + 21),
+                "type": "location",
+                "location": place,
+            }
+        ),
+    ]
+    capture.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files = {}
+    for label, chunk in (("whole", None), ("streamed", 1)):
+        out = tmp_path / label
+        replay(ReplayOptions(inputs=[str(capture)], out=out, reports=False, chunk=chunk))
+        files[label] = {
+            p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != "timing.json"
+        }
+    assert files["streamed"] == files["whole"]
+    stream = pd.read_parquet(tmp_path / "whole" / "stream.parquet")
+    assert stream["content_hash"].tolist() == ["k0000001", "k0000001", "k0000002"]
+    outcomes = pd.read_parquet(tmp_path / "whole" / "outcomes.parquet")
+    legacy = outcomes[outcomes["arm"] == "legacy"].sort_values("seq")
+    answered = legacy["first_reply_at"].iloc[0]
+    repeat = "repeat_after_reply" if pd.notna(answered) and answered <= 20 else "resend"
+    assert legacy["repeat_kind"].tolist() == ["distinct", repeat, "distinct"]
+    assert legacy["repeat_of"].tolist()[1] == 0

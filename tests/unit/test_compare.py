@@ -183,10 +183,16 @@ def stream_facts(
     repeat_horizon: int,
     types: list[str] | None = None,
     answered_at: list[int] | None = None,
+    classes: list[str] | None = None,
 ) -> tuple[list[int | None], list[str | None]]:
-    """``repeat_facts`` on plain lists, ``None`` where a seq repeats nothing."""
+    """``repeat_facts`` on plain lists, ``None`` where a seq repeats nothing; ``classes``: the
+    content classes (``stream.parquet``'s ``content_hash``)."""
     texts = ["" if t == "" else text_token(t) for t in text_hash]
-    content = content_identity(Codes.encode(types or ["text"] * len(texts)), Codes.encode(texts))
+    content = content_identity(
+        Codes.encode(types or ["text"] * len(texts)),
+        Codes.encode(texts),
+        None if classes is None else Codes.encode(classes),
+    )
     repeat_of, repeat_kind = repeat_facts(
         Codes.encode(contact_id).codes,
         Codes.encode(message_id).codes,
@@ -227,6 +233,28 @@ def test_media_without_caption_is_never_a_copy_of_another_message() -> None:
     )
     assert repeat_kind == ["distinct"] * 4 + ["redelivery", "distinct"]
     assert repeat_of == [None, None, None, None, 0, None]
+
+
+def test_media_with_a_content_class_repeats_media_of_the_same_class() -> None:
+    """Two voice notes of one file (one class): a resend, or a repeat after a reply once the
+    first was answered; a location after them and a voice note of another file are distinct;
+    a caption still counts (same file, another caption: distinct); text is unchanged."""
+
+    def classes(answered_at: list[int]) -> list[str | None]:
+        return stream_facts(
+            ["a"] * 7,
+            ["v1", "v2", "l", "v3", "i1", "i2", "t"],
+            ["", "", "", "", "look", "see", ""],
+            [0, 1, 2, 3, 4, 5, 6],
+            [""] * 7,
+            60_000_000,
+            types=["voice", "voice", "location", "voice", "image", "image", "text"],
+            answered_at=answered_at,
+            classes=["k1", "k1", "k2", "k3", "k4", "k4", ""],
+        )[1]
+
+    assert classes([-1] * 7) == ["distinct", "resend"] + ["distinct"] * 5
+    assert classes([0] + [-1] * 6) == ["distinct", "repeat_after_reply"] + ["distinct"] * 5
 
 
 def test_unlabelled_repeats_are_resends_before_the_reply_and_repeats_after_it() -> None:

@@ -151,6 +151,25 @@ def test_a_case_renders_placeholders_renamed_contacts_relative_times_and_pins() 
     scenario_from_text(yaml.safe_dump(mapping), "repro.yaml")
 
 
+def test_content_classes_render_as_numbered_placeholders_the_scenario_keeps() -> None:
+    """Two voice notes of one file and a place: ``c1``, ``c1``, ``c2`` (no raw value, only the
+    equality), written back as the shadow rows' ``content_key``."""
+    case = Case(
+        (
+            _item(1, 0, 7, -1, 1, type="voice", content=30),
+            _item(2, SECOND, 7, -1, 2, type="voice", content=30, message=2),
+            _item(3, 2 * SECOND, 7, -1, 3, type="location", content=4, message=3),
+            _item(4, 3 * SECOND, 7, -1, 4, type="voice", message=4),
+        ),
+        {},
+    )
+    mapping = scenario_mapping(case, "repro-c", "why")
+    messages = mapping["traffic"][0]["messages"]
+    assert [m.get("content") for m in messages] == ["c1", "c1", "c2", None]
+    rows = generate(scenario_from_text(yaml.safe_dump(mapping), "repro.yaml"))
+    assert [r.get("content_key") for r in rows] == ["c1", "c1", "c2", None]
+
+
 def test_the_reducer_answers_repeated_cases_from_memory_and_stops_at_the_budget() -> None:
     case = Case(tuple(_item(i, i * SECOND, 1, i, i) for i in range(6)), {})
     asked: list[int] = []

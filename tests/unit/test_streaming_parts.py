@@ -70,17 +70,22 @@ typed_rows = st.lists(
         st.sampled_from(["", "resend", "legit"]),  # label
         st.sampled_from(["text", "", "audio"]),  # type
         st.integers(-1, 40),  # the baseline's first reply, relative to the arrival (-1: none)
+        st.sampled_from(["", "", "k1", "k2"]),  # content class ("": none)
     ),
     max_size=40,
 )
 
 
 @settings(deadline=None, max_examples=150)
-@given(typed_rows, st.integers(1, 12), st.integers(1, 40))
+@given(typed_rows, st.integers(1, 12), st.integers(1, 40), st.booleans())
 def test_repeat_index_with_content_and_replies_gives_repeat_facts(
-    stream: list[tuple[str, str, str, int, str, str, int]], chunk: int, horizon: int
+    stream: list[tuple[str, str, str, int, str, str, int, str]],
+    chunk: int,
+    horizon: int,
+    with_classes: bool,
 ) -> None:
-    """Content identity (captionless media is never a copy) and the baseline's replies
+    """Content identity (captionless media without a content class is never a copy; with
+    one it is the same content as another of its class) and the baseline's replies
     (``answered_repeats``, once the originals' replies are known) as ``repeat_facts``."""
     contact = [r[0] for r in stream]
     message = [r[1] for r in stream]
@@ -88,6 +93,7 @@ def test_repeat_index_with_content_and_replies_gives_repeat_facts(
     received = list(itertools.accumulate(r[3] for r in stream))
     labels = [r[4] for r in stream]
     types = [r[5] for r in stream]
+    classes = [r[7] if with_classes else "" for r in stream]
     answered = np.asarray(
         [-1 if r[6] < 0 else at + r[6] for r, at in zip(stream, received, strict=True)],
         dtype=np.int64,
@@ -95,7 +101,9 @@ def test_repeat_index_with_content_and_replies_gives_repeat_facts(
     expected_of, expected_kind = repeat_facts(
         Codes.encode(contact).codes,
         Codes.encode(message).codes,
-        content_identity(Codes.encode(types), Codes.encode(text)),
+        content_identity(
+            Codes.encode(types), Codes.encode(text), Codes.encode(classes) if with_classes else None
+        ),
         np.asarray(received, dtype=np.int64),
         Codes.encode(labels),
         horizon,
@@ -114,6 +122,7 @@ def test_repeat_index_with_content_and_replies_gives_repeat_facts(
             received[part],
             labels[part],
             types[part],
+            classes[part] if with_classes else None,
         )
         replied = answered[np.maximum(of, 0)]
         got_kind += answered_repeats(kind.codes, np.asarray(received[part]), replied).tolist()
