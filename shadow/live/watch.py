@@ -5,7 +5,8 @@ least the safety lag older than the newest line seen) into a fresh generation fo
 points the run folder (a symlink) at it in one atomic rename. The arms are not simulated
 again each cycle: they are kept alive between cycles (``shadow.simulation.WarmArms``) and fed
 only the messages that settled since the last one; each cycle's files come from a drained copy
-of them. Normalizing, comparing and writing still read the whole prefix each cycle.
+of them; the capture's lines are parsed once (``shadow.streams.LineMemo``). Normalizing,
+comparing and writing still take the whole prefix each cycle.
 
 Guarantees:
 
@@ -49,6 +50,7 @@ from shadow.live.journal import Journal
 from shadow.live.metrics import WatchMetrics
 from shadow.replay import ReplayOptions, replay
 from shadow.simulation import WarmArms
+from shadow.streams import LineMemo
 
 CHECKPOINT_VERSION = 1
 
@@ -132,6 +134,7 @@ class Watcher:
         webhook = WebhookSender(options.webhook) if options.webhook else None
         self.delivery = Delivery(self.state_dir / "alerts.jsonl", alert_echo, iso_us, webhook)
         self.warm = WarmArms()
+        self.lines = LineMemo()  # not checkpointed: a restart parses the capture once again
         self.last_growth = clock()
         self.last_cycle_wall: float | None = None
         self.firing: list[tuple[str, str]] = []
@@ -281,7 +284,7 @@ class Watcher:
             self.options.replay, inputs=[str(f) for f in files], out=target, force=True
         )
         try:
-            summary = replay(options, warm=self.warm)
+            summary = replay(options, warm=self.warm, lines=self.lines)
         except ShadowError as exc:
             self.log(f"cycle skipped: {exc.message}")
             return False

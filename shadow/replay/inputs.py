@@ -14,6 +14,7 @@ from shadow.compare import CompareSettings
 from shadow.config import EffectiveConfig, load_config
 from shadow.prepare import Cohorts
 from shadow.runfolder import sha256_file
+from shadow.streams import LineMemo
 
 NOTHING_TO_REPLAY = "the capture holds no inbound message to replay"
 
@@ -60,11 +61,12 @@ class LoadedInputs:
     contents: bool = False
 
 
-def load_inputs(options: ReplayOptions) -> LoadedInputs:
+def load_inputs(options: ReplayOptions, memo: LineMemo | None = None) -> LoadedInputs:
     """Read captures, or generate ``scenario:NAME`` on the fly (with its environment).
 
     The events ``capture.*`` delivers join the inbound records; ``accounting`` then says how
-    many of each kind under ``delivered`` (docs/capture.md).
+    many of each kind under ``delivered`` (docs/capture.md). ``memo``: the lines read before
+    (``shadow watch``), parsed only where the capture grew.
     """
     import dataclasses
 
@@ -94,7 +96,7 @@ def load_inputs(options: ReplayOptions) -> LoadedInputs:
             paths.append(path)
         deliver = effective_config(options, scenario_env).capture.delivered()
         read = ReadOptions.from_environment(
-            strict=options.strict, deliver=deliver, keep_raw=options.keep_raw
+            strict=options.strict, deliver=deliver, keep_raw=options.keep_raw, memo=memo
         )
         capture = read_captures(paths, options.format, options.on_error, options=read)
         labels: dict[str, str] = {}

@@ -48,6 +48,7 @@ from shadow.replay.manifest import write_run, write_stream
 from shadow.replay.readings import replay_readings
 from shadow.runfolder import staged_folder, write_json
 from shadow.simulation import ArmProgress, ModelSettings, WarmArms, release_free_memory
+from shadow.streams import LineMemo
 
 Progress = Callable[[str], None]
 
@@ -57,18 +58,21 @@ def replay(
     progress: Progress | None = None,
     arm_progress: ArmProgress | None = None,
     warm: WarmArms | None = None,
+    lines: LineMemo | None = None,
 ) -> dict[str, Any]:
     """Run a whole replay into its run folder; returns the ``--json`` summary.
 
     ``progress`` hears phase notes, ``arm_progress`` each arm's messages and virtual time.
-    ``warm``: arms kept from the replay of a prefix of this capture (``shadow watch``), fed
-    only what they have not seen; they are left at the end of this capture for the next one.
+    For replays of a growing capture (``shadow watch``): ``warm``, arms kept from the replay
+    of a prefix of it, fed only what they have not seen (and left at the end of this capture
+    for the next one); ``lines``, the lines read before, parsed only where the capture grew.
+    Neither changes a file.
     """
     watch = Stopwatch()
     check_options(options, default_out(input_stem(options.inputs)))
     if warm is not None and options.chunk is not None:
         raise UsageError("a replay with warm arms runs whole (no --chunk)")
-    loaded = load_inputs(options)
+    loaded = load_inputs(options, lines)
     watch.phase("read")
     return replay_loaded(options, loaded, watch, progress, arm_progress, warm=warm)
 

@@ -4,7 +4,7 @@
 outbound records sorted by time, the line accounting, rejected lines and warnings.
 """
 
-from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, ReadOptions
+from shadow.streams.base import CLASSIC_LINE_KINDS, LINE_KINDS, LineMemo, ReadOptions
 from shadow.streams.expect import parse_expectation
 from shadow.streams.fields import iso_utc
 from shadow.streams.generate import contact_id as pool_contact
@@ -38,6 +38,7 @@ __all__ = [
     "TWILIO_TOKEN_ENV",
     "Capture",
     "InboundRecord",
+    "LineMemo",
     "OutboundRecord",
     "Pseudonyms",
     "ReadOptions",

@@ -19,6 +19,7 @@ carrying an unknown type is rejected as it used to be (docs/capture.md).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -87,6 +88,8 @@ class ReadOptions:
     #: is keyed with ``redact_key`` when set
     keep_raw: bool = False
     redact_key: str | None = None
+    #: results of lines read before (``shadow watch`` reads a growing capture again each cycle)
+    memo: LineMemo | None = field(default=None, compare=False, hash=False)
 
     @classmethod
     def from_environment(cls, **options: Any) -> ReadOptions:
@@ -217,6 +220,42 @@ Reader = Callable[[Iterable[tuple[int, str]], "FileContext"], Iterator["LineResu
 ObjectParser = Callable[[int, dict[str, Any], str], LineResult]
 
 
+class LineMemo:
+    """What JSON lines read before gave, so a capture read again is parsed only where it grew.
+
+    Guarantees:
+
+    1. A line's result is a pure function of its file, format, number and text under the
+       same ``ReadOptions`` (every JSON-lines reader is): a hit is the result the reader would
+       give. A memo serves reads with one ``ReadOptions`` (its caller's to see to). Keys hold
+       a 16-byte digest of the text, not the text.
+    2. ``end_read`` keeps only the entries the last read used: what a read no longer meets
+       (a line renumbered by a late line before it) is let go.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str, int, bytes], LineResult] = {}
+        self.used: dict[tuple[str, str, int, bytes], LineResult] = {}
+        self.hits = 0
+
+    @staticmethod
+    def key(ctx: FileContext, number: int, text: str) -> tuple[str, str, int, bytes]:
+        digest = hashlib.blake2b(text.encode(errors="surrogatepass"), digest_size=16).digest()
+        return ctx.file, ctx.format, number, digest
+
+    def get(self, key: tuple[str, str, int, bytes]) -> LineResult | None:
+        found = self.entries.get(key)
+        self.hits += found is not None
+        return found
+
+    def keep(self, key: tuple[str, str, int, bytes], result: LineResult) -> None:
+        """``result`` is used by this read (kept for the next one)."""
+        self.used[key] = result
+
+    def end_read(self) -> None:
+        self.entries, self.used = self.used, {}
+
+
 def json_lines(
     lines: Iterable[tuple[int, str]],
     ctx: FileContext,
@@ -225,44 +264,53 @@ def json_lines(
 ) -> Iterator[LineResult]:
     """Shared loop of the JSON-lines formats: blank lines skipped, bad JSON rejected, a record of
     another known format stops the read (a mixed file is an input error naming the line)."""
+    memo = ctx.options.memo
     for number, text in lines:
-        if not text.strip():
-            yield LineResult(number, "skipped")
+        if memo is None:
+            yield _json_line(number, text, ctx, classify, parse)
             continue
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            yield rejected(number, f"not JSON: {exc}", text)
-            continue
-        if not isinstance(obj, dict):
-            yield rejected(number, f"not a JSON object: {type(obj).__name__}", text)
-            continue
-        family = classify(obj)
-        if family is not None and family != ctx.format:
-            raise InputError(
-                ctx.file, number, f"mixed formats: a {family} record in a {ctx.format} file"
-            )
-        options = ctx.options
-        try:
-            signed = verify_signature(
-                obj, ctx.format, options.app_secret, options.twilio_auth_token
-            )
-        except SignatureError as exc:
-            bad = rejected(number, exc.reason, text)
-            bad.signature = False if exc.counted else None
-            yield bad
-            continue
-        try:
-            result = parse(number, obj, text)
-        except STRUCTURE_ERRORS as exc:
-            reason = exc.reason if isinstance(exc, LineError) else malformed("record", exc)
-            result = rejected(number, reason, text)
-        if result.events and options.strict:
-            unknown = [item.name for item in result.events if item.kind == "unknown_type"]
-            if unknown:
-                result = rejected(number, f"unknown type {listed_name(unknown[0])!r}", text)
-        result.signature = signed
+        key = memo.key(ctx, number, text)
+        result = memo.get(key)
+        if result is None:
+            result = _json_line(number, text, ctx, classify, parse)
+        memo.keep(key, result)
         yield result
+
+
+def _json_line(
+    number: int, text: str, ctx: FileContext, classify: Classifier, parse: ObjectParser
+) -> LineResult:
+    if not text.strip():
+        return LineResult(number, "skipped")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return rejected(number, f"not JSON: {exc}", text)
+    if not isinstance(obj, dict):
+        return rejected(number, f"not a JSON object: {type(obj).__name__}", text)
+    family = classify(obj)
+    if family is not None and family != ctx.format:
+        raise InputError(
+            ctx.file, number, f"mixed formats: a {family} record in a {ctx.format} file"
+        )
+    options = ctx.options
+    try:
+        signed = verify_signature(obj, ctx.format, options.app_secret, options.twilio_auth_token)
+    except SignatureError as exc:
+        bad = rejected(number, exc.reason, text)
+        bad.signature = False if exc.counted else None
+        return bad
+    try:
+        result = parse(number, obj, text)
+    except STRUCTURE_ERRORS as exc:
+        reason = exc.reason if isinstance(exc, LineError) else malformed("record", exc)
+        result = rejected(number, reason, text)
+    if result.events and options.strict:
+        unknown = [item.name for item in result.events if item.kind == "unknown_type"]
+        if unknown:
+            result = rejected(number, f"unknown type {listed_name(unknown[0])!r}", text)
+    result.signature = signed
+    return result
 
 
 def need(obj: Any, key: str, what: str = "") -> Any:

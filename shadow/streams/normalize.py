@@ -151,6 +151,8 @@ def read_captures(
             )
     capture.inbound.sort(key=lambda record: record.received_at)
     capture.outbound.sort(key=lambda record: record.sent_at)
+    if options.memo is not None:
+        options.memo.end_read()
     return capture
 
 

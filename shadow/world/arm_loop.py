@@ -138,8 +138,8 @@ class ArmSession:
     ``size`` up front; a streaming caller starts it at 0 and grows it as seqs come.
 
     Between feeds a session pickles, and the copy runs on as the original would (kernel
-    guarantee 13): its event handlers are methods, not closures. ``on_progress`` is not part
-    of what pickles; a copy reports no progress.
+    guarantee 13): its event handlers are methods, not closures (``on_progress`` must pickle
+    too: None, or a method of an object that does).
     """
 
     def __init__(
@@ -196,15 +196,6 @@ class ArmSession:
             kernel.call_at(planned_restart.at, partial(self.restart, planned_restart.downtime))
         if self.reactive:
             recorder.on_first_reply = self.on_first_reply
-
-    def __getstate__(self) -> dict[str, object]:
-        state = {name: getattr(self, name) for name in _SESSION_STATE}
-        state["on_progress"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
 
     # -- the event handlers (methods: a session pickles) ------------------------------------
     def start_instances(self) -> None:
@@ -428,39 +419,3 @@ class ArmSession:
             self.withheld,
             self.sent_at,
         )
-
-
-#: What a pickled session holds (``ArmSession.__getstate__``).
-_SESSION_STATE = (
-    "restarts",
-    "drain",
-    "on_progress",
-    "progress_every",
-    "delivered",
-    "last_arrival",
-    "kernel",
-    "recorder",
-    "gauges",
-    "environment",
-    "router",
-    "reference_replies",
-    "instances",
-    "groups",
-    "totals",
-    "down",
-    "buffered",
-    "withheld",
-    "windows",
-    "redelivery",
-    "schedule",
-    "latest_attempt",
-    "reactive",
-    "pacing_max",
-    "last_sent",
-    "anchors",
-    "planned",
-    "shift",
-    "unsent",
-    "waiting",
-    "sent_at",
-)

@@ -4,7 +4,6 @@ results, simulate each seq once, and start afresh (counted) when the prefix chan
 from __future__ import annotations
 
 import dataclasses
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from hypothesis import strategies as st
 from warm_support import fingerprint, plan_and_stream, warm_and_whole
 
 from shadow.simulation import WarmArms, run_arms, stream_slice
-from shadow.world import ArmSession
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = str(ROOT / "replay_data" / "captures" / "sample-cloud-api.jsonl")
@@ -74,14 +72,3 @@ def test_a_missing_or_foreign_file_loads_no_arm(tmp_path: Path) -> None:
     assert WarmArms.load(tmp_path / "absent").arms == {}
     (tmp_path / "garbage").write_bytes(b"not a pickle")
     assert WarmArms.load(tmp_path / "garbage").arms == {}
-
-
-def test_a_session_pickles_without_its_progress_callback() -> None:
-    plan, stream = plan_and_stream("scenario:conflict-2-oi")
-    warm = WarmArms()
-    warm.run(plan, stream)
-    session = next(iter(warm.arms.values())).arm.session
-    session.on_progress = lambda done, now: None  # a closure: it would not pickle
-    copy = pickle.loads(pickle.dumps(session))
-    assert isinstance(copy, ArmSession) and copy.on_progress is None
-    assert copy.kernel.now == session.kernel.now
