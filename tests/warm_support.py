@@ -14,42 +14,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from shadow.prepare import plan_for, prepare_stream, resolve_arms, translate_script, translate_texts
-from shadow.replay.inputs import ReplayOptions, cohorts_for, effective_config, load_inputs
-from shadow.simulation import ModelSettings, RunPlan, Stream, WarmArms, run_arms, stream_slice
+from shadow.replay import ReplayOptions, effective_config, load_inputs, prepare_run
+from shadow.simulation import RunPlan, Stream, WarmArms, run_arms, stream_slice
 
 
 def plan_and_stream(source: str, stages: Sequence[int] = ()) -> tuple[RunPlan, Stream]:
     """The default arms' plan and the prepared stream of a capture or ``scenario:NAME``."""
     options = ReplayOptions(inputs=[source], stages=list(stages))
     loaded = load_inputs(options)
-    config = effective_config(options, loaded.scenario_env)
-    environment = config.environment_settings()
-    prepared = prepare_stream(
-        loaded.inbound,
-        loaded.outbound,
-        cohorts_for(config, list(stages)),
-        False,
-        environment.sender.latency.draw(0.5),
-        named_messages=config.model.environment.agent.script,
-        links=bool(loaded.accounting.get("delivered")),
-        agent=environment.agent,
-    )
-    specs = resolve_arms(None, list(stages), bool(loaded.outbound))
-    environment = translate_texts(
-        translate_script(environment, prepared.message_names), prepared.text_names
-    )
-    models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
-    plan = plan_for(
-        specs,
-        models,
-        config.run.drain,
-        config.run.gauge_interval,
-        list(stages),
-        None,
-        config.flip_downtime(),
-    )
-    return plan, prepared.stream
+    run = prepare_run(options, loaded, effective_config(options, loaded.scenario_env))
+    return run.plan, run.prepared.stream
 
 
 def fingerprint(results: Sequence[Any]) -> str:

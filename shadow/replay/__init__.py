@@ -10,16 +10,18 @@ from shadow.replay.inputs import (
     effective_config,
     load_inputs,
 )
-from shadow.replay.pipeline import replay, replay_records
+from shadow.replay.pipeline import PreparedRun, prepare_run, replay, replay_records
 
 __all__ = [
     "CHUNK",
     "LoadedInputs",
+    "PreparedRun",
     "ReplayOptions",
     "cohorts_for",
     "compare_settings",
     "effective_config",
     "load_inputs",
+    "prepare_run",
     "replay",
     "replay_records",
 ]

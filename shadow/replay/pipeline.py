@@ -16,6 +16,7 @@ import itertools
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence, Sized
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from shadow.common import Stopwatch, UsageError
 from shadow.compare import compare_arms
 from shadow.config import EffectiveConfig, selected_readings
 from shadow.prepare import (
+    Cohorts,
+    PreparedStream,
     plan_for,
     prepare_stream,
     resolve_arms,
@@ -47,7 +50,14 @@ from shadow.replay.inputs import (
 from shadow.replay.manifest import write_run, write_stream
 from shadow.replay.readings import replay_readings
 from shadow.runfolder import staged_folder, write_json
-from shadow.simulation import ArmProgress, ModelSettings, WarmArms, release_free_memory
+from shadow.simulation import (
+    ArmProgress,
+    ArmSpec,
+    ModelSettings,
+    RunPlan,
+    WarmArms,
+    release_free_memory,
+)
 from shadow.streams import LineMemo
 
 Progress = Callable[[str], None]
@@ -136,6 +146,51 @@ def default_out(stem: str) -> Path:
     return Path("build/shadow") / stem
 
 
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run up to its simulation: the stream, the arms and the plan that runs them."""
+
+    cohorts: Cohorts
+    prepared: PreparedStream
+    specs: list[ArmSpec]
+    plan: RunPlan
+
+
+def prepare_run(
+    options: ReplayOptions, loaded: LoadedInputs, config: EffectiveConfig
+) -> PreparedRun:
+    """Normalize the records into the stream and plan the arms (``options.arms``, else the
+    default arms of ``options.stages``), with the agent's configured ids and texts under the
+    run's pseudonyms and classes. Reads ``loaded.inbound`` once."""
+    stages = sorted(set(options.stages))
+    cohorts = cohorts_for(config, stages)
+    environment = config.environment_settings()
+    prepared = prepare_stream(
+        loaded.inbound,
+        loaded.outbound,
+        cohorts,
+        options.keep_raw,
+        environment.sender.latency.draw(0.5),
+        named_messages=config.model.environment.agent.script,
+        links=bool(loaded.accounting.get("delivered")),
+        agent=environment.agent,
+    )
+    specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
+    environment = translate_script(environment, prepared.message_names)
+    environment = translate_texts(environment, prepared.text_names)
+    models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
+    plan = plan_for(
+        specs,
+        models,
+        config.run.drain,
+        config.run.gauge_interval,
+        stages,
+        options.flip_at,
+        config.flip_downtime(),
+    )
+    return PreparedRun(cohorts, prepared, specs, plan)
+
+
 def _replay_into(
     out: Path,
     options: ReplayOptions,
@@ -150,19 +205,8 @@ def _replay_into(
     """Everything a replay writes, into ``out`` (the staged folder). ``chunk_sizes``: the
     arms are fed the stream that many seqs at a time (``_replay_streaming``); ``warm``: arms
     kept from the replay of a prefix of this capture, fed only the rest (``shadow watch``)."""
-    stages = sorted(set(options.stages))
-    cohorts = cohorts_for(config, stages)
-    environment = config.environment_settings()
-    prepared = prepare_stream(
-        loaded.inbound,
-        loaded.outbound,
-        cohorts,
-        options.keep_raw,
-        environment.sender.latency.draw(0.5),
-        named_messages=config.model.environment.agent.script,
-        links=bool(loaded.accounting.get("delivered")),
-        agent=environment.agent,
-    )
+    run = prepare_run(options, loaded, config)
+    prepared, specs, plan, cohorts = run.prepared, run.specs, run.plan, run.cohorts
     write_stream(out, prepared)
     if isinstance(loaded.inbound, list):
         del loaded.inbound[:]
@@ -172,19 +216,6 @@ def _replay_into(
         note(f"read {len(prepared.stream)} messages from {len(loaded.inputs)} input(s)")
         for entry in loaded.inputs:
             entry.setdefault("messages", len(prepared.stream))
-    specs = resolve_arms(options.arms, stages, bool(loaded.outbound))
-    environment = translate_script(environment, prepared.message_names)
-    environment = translate_texts(environment, prepared.text_names)
-    models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
-    plan = plan_for(
-        specs,
-        models,
-        config.run.drain,
-        config.run.gauge_interval,
-        stages,
-        options.flip_at,
-        config.flip_downtime(),
-    )
     watch.phase("normalize")
     note(f"running arms {', '.join(s.name for s in specs)}")
     results = run_plan(plan, prepared, options.workers, arm_progress, chunk_sizes, warm)

@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shadow.compare import compare_arms
-from shadow.prepare import plan_for, prepare_stream, run_plan, translate_script
+from shadow.prepare import run_plan
 from shadow.replay import (
     ReplayOptions,
-    cohorts_for,
     compare_settings,
     effective_config,
     load_inputs,
+    prepare_run,
 )
-from shadow.simulation import ModelSettings, parse_arms
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,31 +40,13 @@ def replay_scenario(
     path: Path, pair: tuple[str, str], stages: Sequence[int], flip_at: int | None
 ) -> list[Found]:
     """Every divergence of ``pair`` when replaying the scenario file (guarantee 1)."""
-    options = ReplayOptions(inputs=[f"scenario:{path}"], arms=list(pair), stages=list(stages))
+    options = ReplayOptions(
+        inputs=[f"scenario:{path}"], arms=list(pair), stages=list(stages), flip_at=flip_at
+    )
     loaded = load_inputs(options)
     config = effective_config(options, loaded.scenario_env)
-    cohorts = cohorts_for(config, stages)
-    environment = config.environment_settings()
-    prepared = prepare_stream(
-        loaded.inbound,
-        loaded.outbound,
-        cohorts,
-        False,
-        environment.sender.latency.draw(0.5),
-        named_messages=config.model.environment.agent.script,
-    )
-    environment = translate_script(environment, prepared.message_names)
-    models = ModelSettings(config.legacy_settings(), config.unified_settings(), environment)
-    specs = parse_arms(list(pair))
-    plan = plan_for(
-        specs,
-        models,
-        config.run.drain,
-        config.run.gauge_interval,
-        list(stages),
-        flip_at,
-        config.flip_downtime(),
-    )
+    run = prepare_run(options, loaded, config)
+    prepared, plan = run.prepared, run.plan
     results = run_plan(plan, prepared, 1)
     comparison = compare_arms(
         results, prepared, plan.arms, compare_settings(config), plan.flip_at, plan.stages
