@@ -16,7 +16,10 @@ Guarantees:
    match. Anything else (a late line sorted into the past, a prefix normalized differently)
    starts that arm afresh over the whole stream; ``resimulated`` counts those seqs.
 3. ``save`` / ``load`` write and read every arm with its digest (pickle, protocol 5) in one
-   file, replaced atomically; an arm whose file does not load is simulated afresh.
+   file, replaced atomically, stamped with a fingerprint of the code the arms run (the
+   kernel, the world, the models and this package, as installed: pure or compiled). A file
+   that does not load, or was written by other code (an upgrade, the other build), loads
+   no arm: they are simulated afresh, never run on under code they were not saved from.
 4. The digest reads no wall clock and no ``PYTHONHASHSEED``-dependent hash: it is the same on
    every machine and across restarts.
 """
@@ -24,7 +27,9 @@ Guarantees:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import importlib.util
 import io
 import os
 import pickle
@@ -126,6 +131,26 @@ def dumps(value: Any) -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """A digest of every module file the arms run, as installed (guarantee 3)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for package in ("shadow.kernel", "shadow.world", "legacy_models", "unified"):
+        spec = importlib.util.find_spec(package)
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        _digest_folder(digest, package, Path(folders[0]) if folders else None)
+    _digest_folder(digest, __package__ or "", Path(__file__).parent)
+    return digest.hexdigest()
+
+
+def _digest_folder(digest: Any, package: str, folder: Path | None) -> None:
+    digest.update(f"{package}:{folder is not None}\0".encode())
+    for path in sorted(folder.iterdir()) if folder is not None else ():
+        if path.suffix in (".py", ".so", ".pyd"):
+            digest.update(f"{package}/{path.name}\0".encode())
+            digest.update(path.read_bytes())
+
+
 def plan_key(plan: RunPlan, name: str) -> str:
     """Which arm of which plan: a variant plan (an open reading) is another arm."""
     return hashlib.blake2b(repr((name, plan)).encode(), digest_size=16).hexdigest()
@@ -197,7 +222,7 @@ class WarmArms:
         tmp = path.with_name(path.name + ".tmp")
         state = {key: (warm.arm, warm.fed, warm.digest) for key, warm in self.arms.items()}
         with open(tmp, "wb") as handle:
-            handle.write(dumps((WARM_VERSION, state)))
+            handle.write(dumps((WARM_VERSION, code_fingerprint(), state)))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -208,10 +233,18 @@ class WarmArms:
         warm = cls()
         try:
             with open(path, "rb") as handle:
-                version, state = pickle.load(handle)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+                version, code, state = pickle.load(handle)
+        except (
+            OSError,
+            EOFError,
+            pickle.UnpicklingError,
+            AttributeError,
+            ImportError,
+            TypeError,
+            ValueError,
+        ):
             return warm
-        if version != WARM_VERSION:
+        if version != WARM_VERSION or code != code_fingerprint():
             return warm
         warm.arms = {key: _Warm(arm, fed, digest) for key, (arm, fed, digest) in state.items()}
         return warm

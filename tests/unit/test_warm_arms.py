@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from warm_support import fingerprint, plan_and_stream, warm_and_whole
 
 from shadow.simulation import WarmArms, run_arms, stream_slice
+from shadow.simulation import warm as warm_module
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = str(ROOT / "replay_data" / "captures" / "sample-cloud-api.jsonl")
@@ -72,3 +73,16 @@ def test_a_missing_or_foreign_file_loads_no_arm(tmp_path: Path) -> None:
     assert WarmArms.load(tmp_path / "absent").arms == {}
     (tmp_path / "garbage").write_bytes(b"not a pickle")
     assert WarmArms.load(tmp_path / "garbage").arms == {}
+
+
+def test_arms_saved_by_other_code_are_not_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan, stream = plan_and_stream("scenario:conflict-2-oi")
+    warm = WarmArms()
+    warm.run(plan, stream)
+    warm.save(tmp_path / "arms.pickle")
+    assert WarmArms.load(tmp_path / "arms.pickle").fed == len(stream)
+    # an upgrade (or the other build) between the save and the load: simulated afresh
+    monkeypatch.setattr(warm_module, "code_fingerprint", lambda: "other code")
+    assert WarmArms.load(tmp_path / "arms.pickle").arms == {}
