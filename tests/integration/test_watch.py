@@ -261,3 +261,36 @@ def test_rotation_while_watching(tmp_path: Path) -> None:
     assert watcher.wait(timeout=300) == 0, watcher.communicate()
     assert _status(run)["capture_lines"] == len(LINES)
     _assert_equals_offline([rotated, capture], run, tmp_path)
+
+
+def test_stages_and_their_readings_are_simulated_incrementally_and_exactly(
+    tmp_path: Path,
+) -> None:
+    """With stages, the rollout arms and the open readings' variant arms are kept between
+    cycles too: a later cycle simulates only the new messages, and the end result (readings
+    included) equals the offline replay."""
+    capture, run = tmp_path / "cap.jsonl", tmp_path / "run"
+    _append(capture, LINES[:200])
+    stage = ("--stage", "10")
+    watcher = start_shadow(
+        "watch", str(capture), "--out", str(run), *stage, *FAST, "--idle", "3", "--stop-when-idle"
+    )
+    _wait_for(run, 200, watcher)
+    _append(capture, LINES[200:])
+    assert watcher.wait(timeout=300) == 0, watcher.communicate()
+    offline = tmp_path / "offline"
+    done = run_shadow("replay", str(capture), *stage, "--out", str(offline))
+    assert done.returncode == 0, done.stderr
+    names = [*SAME, *(str(p.relative_to(offline)) for p in offline.glob("readings/*/*"))]
+    assert any(name.startswith("readings/") for name in names)
+    for name in names:
+        assert (run / name).read_bytes() == (offline / name).read_bytes(), name
+    cycles = re.findall(
+        r"\((\d+) messages, (\d+) simulated, (\d+) re-simulated",
+        (run.with_name("run.watch") / "watch.log").read_text(),
+    )
+    assert len(cycles) >= 2 and all(r == "0" for _, _, r in cycles)
+    previous = 0
+    for messages, simulated, _ in cycles:
+        assert int(simulated) == int(messages) - previous  # each arm fed only what is new
+        previous = int(messages)
