@@ -111,7 +111,7 @@ class ArmPickler(pickle.Pickler):
     """A pickler for arms of either build (guarantee 3).
 
     In the compiled build (setup.py) the kernel, the environment and the models are mypyc
-    classes that allow interpreted subclasses: their ``__new__`` leaves ``__init__`` to
+    classes that allow interpreted subclasses: their ``__new__`` then does not run
     ``__init__``, so the default protocol rebuilds them from mypyc's ``__getstate__``. A
     compiled frozen dataclass refuses ``__setstate__``'s assignments: it is rebuilt from its
     fields. Everything else pickles as usual.
@@ -229,7 +229,8 @@ class WarmArms:
 
     @classmethod
     def load(cls, path: Path) -> WarmArms:
-        """The arms ``save`` wrote (none when the file is missing or of another version)."""
+        """The arms ``save`` wrote; none when the file is missing, does not load, or was
+        written by another version or other code (guarantee 3)."""
         warm = cls()
         try:
             with open(path, "rb") as handle:
