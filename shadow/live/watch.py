@@ -287,10 +287,11 @@ class Watcher:
             summary = replay(options, warm=self.warm, lines=self.lines)
         except ShadowError as exc:
             self.log(f"cycle skipped: {exc.message}")
+            self.warm.end_cycle(forget=False)  # a failed cycle asked for no plan: keep the arms
             return False
         finally:
             shutil.rmtree(prefix, ignore_errors=True)  # raw lines: kept no longer than needed
-            simulated, resimulated = self.warm.end_cycle()
+        simulated, resimulated = self.warm.end_cycle()
         self._swap(target)
         state.late_pending = False
         for old in self.state_dir.glob("gen-*"):

@@ -204,10 +204,12 @@ class WarmArms:
             results.append(drained.finish())
         return results
 
-    def end_cycle(self) -> tuple[int, int]:
-        """Let go of the arms no ``run`` asked for since the last call (a plan that changed);
-        the most seqs one arm was fed since then, and of those the most fed again."""
-        self.arms = {key: warm for key, warm in self.arms.items() if key in self.used}
+    def end_cycle(self, forget: bool = True) -> tuple[int, int]:
+        """Let go of the arms no ``run`` asked for since the last call (a plan that changed;
+        none with ``forget=False``: a cycle that failed before running every plan); the most
+        seqs one arm was fed since then, and of those the most fed again."""
+        if forget:
+            self.arms = {key: warm for key, warm in self.arms.items() if key in self.used}
         counts = self.simulated, self.resimulated
         self.used, self.simulated, self.resimulated = set(), 0, 0
         return counts

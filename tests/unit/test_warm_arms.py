@@ -86,3 +86,13 @@ def test_arms_saved_by_other_code_are_not_loaded(
     # an upgrade (or the other build) between the save and the load: simulated afresh
     monkeypatch.setattr(warm_module, "code_fingerprint", lambda: "other code")
     assert WarmArms.load(tmp_path / "arms.pickle").arms == {}
+
+
+def test_a_cycle_ends_forgetting_only_the_plans_it_did_not_run() -> None:
+    plan, stream = plan_and_stream("scenario:conflict-2-oi")
+    warm = WarmArms()
+    warm.run(plan, stream)
+    assert warm.end_cycle() == (len(stream), 0) and len(warm.arms) == 2
+    assert warm.end_cycle(forget=False) == (0, 0) and len(warm.arms) == 2  # a failed cycle
+    warm.end_cycle()  # a cycle that ran no plan of these arms
+    assert warm.arms == {}
